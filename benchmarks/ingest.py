@@ -1,0 +1,325 @@
+"""Ingest throughput: spans and predictions accepted and stored by a running `inferwatch serve`.
+
+Load comes from separate processes over loopback gRPC, with realistic requests: 512 spans of 10 attributes
+each (GenAI and ML attributes, as instrumented services send them), and 500 predictions of 20 features.
+Every request carries fresh ids, so nothing is deduplicated away. The baseline, measured in the same run
+on the same machine, is the parse-only ceiling: a bare grpc.aio server that parses each request and
+answers, storing nothing.
+
+    python benchmarks/ingest.py [--seconds 10] [--clients 2] [--in-flight 4] [--db-url URL]
+
+It prints one table: accepted and stored per second, p99 export latency, and the server's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from inferwatch.v1 import common_pb2, prediction_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from sqlalchemy import create_engine, text
+
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+LOG_PREDICTIONS = "/inferwatch.v1.PredictionService/LogPredictions"
+SPANS_PER_REQUEST = 512
+PREDICTIONS_PER_REQUEST = 500
+# Replaced in the serialized request by a per-request counter, so every request has new ids.
+MARKER = b"\xfeRQ\xfeMARK"
+
+
+def span_request() -> bytes:
+    """A 512-span request; every trace id contains MARKER."""
+    spans = []
+    now = time.time_ns()
+    for number in range(SPANS_PER_REQUEST):
+        attributes: dict[str, str | int] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.usage.input_tokens": 300 + number,
+            "gen_ai.usage.output_tokens": 40 + number % 17,
+            "ml.model.version": "3",
+            "http.route": "/v1/chat",
+            "user.tier": "pro",
+            "request.id": f"req-{number:06d}",
+        }
+        values = [
+            KeyValue(key=k, value=AnyValue(int_value=v) if isinstance(v, int) else AnyValue(string_value=str(v)))
+            for k, v in attributes.items()
+        ]
+        spans.append(
+            Span(
+                trace_id=MARKER + number.to_bytes(8, "big"),
+                span_id=(number + 1).to_bytes(8, "big"),
+                name="chat gpt-4o",
+                kind=Span.SPAN_KIND_CLIENT,
+                start_time_unix_nano=now + number * 1000,
+                end_time_unix_nano=now + number * 1000 + 250_000_000,
+                attributes=values,
+            )
+        )
+    resource = ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])
+    for key, value in (
+        ("service.name", "chat-api"),
+        ("ml.hardware.class", "cpu"),
+        ("host.name", "bench"),
+        ("deployment.environment", "bench"),
+    ):
+        resource.resource.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    return trace_service_pb2.ExportTraceServiceRequest(resource_spans=[resource]).SerializeToString()
+
+
+def prediction_request() -> bytes:
+    """A 500-prediction request with 20 features each; every prediction id contains MARKER."""
+    predictions = []
+    for number in range(PREDICTIONS_PER_REQUEST):
+        prediction = prediction_service_pb2.Prediction(
+            prediction_id=MARKER.hex() + f"-{number:06d}",
+            model=common_pb2.ModelRef(name="fraud", version="7"),
+            time_unix_nano=time.time_ns(),
+        )
+        for feature in range(20):
+            if feature % 5 == 0:
+                prediction.features[f"cat_{feature}"].category = f"c{(number + feature) % 13}"
+            else:
+                prediction.features[f"num_{feature}"].number = (number * 31 + feature) % 1000 / 7.0
+        prediction.output.scores.labels.extend(["ok", "fraud"])
+        prediction.output.scores.scores.extend([0.9, 0.1])
+        predictions.append(prediction)
+    return prediction_service_pb2.LogPredictionsRequest(predictions=predictions).SerializeToString()
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What one load generator sends, where, and for how long."""
+
+    target: str
+    method: str
+    kind: str
+    seconds: float
+    in_flight: int
+
+
+def client_process(spec: LoadSpec, worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Send fresh requests with ``in_flight`` calls outstanding; report OK count and latencies."""
+    target, method, kind, seconds, in_flight = spec.target, spec.method, spec.kind, spec.seconds, spec.in_flight
+    template = span_request() if kind == "spans" else prediction_request()
+    marker = MARKER.hex().encode() if kind == "predictions" else MARKER
+    channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)])
+    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    counter = worker << 40
+    ok = 0
+    latencies: list[float] = []
+    pending: list[tuple[float, grpc.Future]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline or pending:
+        while len(pending) < in_flight and time.monotonic() < deadline:
+            counter += 1
+            # Same length as the marker, so the serialized message stays valid.
+            unique = counter.to_bytes(len(MARKER), "big")
+            payload = template.replace(marker, unique.hex().encode() if kind == "predictions" else unique)
+            pending.append((time.perf_counter(), call.future(payload, timeout=30)))
+        started, future = pending.pop(0)
+        try:
+            future.result()
+            ok += 1
+        except grpc.RpcError:
+            pass
+        latencies.append(time.perf_counter() - started)
+    channel.close()
+    results.put((ok, latencies))
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the load generators saw."""
+
+    items_ok: int
+    seconds: float
+    p99_ms: float
+
+
+def drive(spec: LoadSpec, clients: int) -> LoadResult:
+    """Run the load generators and gather what they saw."""
+    results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    workers = [multiprocessing.Process(target=client_process, args=(spec, n, results)) for n in range(clients)]
+    seconds, kind = spec.seconds, spec.kind
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    gathered = [results.get(timeout=seconds + 120) for _ in workers]
+    elapsed = time.monotonic() - started
+    for worker in workers:
+        worker.join()
+    per_request = SPANS_PER_REQUEST if kind == "spans" else PREDICTIONS_PER_REQUEST
+    latencies = sorted(latency for _, batch in gathered for latency in batch)
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000 if latencies else float("nan")
+    return LoadResult(sum(ok for ok, _ in gathered) * per_request, elapsed, p99)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+PARSE_ONLY_SERVER = """
+import asyncio, sys, grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as t
+from inferwatch.v1 import prediction_service_pb2 as p
+async def main():
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
+    async def traces(raw, context):
+        t.ExportTraceServiceRequest.FromString(raw)
+        return b""
+    async def predictions(raw, context):
+        p.LogPredictionsRequest.FromString(raw)
+        return b""
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService",
+            {"Export": grpc.unary_unary_rpc_method_handler(traces)}),
+        grpc.method_handlers_generic_handler("inferwatch.v1.PredictionService",
+            {"LogPredictions": grpc.unary_unary_rpc_method_handler(predictions)}),
+    ))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
+
+
+def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, float]:
+    """The ceiling: parse and answer, nothing else."""
+    server = subprocess.Popen([sys.executable, "-c", PARSE_ONLY_SERVER], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
+    try:
+        result = drive(LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight), args.clients)
+        memory = peak_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    return result, memory
+
+
+def run_inferwatch(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[LoadResult, float, float, int]:
+    """`inferwatch serve` on a fresh database: accepted, stored and drained."""
+    db_url = args.db_url or f"sqlite:///{workdir / f'{kind}.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFERWATCH_")}
+    env["INFERWATCH_DB_URL"] = db_url
+    env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{kind}-spool")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=workdir,
+    )
+    assert server.stderr is not None
+    port = 0
+    for line in server.stderr:
+        if match := re.search(r"gRPC on 127\.0\.0\.1:(\d+)", line):
+            port = int(match.group(1))
+            break
+    method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
+    table = kind
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"DELETE FROM {table}"))
+        started = time.monotonic()
+        result = drive(LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight), args.clients)
+        # Stored throughput counts until the last acknowledged row is committed.
+        stored = 0
+        while time.monotonic() - started < args.seconds + 300:
+            with engine.connect() as connection:
+                stored = int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+            if stored >= result.items_ok:
+                break
+            time.sleep(0.1)
+        stored_seconds = time.monotonic() - started
+        memory = peak_rss_mib(server.pid)
+    finally:
+        engine.dispose()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+    return result, stored / stored_seconds, memory, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="load duration per row (default 10)")
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes (default 2)")
+    parser.add_argument("--in-flight", type=int, default=4, help="concurrent calls per client (default 4)")
+    parser.add_argument("--db-url", default=None, help="database for inferwatch (default: a fresh SQLite file)")
+    parser.add_argument("--only", choices=["spans", "predictions"], default=None, help="run one signal only")
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("spans", "predictions"):
+            if args.only and kind != args.only:
+                continue
+            ceiling, ceiling_memory = run_parse_only(kind, args)
+            rows.append(
+                (
+                    f"{kind}: parse-only ceiling (baseline)",
+                    ceiling.items_ok / ceiling.seconds,
+                    float("nan"),
+                    ceiling.p99_ms,
+                    ceiling_memory,
+                    ceiling.items_ok,
+                    0,
+                )
+            )
+            served, stored_rate, memory, stored = run_inferwatch(kind, args, Path(tmp))
+            rows.append(
+                (
+                    f"{kind}: inferwatch serve",
+                    served.items_ok / served.seconds,
+                    stored_rate,
+                    served.p99_ms,
+                    memory,
+                    served.items_ok,
+                    stored,
+                )
+            )
+    print(
+        f"machine: {os.cpu_count()} CPUs; {args.clients} client processes x {args.in_flight} calls in flight; "
+        f"{args.seconds:g} s per row; database: {args.db_url or 'SQLite file'}"
+    )
+    header = (
+        f"{'row':<38} {'accepted/s':>11} {'stored/s':>10} {'p99 ms':>8} {'peak MiB':>9} {'accepted':>9} {'stored':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, accepted, stored_rate, p99, memory, accepted_n, stored_n in rows:
+        stored_text = "-" if math.isnan(stored_rate) else f"{stored_rate:,.0f}"
+        print(
+            f"{name:<38} {accepted:>11,.0f} {stored_text:>10} {p99:>8.1f} {memory:>9.0f} {accepted_n:>9,} "
+            f"{stored_n if stored_n else '-':>9}"
+        )
+    print("goal: >= 50,000 spans/s and >= 20,000 predictions/s stored (SQLite, 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The composition root: builds every long-running part from the Config and runs them in one exit stack.
+
+Parts are entered in dependency order and left in reverse, so on shutdown the gRPC server stops taking
+calls and drains before anything it feeds is flushed and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import make_url
+from sqlalchemy.engine import Engine
+
+from collector.auth import AuthInterceptor
+from collector.config import Config
+from collector.grpc_server import GrpcServer
+from collector.http_server import HttpServer
+from collector.ingest_service import IngestOptions, IngestServicers
+from collector.metrics import ServiceMetrics
+from collector.otlp_traces import SpanDecodeOptions
+from collector.readiness import Readiness, check_readiness
+from collector.spool import Spool
+from collector.storage.engine import create_engine_for
+from collector.storage.migrate import upgrade
+from collector.writer import BatchWriter
+
+logger = logging.getLogger(__name__)
+
+
+def redacted_url(url: str) -> str:
+    """The database URL with any password hidden, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Service:
+    """Every daemon of one inferwatch process, as one async context manager."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = ServiceMetrics()
+        self._stack = AsyncExitStack()
+        self.engine: Engine | None = None
+        self.spool: Spool | None = None
+        self.writer: BatchWriter | None = None
+        self.grpc: GrpcServer | None = None
+        self.http: HttpServer | None = None
+
+    async def __aenter__(self) -> Service:
+        config = self.config
+        try:
+            if config.storage.migrate_on_start:
+                # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
+                await asyncio.to_thread(upgrade, config.storage.db_url)
+            engine = create_engine_for(config.storage.db_url)
+            self._stack.callback(engine.dispose)
+            self.engine = engine
+            ingest = config.collector
+            spool = Spool(Path(ingest.spool_dir), max_bytes=ingest.spool_max_bytes, fsync=ingest.spool_fsync).open()
+            self._stack.callback(spool.close)
+            self.spool = spool
+            # Entered before the gRPC server so it is left after it: calls drain first, then the writer flushes.
+            self.writer = await self._stack.enter_async_context(
+                BatchWriter(spool, engine, self.metrics, drain_timeout_s=ingest.drain_timeout_s)
+            )
+            servicers = IngestServicers(
+                spool,
+                self.metrics,
+                IngestOptions(
+                    spans=SpanDecodeOptions(
+                        hardware_class_attribute=ingest.hardware_class_attribute,
+                        keep_non_inference_spans=ingest.keep_non_inference_spans,
+                        keep_raw_spans=ingest.keep_raw_spans,
+                    ),
+                    retry_after_s=ingest.retry_after_s,
+                ),
+            )
+            self.grpc = await self._stack.enter_async_context(
+                GrpcServer(
+                    config.server.grpc_addr,
+                    services=servicers.registrations(),
+                    metrics=self.metrics,
+                    max_message_bytes=config.server.max_message_bytes,
+                    shutdown_grace_s=config.server.shutdown_grace_s,
+                    interceptors=[AuthInterceptor(config.auth)] if config.auth.enabled else [],
+                )
+            )
+            self.http = await self._stack.enter_async_context(
+                HttpServer(config.server.http_addr, metrics=self.metrics, readiness=self.readiness)
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def readiness(self) -> Readiness:
+        """Check the database off the event loop so a stalled one cannot freeze every other request."""
+        assert self.engine is not None, "readiness is only served while the service runs"
+        return await asyncio.to_thread(check_readiness, self.engine)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT (or until ``stop`` is set), then shut down gracefully."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Service(config) as service:
+            assert service.grpc is not None
+            assert service.http is not None
+            grpc_host = config.server.grpc_addr.rpartition(":")[0]
+            http_host = config.server.http_addr.rpartition(":")[0]
+            logger.info(
+                "inferwatch serving: gRPC on %s:%d, HTTP on %s:%d, database %s",
+                grpc_host,
+                service.grpc.port,
+                http_host,
+                service.http.port,
+                redacted_url(config.storage.db_url),
+            )
+            await stop.wait()
+            logger.info("shutting down: draining calls for up to %g s", config.server.shutdown_grace_s)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    logger.info("stopped")

@@ -1,0 +1,253 @@
+"""The ``inferwatch`` command: serve, manage the database, show the configuration.
+
+Every command that prints a result takes ``--json`` and then prints exactly one JSON document on stdout;
+logs and errors go to stderr. Exit status: 0 on success, 1 when the command failed, 2 for bad usage or
+configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+import collector
+from collector.config import SETTINGS, Config, describe, load_config, resolve
+from collector.errors import ConfigError, InferwatchError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+inferwatch watches machine-learning models in production: it collects OpenTelemetry traces and logs and
+prediction records over gRPC, detects drift, latency, error and cost anomalies per model and version,
+alerts on-call engineers, and replays recorded traffic against cheaper variants of a model.
+"""
+
+EPILOG = """\
+Configuration comes from flags, then INFERWATCH_* environment variables, then inferwatch.toml
+(or --config FILE), then defaults; `inferwatch config show` prints the result and where each value came from.
+
+examples:
+  inferwatch serve                              serve on 127.0.0.1:4317 (gRPC) and :8080 (HTTP), SQLite file
+  inferwatch serve --db-url postgresql+psycopg://inferwatch@db/inferwatch
+  inferwatch db upgrade                         apply pending migrations and exit
+  inferwatch config show --json                 the effective configuration as JSON
+"""
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, *, keys: Sequence[str] | None = None) -> None:
+    """Add ``--config`` and one flag per setting (all, or those in ``keys``), derived from SETTINGS."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (env INFERWATCH_CONFIG; default ./inferwatch.toml)",
+    )
+    for setting in SETTINGS:
+        if not setting.has_flag or (keys is not None and setting.key not in keys):
+            continue
+        parser.add_argument(
+            setting.flag,
+            dest=setting.key,
+            metavar="VALUE",
+            default=None,
+            help=f"{setting.help} (env {setting.env_var})",
+        )
+
+
+def _add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(
+        prog="inferwatch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"inferwatch {collector.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the collector, detectors, alerting and shadow runner",
+        description="Run the service until SIGTERM or SIGINT. It migrates the database on start (unless "
+        "migrate_on_start is false), serves OTLP and inferwatch.v1 gRPC with standard health checking and "
+        "reflection on one port, and HTTP /healthz, /readyz and /metrics. On SIGTERM it stops taking calls, "
+        "lets in-flight calls finish for shutdown_grace_s, and flushes everything it acknowledged.",
+    )
+    _add_config_flags(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser(
+        "db",
+        help="database schema: upgrade, downgrade, current revision",
+        description="Manage the database schema (Alembic migrations shipped with inferwatch).",
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="apply pending migrations",
+        description="Apply pending migrations up to REVISION (default: head). The same code path runs at "
+        "start-up. Safe to run from several replicas at once on PostgreSQL: an advisory lock serialises "
+        "them.",
+    )
+    upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
+    downgrade = db_commands.add_parser(
+        "downgrade",
+        help="revert migrations (destroys data in dropped tables)",
+        description="Revert migrations down to REVISION ('base' drops every inferwatch table and its data).",
+    )
+    downgrade.add_argument("revision", help="target revision, or 'base'")
+    current = db_commands.add_parser(
+        "current",
+        help="show the database's revision and the head revision",
+        description="Show the revision the database is at and the head revision this version of inferwatch expects.",
+    )
+    for sub in (upgrade, downgrade, current):
+        _add_config_flags(sub, keys=("db_url",))
+        _add_json_flag(sub)
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    downgrade.set_defaults(handler=cmd_db_downgrade)
+    current.set_defaults(handler=cmd_db_current)
+
+    config = commands.add_parser(
+        "config", help="show the effective configuration", description="Inspect configuration."
+    )
+    config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
+    show = config_commands.add_parser(
+        "show",
+        help="print every setting, its value and where it came from (tokens redacted)",
+        description="Print every setting with its effective value and its source: flag, environment, file "
+        "or default. Secrets are redacted. Exits 2 with the offending key when a value is invalid.",
+    )
+    _add_config_flags(show)
+    _add_json_flag(show)
+    show.set_defaults(handler=cmd_config_show)
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, object | None]:
+    return {setting.key: getattr(args, setting.key, None) for setting in SETTINGS}
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(_flags(args), config_path=args.config)
+
+
+def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    """Print either the JSON document or the human text."""
+    print(json.dumps(document, indent=2, default=str) if getattr(args, "json", False) else text)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the service in the foreground."""
+    from collector.app import serve
+
+    config = _config(args)
+    logging.getLogger().setLevel(config.log_level.upper())
+    asyncio.run(serve(config))
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply migrations."""
+    from collector.app import redacted_url
+    from collector.storage.engine import create_engine_for
+    from collector.storage.migrate import current_revision, upgrade
+
+    config = _config(args)
+    upgrade(config.storage.db_url, args.revision)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    url = redacted_url(config.storage.db_url)
+    _emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision}")
+    return EXIT_OK
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    """Revert migrations."""
+    from collector.app import redacted_url
+    from collector.storage.engine import create_engine_for
+    from collector.storage.migrate import current_revision, downgrade
+
+    config = _config(args)
+    downgrade(config.storage.db_url, args.revision)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    url = redacted_url(config.storage.db_url)
+    _emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision or 'base (empty)'}")
+    return EXIT_OK
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    """Show the current and head revisions; exit 1 when the schema is behind."""
+    from collector.app import redacted_url
+    from collector.storage.engine import create_engine_for
+    from collector.storage.migrate import current_revision, head_revision
+
+    config = _config(args)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    url = redacted_url(config.storage.db_url)
+    at_head = revision == head
+    text = f"{url}: revision {revision or 'none'}, head {head}" + ("" if at_head else " (run `inferwatch db upgrade`)")
+    _emit(args, {"database": url, "revision": revision, "head": head, "at_head": at_head}, text)
+    return EXIT_OK if at_head else EXIT_FAILED
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """Print the effective configuration."""
+    flags = _flags(args)
+    resolved = resolve(flags, config_path=args.config)
+    config = load_config(flags, config_path=args.config)
+    rows = describe(config, resolved)
+    width = max(len(row["key"]) for row in rows)
+    lines = [f"config file: {config.config_file or 'none'}"]
+    lines += [f"{row['key']:<{width}}  {json.dumps(row['value'])}  ({row['source']})" for row in rows]
+    _emit(args, {"config_file": config.config_file, "settings": rows}, "\n".join(lines))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``inferwatch`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as error:
+        print(f"inferwatch: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InferwatchError as error:
+        print(f"inferwatch: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as error:
+        # A database that is down or refuses us is an operational condition, not a crash: say so in one line.
+        reason = getattr(error, "orig", None) or error
+        print(f"inferwatch: database error: {type(reason).__name__}: {reason}".rstrip(), file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The HTTP side of the service: liveness, readiness, Prometheus metrics (and, later, the JSON API)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from aiohttp import web
+
+from collector.errors import InferwatchError
+from collector.metrics import EXPOSITION_CONTENT_TYPE, ServiceMetrics
+from collector.readiness import Readiness
+
+# A readiness probe that hangs is worse than one that says no: kubelet's default probe timeout is 1 s.
+READINESS_TIMEOUT_S = 2.0
+
+ReadinessCheck = Callable[[], Awaitable[Readiness]]
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` into a host and an integer port."""
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class HttpServer:
+    """An aiohttp server as an async context manager."""
+
+    def __init__(self, addr: str, *, metrics: ServiceMetrics, readiness: ReadinessCheck) -> None:
+        self._addr = addr
+        self._metrics = metrics
+        self._readiness = readiness
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def build_app(self) -> web.Application:
+        """The routes, with a middleware that counts every response by route and status."""
+
+        @web.middleware
+        async def count(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            route = request.match_info.route.resource
+            name = route.canonical if route is not None else "unmatched"
+            try:
+                response = await handler(request)
+            except web.HTTPException as error:
+                self._metrics.http_requests.labels(route=name, status=str(error.status)).inc()
+                raise
+            self._metrics.http_requests.labels(route=name, status=str(response.status)).inc()
+            return response
+
+        app = web.Application(middlewares=[count])
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Liveness: the event loop answers. It never touches the database: a slow one must not restart us."""
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """Readiness: 200 when the database is reachable and its schema is at head, else 503 with reasons."""
+        started = time.perf_counter()
+        try:
+            verdict = await asyncio.wait_for(self._readiness(), READINESS_TIMEOUT_S)
+        except TimeoutError:
+            verdict = Readiness(False, {"database": f"no answer within {READINESS_TIMEOUT_S:g} s"})
+        self._metrics.readiness_check_seconds.observe(time.perf_counter() - started)
+        self._metrics.ready.set(1 if verdict.ready else 0)
+        body = {"status": "ready" if verdict.ready else "not ready", "checks": verdict.checks}
+        return web.json_response(body, status=200 if verdict.ready else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition of the service's own metrics."""
+        return web.Response(body=self._metrics.exposition(), headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
+
+    async def __aenter__(self) -> HttpServer:
+        host, port = split_addr(self._addr)
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            await runner.cleanup()
+            raise InferwatchError(f"cannot listen for HTTP on {self._addr}: {error.strerror}") from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

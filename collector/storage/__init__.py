@@ -1,0 +1,63 @@
+"""Storage: the SQLAlchemy ``Base`` and tables, engines and sessions, bulk upserts, and migrations."""
+
+from __future__ import annotations
+
+from collector.storage.base import NAMING_CONVENTION, Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from collector.storage.engine import create_engine_for, make_session_factory, normalize_url
+from collector.storage.migrate import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    is_at_head,
+    migrations_dir,
+    upgrade,
+)
+from collector.storage.tables import (
+    AlertDeliveryRow,
+    AlertRow,
+    DriftReferenceRow,
+    FindingRow,
+    ModelRow,
+    ModelVersionRow,
+    OutcomeRow,
+    PredictionRow,
+    ShadowRunRow,
+    ShadowVariantResultRow,
+    SilenceRow,
+    SpanRow,
+)
+from collector.storage.upsert import insert_ignore, upsert
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AlertDeliveryRow",
+    "AlertRow",
+    "Base",
+    "BigIntPK",
+    "DriftReferenceRow",
+    "FindingRow",
+    "JSONType",
+    "ModelRow",
+    "ModelVersionRow",
+    "OutcomeRow",
+    "PredictionRow",
+    "ShadowRunRow",
+    "ShadowVariantResultRow",
+    "SilenceRow",
+    "SpanRow",
+    "UTCDateTime",
+    "alembic_config",
+    "create_engine_for",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "insert_ignore",
+    "is_at_head",
+    "make_session_factory",
+    "migrations_dir",
+    "normalize_url",
+    "upgrade",
+    "upsert",
+    "utcnow",
+]

@@ -1,0 +1,354 @@
+"""Every inferwatch table, as typed SQLAlchemy models.
+
+Telemetry tables (spans, predictions, outcomes) keep time as integer nanoseconds since the epoch, as OTLP
+sends it: no conversion on the ingest path, which has to keep up with tens of thousands of rows a second.
+Every other timestamp is a UTC-aware ``UTCDateTime``.
+
+Row classes are named ``...Row`` so they never shadow the domain dataclasses (``Prediction``, ``Finding``,
+``Alert``) that the rest of the code passes around.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+from uuid import uuid4
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from collector.storage.base import Base, BigIntPK, JSONType, NullableJSONType, UTCDateTime, utcnow
+
+MODEL_TASKS: Final = ("classification", "regression", "generation", "embedding", "unspecified")
+SPAN_STATUS_CODES: Final = (0, 1, 2)  # OTLP: unset, ok, error
+REFERENCE_SOURCES: Final = ("time_range", "file")
+SEVERITIES: Final = ("info", "warning", "critical")
+ALERT_STATES: Final = ("pending", "firing", "resolved")
+DELIVERY_STATUSES: Final = ("firing", "resolved")
+DELIVERY_STATES: Final = ("pending", "sent", "retrying", "failed")
+SHADOW_RUN_STATES: Final = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+def _one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values``; named ``ck_<table>_<column>`` by the convention."""
+    allowed = ", ".join(repr(value) for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+def new_id() -> str:
+    """A random UUID as text: the key of rows that are named in URLs and CLI output."""
+    return str(uuid4())
+
+
+class ModelRow(Base):
+    """A model that inferwatch watches, by name."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    versions: Mapped[list[ModelVersionRow]] = relationship(
+        back_populates="model", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ModelVersionRow(Base):
+    """One registered version of a model and the artifact that serves it."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version"),
+        _one_of("task", MODEL_TASKS),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(Integer, ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(128))
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    artifact_format: Mapped[str] = mapped_column(String(16), default="onnx")
+    hardware_class: Mapped[str] = mapped_column(String(64), default="cpu")
+    task: Mapped[str] = mapped_column(String(32), default="unspecified")
+    class_labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # ``metadata`` is reserved on declarative classes, so only the column keeps that name.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    model: Mapped[ModelRow] = relationship(back_populates="versions")
+
+
+class SpanRow(Base):
+    """One OpenTelemetry span, with the fields detectors query pulled out of the raw OTLP bytes."""
+
+    __tablename__ = "spans"
+    __table_args__ = (
+        # The idempotency key for OTLP retries. It leads with the start time so that new keys land at the
+        # end of the B-tree: SQLite inserts with a random-leading unique index run about 2.5x slower.
+        Index(None, "start_unix_nano", "span_id", "trace_id", unique=True),
+        Index(None, "model_name", "model_version", "start_unix_nano"),
+        _one_of("status_code", SPAN_STATUS_CODES),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+    span_id: Mapped[bytes] = mapped_column(LargeBinary(8))
+    parent_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    name: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    service_name: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str | None] = mapped_column(String(256))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    operation: Mapped[str | None] = mapped_column(String(256))
+    provider: Mapped[str | None] = mapped_column(String(128))
+    hardware_class: Mapped[str | None] = mapped_column(String(64))
+    start_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    end_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    error_type: Mapped[str | None] = mapped_column(String(256))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    is_inference: Mapped[bool] = mapped_column(Boolean)
+    # The serialized OTLP span: attributes, events and links that no column pulls out.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PredictionRow(Base):
+    """One prediction a model made: its features and outputs, and its inputs when kept for replay."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (Index(None, "model_name", "model_version", "ts_unix_nano"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(String(128), unique=True)
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128), default="")
+    ts_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    received_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    features: Mapped[dict[str, float | str | None]] = mapped_column(JSONType)
+    outputs: Mapped[Any] = mapped_column(JSONType)
+    # Serialized input tensors, so a shadow run can replay exactly what the model saw.
+    raw_inputs: Mapped[bytes | None] = mapped_column(LargeBinary)
+    trace_id: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    # NaN and infinity cannot be stored in JSON; the decoder nulls them and counts them here.
+    non_finite_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class OutcomeRow(Base):
+    """The ground truth for one prediction, which may arrive long after it (or before it is flushed)."""
+
+    __tablename__ = "outcomes"
+    # No foreign key to predictions: an outcome can be written before its prediction leaves the ingest
+    # queue, so the two are joined on prediction_id at query time.
+    __table_args__ = (Index(None, "model_name", "ts_unix_nano"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(String(128), unique=True)
+    model_name: Mapped[str | None] = mapped_column(String(256))
+    ts_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    received_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    actual: Mapped[Any] = mapped_column(JSONType)
+
+
+class DriftReferenceRow(Base):
+    """A fitted reference distribution that drift detectors compare a model version's windows against."""
+
+    # Not ``references``: that is a reserved word in PostgreSQL.
+    __tablename__ = "drift_references"
+    __table_args__ = (
+        UniqueConstraint("model_name", "model_version", "name"),
+        _one_of("source", REFERENCE_SOURCES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128), default="default")
+    source: Mapped[str] = mapped_column(String(16))
+    range_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    range_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    source_path: Mapped[str | None] = mapped_column(Text)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    # Feature names with their types, in the order the fitted reference uses.
+    features: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    fitted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FindingRow(Base):
+    """One detector's verdict on one model version over one window."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        # Re-evaluating a window (after a restart, or on another replica) updates its finding instead of
+        # adding a second one.
+        UniqueConstraint("detector", "model_name", "model_version", "subject", "window_start", "window_end"),
+        Index(None, "model_name", "model_version", "created_at"),
+        Index(None, "created_at"),
+        _one_of("severity", SEVERITIES),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128))
+    detector: Mapped[str] = mapped_column(String(64))
+    # What within the model the finding is about (a feature, an operation); "" for the model as a whole.
+    subject: Mapped[str] = mapped_column(String(256), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    firing: Mapped[bool] = mapped_column(Boolean)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    value: Mapped[float | None] = mapped_column(Float)
+    expected: Mapped[float | None] = mapped_column(Float)
+    band_low: Mapped[float | None] = mapped_column(Float)
+    band_high: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertRow(Base):
+    """An alert and where it is in its lifecycle; one row per fingerprint (its identifying labels)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(None, "state"),
+        # Without it, deleting old findings scans alerts once per deleted row to apply SET NULL.
+        Index(None, "last_finding_id"),
+        _one_of("state", ALERT_STATES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_finding_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("findings.id", ondelete="SET NULL"))
+    acked_by: Mapped[str | None] = mapped_column(String(256))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ack_comment: Mapped[str | None] = mapped_column(Text)
+
+    deliveries: Mapped[list[AlertDeliveryRow]] = relationship(
+        back_populates="alert", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class AlertDeliveryRow(Base):
+    """One notification of one alert to one sink: the outbox entry that is retried until it is sent."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        # The dispatcher's poll: due entries in a given state, oldest first.
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "alert_id"),
+        _one_of("status", DELIVERY_STATUSES),
+        _one_of("state", DELIVERY_STATES),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"))
+    sink: Mapped[str] = mapped_column(String(128))
+    # Which notification this is: the alert started firing, or it resolved.
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A replica's lease on the entry, so that a crashed sender's work is picked up once the lease expires.
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    alert: Mapped[AlertRow] = relationship(back_populates="deliveries")
+
+
+class SilenceRow(Base):
+    """A silence: alerts whose labels match its matchers are not notified between its start and end."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index(None, "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # [{"name": ..., "value": ..., "is_regex": bool, "is_equal": bool}], as in Alertmanager.
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(256))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ShadowRunRow(Base):
+    """One shadow comparison of a model version against its variants, from request to recommendation."""
+
+    __tablename__ = "shadow_runs"
+    __table_args__ = (
+        Index(None, "state", "created_at"),
+        Index(None, "model_name", "model_version", "created_at"),
+        _one_of("state", SHADOW_RUN_STATES),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    # What was asked for: variants, how many recorded requests, batch size, quality and latency margins.
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    phase: Mapped[str] = mapped_column(String(128), default="")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+
+    variant_results: Mapped[list[ShadowVariantResultRow]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ShadowVariantResultRow(Base):
+    """What one variant of a shadow run measured on one execution provider."""
+
+    __tablename__ = "shadow_variant_results"
+    __table_args__ = (UniqueConstraint("run_id", "name", "execution_provider"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(36), ForeignKey("shadow_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    execution_provider: Mapped[str] = mapped_column(String(64))
+    hardware_class: Mapped[str] = mapped_column(String(64))
+    # Latency percentiles, throughput, memory and quality deltas, as the comparison computed them.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    run: Mapped[ShadowRunRow] = relationship(back_populates="variant_results")

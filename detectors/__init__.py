@@ -1,0 +1,1 @@
+"""Drift, latency, error/SLO and cost detectors, their windows and references, and the scheduler."""

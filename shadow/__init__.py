@@ -1,0 +1,1 @@
+"""Variant builders, traffic replay, comparison statistics and the switch recommendation."""

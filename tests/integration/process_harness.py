@@ -1,0 +1,61 @@
+"""Runs `inferwatch serve` as a real child process on loopback port 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SERVING_LINE = re.compile(r"gRPC on 127\.0\.0\.1:(\d+), HTTP on 127\.0\.0\.1:(\d+)")
+
+
+def read_until(process: subprocess.Popen[str], pattern: re.Pattern[str], timeout_s: float) -> re.Match[str]:
+    """Read the process's stderr line by line until ``pattern`` matches; fail with what it printed."""
+    assert process.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=deadline - time.monotonic()):
+                break
+            line = process.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if match := pattern.search(line):
+                return match
+    process.kill()
+    pytest.fail("expected output never came; the process printed:\n" + "".join(seen))
+
+
+def start_serve(workdir: Path, db_url: str | None = None, *extra: str) -> tuple[subprocess.Popen[str], int, int]:
+    """Start `inferwatch serve` in ``workdir`` (its spool lives there); return it and its gRPC and HTTP ports."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("INFERWATCH_")}
+    env["INFERWATCH_DB_URL"] = db_url or f"sqlite:///{workdir / 'served.db'}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            *extra,
+        ],
+        cwd=workdir,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    match = read_until(process, SERVING_LINE, timeout_s=60)
+    return process, int(match.group(1)), int(match.group(2))

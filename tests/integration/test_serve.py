@@ -1,0 +1,92 @@
+"""The service skeleton end to end: gRPC health and reflection, HTTP health, readiness and metrics."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from collector.storage.migrate import downgrade
+from tests.integration.service_harness import RunningService
+
+
+def http_get(url: str) -> tuple[int, str, dict[str, str]]:
+    """GET a URL; return status, body and headers, without raising on 4xx/5xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), dict(error.headers)
+
+
+def http_json(url: str) -> tuple[int, Any]:
+    """GET a URL and decode its JSON body."""
+    status, body, _ = http_get(url)
+    return status, json.loads(body)
+
+
+def test_grpc_health_check_reports_serving(running_service: RunningService) -> None:
+    """The standard grpc.health.v1 Check answers SERVING for the whole server."""
+    with grpc.insecure_channel(running_service.grpc_target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_grpc_health_check_unknown_service_is_not_found(running_service: RunningService) -> None:
+    """Asking about a service the server does not have is NOT_FOUND, not a false SERVING."""
+    with grpc.insecure_channel(running_service.grpc_target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_grpc_reflection_lists_health(running_service: RunningService) -> None:
+    """Server reflection works, so grpcurl and friends can explore the API."""
+    with grpc.insecure_channel(running_service.grpc_target) as channel:
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert "grpc.health.v1.Health" in services
+
+
+def test_healthz_is_ok(running_service: RunningService) -> None:
+    """/healthz answers 200 while the process is up."""
+    status, body = http_json(running_service.http_base + "/healthz")
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_readyz_is_ready_after_start(running_service: RunningService) -> None:
+    """/readyz is 200 once the database is reachable and migrated to head."""
+    status, body = http_json(running_service.http_base + "/readyz")
+    assert status == 200
+    assert body == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+
+
+def test_readyz_is_not_ready_when_schema_is_behind(running_service: RunningService) -> None:
+    """/readyz says 503 and why when the schema is not at the head revision."""
+    downgrade(running_service.config.storage.db_url, "base")
+    status, body = http_json(running_service.http_base + "/readyz")
+    assert status == 503
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"].startswith("at no revision, head is ")
+
+
+def test_metrics_expose_build_info_and_grpc_calls(running_service: RunningService) -> None:
+    """/metrics is Prometheus text with build info and the gRPC calls the server answered."""
+    with grpc.insecure_channel(running_service.grpc_target) as channel:
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    http_get(running_service.http_base + "/readyz")
+    status, body, headers = http_get(running_service.http_base + "/metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain")
+    assert 'inferwatch_build_info{version="' in body
+    assert 'inferwatch_grpc_server_handled_total{code="OK",method="/grpc.health.v1.Health/Check"} 1.0' in body
+    assert "inferwatch_ready 1.0" in body
+    assert 'inferwatch_http_requests_total{route="/readyz",status="200"} 1.0' in body

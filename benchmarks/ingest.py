@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from inferwatch.v1 import common_pb2, prediction_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from sqlalchemy import create_engine, text
+
+from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOG_PREDICTIONS = "/inferwatch.v1.PredictionService/LogPredictions"

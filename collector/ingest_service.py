@@ -16,7 +16,6 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
-from inferwatch.v1 import common_pb2, prediction_service_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -29,6 +28,7 @@ from collector.otlp_traces import SpanDecodeOptions, decode_export_trace_request
 from collector.rpc_errors import abort_retry_later
 from collector.spool import Spool, SpoolFull
 from collector.writer import Kind, encode_batch
+from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from inferwatch.v1 import common_pb2, prediction_service_pb2
-
 from collector.domain import ItemRejection, OutcomeRecord, PredictionRecord
 from collector.prediction_records import (
     MAX_FEATURE_NAME_CHARS,
@@ -22,6 +20,7 @@ from collector.prediction_records import (
     encode_features,
     rejection,
 )
+from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 _ITEM_BYTES = {
     common_pb2.DATA_TYPE_FLOAT32: 4,

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
-from inferwatch.v1 import common_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -36,6 +35,7 @@ from collector.prediction_records import (
     normalise_features,
     rejection,
 )
+from inferwatch.v1 import common_pb2
 
 PREDICTION_EVENT = "ml.prediction"
 OUTCOME_EVENT = "ml.outcome"

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from collector.storage.migrate import head_revision
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import grpc
 import psycopg
-from inferwatch.v1 import common_pb2, prediction_service_pb2, prediction_service_pb2_grpc
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
@@ -19,6 +18,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import create_engine, make_url, text
+
+from inferwatch.v1 import common_pb2, prediction_service_pb2, prediction_service_pb2_grpc
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"

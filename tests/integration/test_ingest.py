@@ -10,7 +10,6 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from inferwatch.v1 import common_pb2, prediction_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -18,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector.config import AuthConfig, CollectorConfig, Config
+from inferwatch.v1 import common_pb2, prediction_service_pb2
 from tests.integration.ingest_helpers import (
     LOGS_EXPORT,
     TRACE_EXPORT,

@@ -40,12 +40,15 @@ SPANS_PER_REQUEST = 512
 PREDICTIONS_PER_REQUEST = 500
 # Replaced in the serialized request by a per-request counter, so every request has new ids.
 MARKER = b"\xfeRQ\xfeMARK"
+# fixed64 timestamps, replaced per request by the current time: real spans arrive in time order, and a
+# template replayed with one frozen timestamp would make every insert land in the middle of the time index.
+START_MARK = 0x7E57_A127_5EED_0001
+END_MARK = 0x7E57_A127_5EED_0002
 
 
 def span_request() -> bytes:
     """A 512-span request; every trace id contains MARKER."""
     spans = []
-    now = time.time_ns()
     for number in range(SPANS_PER_REQUEST):
         attributes: dict[str, str | int] = {
             "gen_ai.operation.name": "chat",
@@ -69,8 +72,8 @@ def span_request() -> bytes:
                 span_id=(number + 1).to_bytes(8, "big"),
                 name="chat gpt-4o",
                 kind=Span.SPAN_KIND_CLIENT,
-                start_time_unix_nano=now + number * 1000,
-                end_time_unix_nano=now + number * 1000 + 250_000_000,
+                start_time_unix_nano=START_MARK,
+                end_time_unix_nano=END_MARK,
                 attributes=values,
             )
         )
@@ -92,7 +95,7 @@ def prediction_request() -> bytes:
         prediction = prediction_service_pb2.Prediction(
             prediction_id=MARKER.hex() + f"-{number:06d}",
             model=common_pb2.ModelRef(name="fraud", version="7"),
-            time_unix_nano=time.time_ns(),
+            time_unix_nano=START_MARK,
         )
         for feature in range(20):
             if feature % 5 == 0:
@@ -134,6 +137,9 @@ def client_process(spec: LoadSpec, worker: int, results: multiprocessing.Queue) 
             # Same length as the marker, so the serialized message stays valid.
             unique = counter.to_bytes(len(MARKER), "big")
             payload = template.replace(marker, unique.hex().encode() if kind == "predictions" else unique)
+            now = time.time_ns()
+            payload = payload.replace(START_MARK.to_bytes(8, "little"), now.to_bytes(8, "little"))
+            payload = payload.replace(END_MARK.to_bytes(8, "little"), (now + 250_000_000).to_bytes(8, "little"))
             pending.append((time.perf_counter(), call.future(payload, timeout=30)))
         started, future = pending.pop(0)
         try:

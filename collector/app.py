@@ -27,7 +27,7 @@ from collector.readiness import Readiness, check_readiness
 from collector.spool import Spool
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
-from collector.writer import BatchWriter
+from collector.writer_supervisor import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,13 @@ class Service:
             self.spool = spool
             # Entered before the gRPC server so it is left after it: calls drain first, then the writer flushes.
             self.writer = await self._stack.enter_async_context(
-                BatchWriter(spool, engine, self.metrics, drain_timeout_s=ingest.drain_timeout_s)
+                BatchWriter(
+                    spool,
+                    config.storage.db_url,
+                    self.metrics,
+                    drain_timeout_s=ingest.drain_timeout_s,
+                    log_level=config.log_level,
+                )
             )
             servicers = IngestServicers(
                 spool,

@@ -1,17 +1,21 @@
 """The durable ingest buffer: what the collector acknowledged and the database has not committed yet.
 
-An OK answer to an export means the data is here or in the database. Records are appended to segment files
-with ``os.write``, which puts them in the kernel's page cache before the answer goes out, so they survive
-``kill -9`` of the process (``fsync=True`` also survives power loss, at a cost per append). The batch writer
+An OK answer to an export means the data is here or in the database. The serving process appends records to
+segment files with ``os.write``, which puts them in the kernel's page cache before the answer goes out, so
+they survive ``kill -9`` (``fsync=True`` also survives power loss, at a cost per append). The writer process
 reads records in order, commits them to the database, then moves the checkpoint and deletes spent segments.
 On start, everything after the checkpoint is replayed; ingest is idempotent, so a record committed just
 before a crash and replayed after it is stored once.
 
-Frame: ``<u32 payload length><u32 crc32 of payload><payload>``. A frame cut short by a crash is the tail of
-a write that was never acknowledged; recovery drops it and says so in the log.
+Two processes share the directory, each with its own role and lock: ``Spool`` (one appender, ``LOCK``) and
+``SpoolReader`` (one reader, ``READER.LOCK``). The reader only ever sees whole frames: a frame still being
+written looks like a short read and is retried, and the appender never writes to a segment again once a
+newer one exists.
 
-Layout: ``DIR/LOCK`` (flock: one process per spool), ``DIR/CHECKPOINT`` (``segment offset``),
-``DIR/NNNNNNNNNNNN.seg``.
+Frame: ``<u32 payload length><u32 crc32 of payload><payload>``. A frame cut short by a crash is the tail of
+a write that was never acknowledged; the appender's recovery drops it and says so in the log.
+
+Layout: ``DIR/LOCK``, ``DIR/READER.LOCK``, ``DIR/CHECKPOINT`` (``segment offset``), ``DIR/NNNNNNNNNNNN.seg``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".seg"
+CHECKPOINT_FILE = "CHECKPOINT"
 
 
 class SpoolFull(InferwatchError):
@@ -54,56 +59,70 @@ class SpoolRecord:
     end: SpoolPosition
 
 
-def _segment_name(segment: int) -> str:
-    return f"{segment:012d}{_SUFFIX}"
+def _segment_path(directory: Path, segment: int) -> Path:
+    return directory / f"{segment:012d}{_SUFFIX}"
+
+
+def _segments(directory: Path) -> list[int]:
+    return sorted(int(path.stem) for path in directory.glob("*" + _SUFFIX))
+
+
+def load_checkpoint(directory: Path) -> SpoolPosition:
+    """The position up to which everything is committed to the database."""
+    path = directory / CHECKPOINT_FILE
+    if not path.exists():
+        return SpoolPosition(0, 0)
+    segment, offset = path.read_text().split()
+    return SpoolPosition(int(segment), int(offset))
+
+
+def _lock(path: Path, *, wait: bool, busy_message: str) -> int:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InferwatchError(busy_message) from None
+    return fd
 
 
 class Spool:
-    """An append-only, crash-safe queue of byte payloads on local disk; one appender, one reader thread."""
+    """The appending side: crash-safe appends with a capacity, in the serving process."""
 
-    def __init__(self, directory: Path, *, max_bytes: int, segment_bytes: int = 32 * 1024 * 1024, fsync: bool = False):
+    def __init__(
+        self, directory: Path, *, max_bytes: int, segment_bytes: int = 32 * 1024 * 1024, fsync: bool = False
+    ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"`max_bytes` must be > 0, got {max_bytes}")
         self.directory = directory
         self.max_bytes = max_bytes
         self._segment_bytes = segment_bytes
         self._fsync = fsync
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._lock_fd: int | None = None
-        # Visible length of every live segment, in order; the last one is being appended to.
+        # Length of every segment not yet known to be spent; the last one is being appended to.
         self._sizes: dict[int, int] = {}
         self._write_fd: int | None = None
         self._write_segment = 0
-        self._read_position = SpoolPosition(0, 0)
-        self._checkpoint = SpoolPosition(0, 0)
-        self._read_handle: tuple[int, BinaryIO] | None = None
-        self._closed = False
-
-    # -- life cycle -------------------------------------------------------------------------------------
+        self._committed = SpoolPosition(0, 0)
 
     def open(self) -> Spool:
         """Lock the directory, recover what a previous process left, and start a fresh segment."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.directory / "LOCK", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise InferwatchError(
-                f"spool directory {self.directory} is in use by another inferwatch process; give each replica its own"
-            ) from None
-        self._lock_fd = fd
-        self._checkpoint = self._load_checkpoint()
-        for path in sorted(self.directory.glob("*" + _SUFFIX)):
-            segment = int(path.stem)
-            if segment < self._checkpoint.segment:
+        self._lock_fd = _lock(
+            self.directory / "LOCK",
+            wait=False,
+            busy_message=f"spool directory {self.directory} is in use by another inferwatch process; "
+            "give each replica its own",
+        )
+        self._committed = load_checkpoint(self.directory)
+        for segment in _segments(self.directory):
+            path = _segment_path(self.directory, segment)
+            if segment < self._committed.segment:
                 path.unlink()
-                continue
-            self._sizes[segment] = self._valid_length(path)
-        if self._checkpoint.segment not in self._sizes:
-            self._checkpoint = SpoolPosition(min(self._sizes, default=self._checkpoint.segment), 0)
-        self._read_position = self._checkpoint
-        self._write_segment = max(self._sizes, default=self._checkpoint.segment - 1) + 1
+            else:
+                self._sizes[segment] = _valid_length(path)
+        self._write_segment = max(self._sizes, default=self._committed.segment - 1) + 1
         self._open_write_segment(self._write_segment)
         pending = self.pending_bytes
         if pending:
@@ -113,33 +132,45 @@ class Spool:
     def close(self) -> None:
         """Close files and release the directory lock; what is not committed stays for the next start."""
         with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-        if self._write_fd is not None:
-            os.close(self._write_fd)
-            self._write_fd = None
-        self._close_read_handle()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    # -- appending (event loop thread) ------------------------------------------------------------------
+            if self._write_fd is not None:
+                os.close(self._write_fd)
+                self._write_fd = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes appended and not yet committed to the database."""
+        """Bytes appended and not yet committed to the database (as far as the reader has reported)."""
         with self._lock:
             return self._pending_bytes_locked()
 
     def _pending_bytes_locked(self) -> int:
-        total = sum(self._sizes.values())
-        return total - self._checkpoint.offset if self._checkpoint.segment in self._sizes else total
+        committed = self._committed
+        return sum(
+            size - (committed.offset if segment == committed.segment else 0)
+            for segment, size in self._sizes.items()
+            if segment >= committed.segment
+        )
+
+    def note_committed(self, position: SpoolPosition) -> None:
+        """The reader committed everything up to ``position``; segments before it are gone."""
+        with self._lock:
+            if position <= self._committed:
+                return
+            self._committed = position
+            for segment in [segment for segment in self._sizes if segment < position.segment]:
+                del self._sizes[segment]
+
+    def refresh_committed(self) -> None:
+        """Re-read the reader's checkpoint from disk (when no report came through, say after it died)."""
+        self.note_committed(load_checkpoint(self.directory))
 
     def append(self, payload: bytes) -> None:
         """Durably append one payload; raises SpoolFull rather than grow past ``max_bytes``."""
         frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
-            if self._closed or self._write_fd is None:
+            if self._write_fd is None:
                 raise InferwatchError("spool is closed")
             pending = self._pending_bytes_locked()
             # An empty spool takes any one request, or a request larger than the spool could never get in.
@@ -156,113 +187,125 @@ class Spool:
             if self._fsync:
                 os.fsync(self._write_fd)
             self._sizes[self._write_segment] += len(frame)
-            self._lock.notify_all()
 
-    # -- reading and committing (writer thread) ---------------------------------------------------------
+    def _open_write_segment(self, segment: int) -> None:
+        self._write_fd = os.open(_segment_path(self.directory, segment), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        self._sizes[segment] = os.fstat(self._write_fd).st_size
 
-    def read(self, max_bytes: int, timeout_s: float) -> list[SpoolRecord]:
-        """Records after the last one read, up to about ``max_bytes``; waits up to ``timeout_s`` for the first."""
-        with self._lock:
-            if not self._has_unread_locked() and not self._closed:
-                self._lock.wait(timeout_s)
-            visible = dict(self._sizes)
+
+class SpoolReader:
+    """The reading side: records in append order, and the checkpoint, in the writer process."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock_fd: int | None = None
+        self._position = SpoolPosition(0, 0)
+        self._handle: tuple[int, BinaryIO] | None = None
+
+    def open(self) -> SpoolReader:
+        """Take the reader lock, waiting for a previous reader (an orphan still draining) to finish."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.directory / "READER.LOCK", wait=True, busy_message="")
+        self._position = load_checkpoint(self.directory)
+        return self
+
+    def close(self) -> None:
+        """Release files and the lock."""
+        self._close_handle()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def read(self, max_bytes: int) -> list[SpoolRecord]:
+        """Whole records after the last one read, up to about ``max_bytes``; empty when there are none yet."""
         records: list[SpoolRecord] = []
         taken = 0
-        position = self._read_position
         while taken < max_bytes:
-            size = visible.get(position.segment)
-            if size is None:
+            payload = self._next_frame()
+            if payload is None:
                 break
-            if position.offset >= size:
-                later = [segment for segment in visible if segment > position.segment]
-                if not later:
-                    break
-                position = SpoolPosition(min(later), 0)
-                continue
-            payload = self._read_frame(position)
-            position = SpoolPosition(position.segment, position.offset + _HEADER.size + len(payload))
-            records.append(SpoolRecord(payload, position))
+            records.append(SpoolRecord(payload, self._position))
             taken += len(payload)
-        self._read_position = position
         return records
 
     def commit(self, position: SpoolPosition) -> None:
         """Everything up to ``position`` is in the database: move the checkpoint, delete spent segments."""
-        tmp = self.directory / "CHECKPOINT.tmp"
+        tmp = self.directory / (CHECKPOINT_FILE + ".tmp")
         tmp.write_text(f"{position.segment} {position.offset}\n")
-        os.replace(tmp, self.directory / "CHECKPOINT")
-        with self._lock:
-            self._checkpoint = position
-            spent = [segment for segment in self._sizes if segment < position.segment]
-            for segment in spent:
-                del self._sizes[segment]
-        for segment in spent:
-            if self._read_handle is not None and self._read_handle[0] == segment:
-                self._close_read_handle()
-            (self.directory / _segment_name(segment)).unlink(missing_ok=True)
+        os.replace(tmp, self.directory / CHECKPOINT_FILE)
+        for segment in _segments(self.directory):
+            if segment >= position.segment:
+                break
+            if self._handle is not None and self._handle[0] == segment:
+                self._close_handle()
+            _segment_path(self.directory, segment).unlink(missing_ok=True)
 
-    def has_pending(self) -> bool:
-        """Whether anything appended is not yet committed."""
-        return self.pending_bytes > 0
+    def _next_frame(self) -> bytes | None:
+        """The frame at the read position, moving to the next segment when this one is finished."""
+        while True:
+            frame = self._frame_at(self._position)
+            if frame is not None:
+                self._position = SpoolPosition(
+                    self._position.segment, self._position.offset + _HEADER.size + len(frame)
+                )
+                return frame
+            later = [segment for segment in _segments(self.directory) if segment > self._position.segment]
+            if not later:
+                return None
+            # A newer segment exists, so this one is complete; look once more in case its tail just landed.
+            frame = self._frame_at(self._position)
+            if frame is not None:
+                continue
+            self._position = SpoolPosition(later[0], 0)
 
-    # -- internals --------------------------------------------------------------------------------------
-
-    def _has_unread_locked(self) -> bool:
-        position = self._read_position
-        return any(
-            segment > position.segment or (segment == position.segment and size > position.offset)
-            for segment, size in self._sizes.items()
-        )
-
-    def _open_write_segment(self, segment: int) -> None:
-        path = self.directory / _segment_name(segment)
-        self._write_fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        self._sizes[segment] = os.fstat(self._write_fd).st_size
-
-    def _read_frame(self, position: SpoolPosition) -> bytes:
-        if self._read_handle is None or self._read_handle[0] != position.segment:
-            self._close_read_handle()
-            # Kept open across reads; closed when the segment is spent or the spool closes.
-            self._read_handle = (
-                position.segment,
-                open(self.directory / _segment_name(position.segment), "rb"),  # noqa: SIM115
-            )
-        handle = self._read_handle[1]
+    def _frame_at(self, position: SpoolPosition) -> bytes | None:
+        handle = self._open_segment(position.segment)
+        if handle is None:
+            return None
         handle.seek(position.offset)
-        length, checksum = _HEADER.unpack(handle.read(_HEADER.size))
+        header = handle.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return None
+        length, checksum = _HEADER.unpack(header)
         payload = handle.read(length)
-        if len(payload) != length or zlib.crc32(payload) != checksum:
+        if len(payload) < length:
+            return None  # still being written
+        if zlib.crc32(payload) != checksum:
             raise InferwatchError(f"spool segment {position.segment} is corrupt at offset {position.offset}")
         return payload
 
-    def _close_read_handle(self) -> None:
-        if self._read_handle is not None:
-            self._read_handle[1].close()
-            self._read_handle = None
+    def _open_segment(self, segment: int) -> BinaryIO | None:
+        if self._handle is None or self._handle[0] != segment:
+            self._close_handle()
+            try:
+                # Kept open across reads; closed when the segment is spent or the reader closes.
+                self._handle = (segment, _segment_path(self.directory, segment).open("rb"))
+            except FileNotFoundError:
+                return None
+        return self._handle[1]
 
-    def _load_checkpoint(self) -> SpoolPosition:
-        path = self.directory / "CHECKPOINT"
-        if not path.exists():
-            return SpoolPosition(0, 0)
-        segment, offset = path.read_text().split()
-        return SpoolPosition(int(segment), int(offset))
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle[1].close()
+            self._handle = None
 
-    def _valid_length(self, path: Path) -> int:
-        """Length of the intact frames of a segment; a torn tail from a crash is cut off."""
-        data = path.read_bytes()
-        offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, checksum = _HEADER.unpack_from(data, offset)
-            end = offset + _HEADER.size + length
-            if end > len(data) or zlib.crc32(data[offset + _HEADER.size : end]) != checksum:
-                break
-            offset = end
-        if offset < len(data):
-            logger.warning(
-                "spool segment %s: dropping %d bytes of a write cut short by a crash (never acknowledged)",
-                path.name,
-                len(data) - offset,
-            )
-            with path.open("r+b") as handle:
-                handle.truncate(offset)
-        return offset
+
+def _valid_length(path: Path) -> int:
+    """Length of the intact frames of a segment; a torn tail from a crash is cut off."""
+    data = path.read_bytes()
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        length, checksum = _HEADER.unpack_from(data, offset)
+        end = offset + _HEADER.size + length
+        if end > len(data) or zlib.crc32(data[offset + _HEADER.size : end]) != checksum:
+            break
+        offset = end
+    if offset < len(data):
+        logger.warning(
+            "spool segment %s: dropping %d bytes of a write cut short by a crash (never acknowledged)",
+            path.name,
+            len(data) - offset,
+        )
+        with path.open("r+b") as handle:
+            handle.truncate(offset)
+    return offset

@@ -8,7 +8,8 @@ answers, storing nothing.
 
     python benchmarks/ingest.py [--seconds 10] [--clients 2] [--in-flight 4] [--db-url URL]
 
-It prints one table: accepted and stored per second, p99 export latency, and the server's peak memory.
+It prints one table: accepted and stored per second, p99 export latency, and the server's peak memory
+(its processes together).
 """
 
 from __future__ import annotations
@@ -180,11 +181,14 @@ def drive(spec: LoadSpec, clients: int) -> LoadResult:
 
 
 def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory (VmHWM) of the process plus its children (inferwatch's database writer)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total_kib = 0
+    for process in (pid, *map(int, children)):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
 
 
 PARSE_ONLY_SERVER = """

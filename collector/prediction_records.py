@@ -12,10 +12,11 @@ Stored shapes (JSON columns):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from collector.domain import ItemRejection, OutcomeRecord, PredictionRecord
 
@@ -50,9 +51,11 @@ class InvalidItem(ValueError):
         self.message = message
 
 
-# One encoder, built once: json.dumps with non-default arguments builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-_dumps = _ENCODER.encode
+def _dumps(value: object) -> str:
+    """Compact JSON text. Callers have already turned NaN and infinities into null or rejected them."""
+    return orjson.dumps(value).decode()
+
+
 EMPTY_JSON_OBJECT = "{}"
 
 

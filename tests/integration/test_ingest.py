@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from sqlalchemy import create_engine, make_url
 
 from collector.config import AuthConfig, CollectorConfig, Config
 from inferwatch.v1 import common_pb2, prediction_service_pb2
@@ -255,3 +256,45 @@ def test_sdk_retries_through_a_stall_and_stores_exactly_n(
     assert result == [True]
     flushed(service)
     assert count_rows(db_url, "spans") == 2048
+
+
+@pytest.mark.postgres
+def test_postgres_going_away_and_coming_back_loses_nothing(
+    fresh_postgres_url: Callable[[], str], tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """With the database refusing connections, exports are buffered, then refused; all arrive after it returns."""
+    db_url = fresh_postgres_url()
+    service = start_service(
+        loopback_config(db_url, tmp_path / "spool", collector=CollectorConfig(spool_max_bytes=64 * 1024))
+    )
+    name = make_url(db_url).database
+    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    acknowledged = 0
+    refusal: grpc.RpcError | None = None
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            connection.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        with grpc.insecure_channel(service.grpc_target) as channel:
+            export = raw_call(channel, TRACE_EXPORT)
+            for batch in range(200):
+                try:
+                    export(trace_request(*(model_span(n) for n in range(batch * 50, batch * 50 + 50))), timeout=10)
+                except grpc.RpcError as error:
+                    refusal = error
+                    break
+                acknowledged += 50
+        assert service.service is not None
+        assert service.service.writer is not None
+        assert service.service.writer.last_error is not None, "the writer never noticed the database was gone"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.dispose()
+    assert refusal is not None
+    assert refusal.code() == grpc.StatusCode.UNAVAILABLE
+    assert acknowledged > 0
+    flushed(service)
+    assert count_rows(db_url, "spans") == acknowledged

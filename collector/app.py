@@ -16,6 +16,7 @@ from types import TracebackType
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
+from collector import finding_service
 from collector.auth import AuthInterceptor
 from collector.config import Config
 from collector.grpc_server import GrpcServer
@@ -28,6 +29,8 @@ from collector.spool import Spool
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
+from detectors.scheduler import DetectorScheduler, SchedulerOptions
+from detectors.slo import parse_slo_section
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +52,12 @@ class Service:
         self.writer: BatchWriter | None = None
         self.grpc: GrpcServer | None = None
         self.http: HttpServer | None = None
+        self.detectors: DetectorScheduler | None = None
 
     async def __aenter__(self) -> Service:
         config = self.config
+        # Feature configuration is checked before anything starts, like every other setting.
+        slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -88,11 +94,20 @@ class Service:
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(
                     config.server.grpc_addr,
-                    services=servicers.registrations(),
+                    services=[*servicers.registrations(), finding_service.registration(engine)],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,
                     shutdown_grace_s=config.server.shutdown_grace_s,
                     interceptors=[AuthInterceptor(config.auth)] if config.auth.enabled else [],
+                )
+            )
+            self.detectors = await self._stack.enter_async_context(
+                DetectorScheduler(
+                    engine,
+                    SchedulerOptions(
+                        interval_s=config.detectors.detector_interval_s,
+                        slos=slos,
+                    ),
                 )
             )
             self.http = await self._stack.enter_async_context(

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -118,6 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     downgrade.set_defaults(handler=cmd_db_downgrade)
     current.set_defaults(handler=cmd_db_current)
 
+    findings = commands.add_parser(
+        "findings",
+        help="detector findings: latency anomalies, SLO burn, drift, cost",
+        description="Inspect what the detectors found.",
+    )
+    findings_commands = findings.add_subparsers(dest="findings_command", metavar="COMMAND", required=True)
+    findings_list = findings_commands.add_parser(
+        "list",
+        help="list findings, newest window first",
+        description="List findings, newest window first. Firing findings are the anomalies; a quiet finding "
+        "right after a firing one records that the condition resolved. The same as FindingService/ListFindings.",
+    )
+    findings_list.add_argument("--model", help="only this model")
+    findings_list.add_argument("--version", dest="model_version", help="only this model version")
+    findings_list.add_argument("--detector", help="only this detector (latency, slo.burn, drift.data, cost, ...)")
+    findings_list.add_argument(
+        "--since", type=parse_since, help="only windows ending after this: an ISO time (UTC if no zone) or 30m, 6h, 2d"
+    )
+    findings_list.add_argument("--firing", action="store_true", help="only findings that fired")
+    findings_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    _add_config_flags(findings_list, keys=("db_url",))
+    _add_json_flag(findings_list)
+    findings_list.set_defaults(handler=cmd_findings_list)
+
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
     )
@@ -211,6 +236,50 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     text = f"{url}: revision {revision or 'none'}, head {head}" + ("" if at_head else " (run `inferwatch db upgrade`)")
     _emit(args, {"database": url, "revision": revision, "head": head, "at_head": at_head}, text)
     return EXIT_OK if at_head else EXIT_FAILED
+
+
+def parse_since(raw: str) -> datetime:
+    """``30m``, ``6h``, ``2d`` before now, or an ISO 8601 time (UTC when it names no zone)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if raw[-1:] in units and raw[:-1].isdigit():
+        return datetime.now(tz=UTC) - timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO time or a duration like 30m, 6h, 2d; got {raw!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_findings_list(args: argparse.Namespace) -> int:
+    """List findings from the database."""
+    from collector.findings import FindingFilter, finding_to_json, list_findings
+    from collector.storage.engine import create_engine_for
+
+    if args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    config = _config(args)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        found = list_findings(
+            engine,
+            FindingFilter(
+                model_name=args.model,
+                model_version=args.model_version,
+                detector=args.detector,
+                since=args.since,
+                firing_only=args.firing,
+                limit=args.limit,
+            ),
+        )
+    finally:
+        engine.dispose()
+    lines = [
+        f"{f.window_end:%Y-%m-%d %H:%M} {'FIRING' if f.firing else 'ok    '} {f.severity:<8} {f.detector:<10} "
+        f"{f.model_name}:{f.model_version or '-'} {f.subject or '-'}: {f.summary}"
+        for f in found
+    ]
+    _emit(args, {"findings": [finding_to_json(f) for f in found]}, "\n".join(lines) or "no findings")
+    return EXIT_OK
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:

@@ -71,6 +71,13 @@ class CollectorConfig:
 
 
 @dataclass(frozen=True)
+class DetectorsConfig:
+    """How often detectors run."""
+
+    detector_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the service reads from its environment, resolved once."""
 
@@ -78,9 +85,12 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
+    detectors: DetectorsConfig = field(default_factory=DetectorsConfig)
     log_level: str = "info"
     # The file the values came from, if any; shown by `inferwatch config show`.
     config_file: Path | None = None
+    # Tables of the file that features parse themselves ([slo], [pricing], ...), as read.
+    feature_sections: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_addr(raw: str) -> str:
@@ -278,6 +288,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds shutdown waits for the database to take buffered data; the rest is written at the next start.",
         has_flag=False,
     ),
+    Setting(
+        "detectors",
+        "detector_interval_s",
+        parse_positive_float,
+        "Seconds between detector passes (rollups, latency, SLO burn); each pass evaluates the last full minute.",
+        has_flag=False,
+    ),
     Setting("", "log_level", parse_log_level, "Log level: debug, info, warning or error."),
 )
 
@@ -285,7 +302,7 @@ _COLLECTOR_KEYS = frozenset(setting.key for setting in SETTINGS if setting.secti
 SETTINGS_BY_FILE_KEY = {setting.file_key: setting for setting in SETTINGS}
 # Sections later features read whole from the file (pricing tables, SLOs, alert routes); they are parsed by
 # their owners, so the loader only checks that they are tables.
-OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "detectors", "shadow"})
+OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "shadow"})
 
 
 @dataclass(frozen=True)
@@ -367,9 +384,13 @@ def resolve(
     else:
         candidate = cwd / DEFAULT_CONFIG_FILE
         file_path = candidate if candidate.exists() else None
-    file_values = _flatten_file(read_config_file(file_path), file_path) if file_path else {}
+    document = read_config_file(file_path) if file_path else {}
+    file_values = _flatten_file(document, file_path) if file_path else {}
 
-    resolved: dict[str, ResolvedValue] = {"config_file": ResolvedValue(file_path, "flag/env/default")}
+    resolved: dict[str, ResolvedValue] = {
+        "config_file": ResolvedValue(file_path, "flag/env/default"),
+        "feature_sections": ResolvedValue({k: v for k, v in document.items() if k in OPEN_SECTIONS}, "file"),
+    }
     for setting in SETTINGS:
         flag_value = flags.get(setting.key)
         if flag_value is not None:
@@ -400,8 +421,10 @@ def load_config(
         storage=StorageConfig(**pick("db_url"), **pick("migrate_on_start")),
         auth=AuthConfig(**pick("ingest_tokens"), **pick("admin_tokens")),
         collector=CollectorConfig(**{key: value.value for key, value in resolved.items() if key in _COLLECTOR_KEYS}),
+        detectors=DetectorsConfig(**pick("detector_interval_s")),
         **pick("log_level"),
         config_file=resolved["config_file"].value,
+        feature_sections=resolved["feature_sections"].value,
     )
 
 

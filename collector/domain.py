@@ -7,8 +7,10 @@ spans a second that difference is a fifth of the budget. Field order is column o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 
 
 class SpanRecord(NamedTuple):
@@ -80,3 +82,31 @@ class ItemRejection:
         return (
             f"item {self.index}: {self.field}: {self.message}" if self.field else f"item {self.index}: {self.message}"
         )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detector's verdict on one window of one model version; alerts are built from these.
+
+    ``firing`` says whether the detector judged the window anomalous; findings that do not fire are kept too,
+    as the evidence an alert resolves on. ``(detector, model, version, subject, window)`` identifies it, so
+    evaluating a window again replaces its finding rather than adding one.
+    """
+
+    detector: str
+    model_name: str
+    model_version: str
+    subject: str
+    severity: str
+    firing: bool
+    window_start: datetime
+    window_end: datetime
+    summary: str
+    value: float | None = None
+    expected: float | None = None
+    band_low: float | None = None
+    band_high: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    since: datetime | None = None
+    id: int | None = None
+    created_at: datetime | None = None

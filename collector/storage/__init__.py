@@ -25,6 +25,7 @@ from collector.storage.tables import (
     ShadowRunRow,
     ShadowVariantResultRow,
     SilenceRow,
+    SpanRollupRow,
     SpanRow,
 )
 from collector.storage.upsert import insert_ignore, upsert
@@ -45,6 +46,7 @@ __all__ = [
     "ShadowRunRow",
     "ShadowVariantResultRow",
     "SilenceRow",
+    "SpanRollupRow",
     "SpanRow",
     "UTCDateTime",
     "alembic_config",

@@ -193,6 +193,39 @@ class DriftReferenceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class SpanRollupRow(Base):
+    """Inference spans of one model version, operation and hardware class, summed over one interval.
+
+    Detectors read these instead of raw spans, so their cost does not grow with traffic. The latency
+    summary is a mergeable log-bucket histogram (``detectors.latency_sketch``): buckets merge across
+    intervals and replicas by adding counts.
+    """
+
+    __tablename__ = "span_rollups"
+    __table_args__ = (
+        UniqueConstraint(
+            "model_name", "model_version", "operation", "hardware_class", "interval_s", "bucket_start_unix_s"
+        ),
+        Index(None, "bucket_start_unix_s"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[str] = mapped_column(String(128))
+    operation: Mapped[str] = mapped_column(String(256))
+    hardware_class: Mapped[str] = mapped_column(String(64))
+    interval_s: Mapped[int] = mapped_column(Integer)
+    bucket_start_unix_s: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    # Sum of span durations: the busy time that self-hosted cost is attributed by.
+    busy_ns: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class FindingRow(Base):
     """One detector's verdict on one model version over one window."""
 

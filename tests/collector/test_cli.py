@@ -18,6 +18,8 @@ SUBCOMMANDS = [
     ["db", "current"],
     ["config"],
     ["config", "show"],
+    ["findings"],
+    ["findings", "list"],
 ]
 
 

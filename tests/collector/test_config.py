@@ -10,7 +10,6 @@ from collector.config import (
     DEFAULT_DB_URL,
     DEFAULT_MAX_MESSAGE_BYTES,
     SETTINGS,
-    Config,
     load_config,
 )
 from collector.errors import ConfigError
@@ -113,7 +112,9 @@ def test_unknown_file_key_is_rejected(tmp_path: Path) -> None:
 def test_file_sections_owned_by_features_are_allowed(tmp_path: Path) -> None:
     """Sections read by later features (pricing, SLOs, alert routes) do not trip the unknown-key check."""
     (tmp_path / "inferwatch.toml").write_text("[pricing]\ncpu = 0.1\n[slo.fraud]\ntarget = 0.99\n")
-    assert load_config({}, environ={}, cwd=tmp_path) == Config(config_file=tmp_path / "inferwatch.toml")
+    config = load_config({}, environ={}, cwd=tmp_path)
+    assert config.config_file == tmp_path / "inferwatch.toml"
+    assert config.feature_sections == {"pricing": {"cpu": 0.1}, "slo": {"fraud": {"target": 0.99}}}
 
 
 def test_missing_and_malformed_files_are_clear(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ def test_models_define_every_table() -> None:
         "silences",
         "shadow_runs",
         "shadow_variant_results",
+        "span_rollups",
     } == MODEL_TABLES
 
 

@@ -29,6 +29,7 @@ from collector.storage import (
     ShadowRunRow,
     ShadowVariantResultRow,
     SilenceRow,
+    SpanRollupRow,
     SpanRow,
     UTCDateTime,
     create_engine_for,
@@ -287,6 +288,25 @@ def a_variant_result(session: Session) -> ShadowVariantResultRow:
     )
 
 
+def a_span_rollup(session: Session) -> SpanRollupRow:
+    """A one-minute span rollup row."""
+    return SpanRollupRow(
+        model_name="fraud",
+        model_version="7",
+        operation="predict",
+        hardware_class="cpu",
+        interval_s=60,
+        bucket_start_unix_s=1_700_000_040,
+        requests=120,
+        errors=2,
+        busy_ns=9_000_000_000,
+        input_tokens=0,
+        output_tokens=0,
+        latency_sketch=b'{"g":1.02,"b":[[232,120]]}',
+        updated_at=at(32),
+    )
+
+
 ROW_FACTORIES: dict[str, Callable[[Session], Base]] = {
     "models": a_model,
     "model_versions": a_model_version,
@@ -300,6 +320,7 @@ ROW_FACTORIES: dict[str, Callable[[Session], Base]] = {
     "silences": a_silence,
     "shadow_runs": a_shadow_run,
     "shadow_variant_results": a_variant_result,
+    "span_rollups": a_span_rollup,
 }
 
 

@@ -1,0 +1,145 @@
+"""Storing and listing findings: the hand-off from detectors to alerts, the CLI and the API."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from collector.domain import Finding
+from collector.storage.tables import SEVERITIES, FindingRow
+from collector.storage.upsert import upsert
+
+_KEY = ("detector", "model_name", "model_version", "subject", "window_start", "window_end")
+_UPDATED = ("severity", "firing", "value", "expected", "band_low", "band_high", "summary", "details", "since")
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Which findings to list; None matches everything."""
+
+    model_name: str | None = None
+    model_version: str | None = None
+    detector: str | None = None
+    since: datetime | None = None
+    firing_only: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN cannot be stored in JSON or compared; a detector that has no number says None."""
+    return None if value is None or not math.isfinite(value) else value
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    if finding.severity not in SEVERITIES:
+        raise ValueError(f"`severity` must be one of {', '.join(SEVERITIES)}, got {finding.severity!r}")
+    return {
+        "detector": finding.detector,
+        "model_name": finding.model_name,
+        "model_version": finding.model_version,
+        "subject": finding.subject,
+        "severity": finding.severity,
+        "firing": finding.firing,
+        "window_start": finding.window_start,
+        "window_end": finding.window_end,
+        "value": _finite(finding.value),
+        "expected": _finite(finding.expected),
+        "band_low": _finite(finding.band_low),
+        "band_high": _finite(finding.band_high),
+        "summary": finding.summary,
+        "details": dict(finding.details),
+        "since": finding.since,
+    }
+
+
+def store_findings(engine: Engine, findings: Sequence[Finding]) -> None:
+    """Insert findings, replacing any for the same detector, model, subject and window (idempotent)."""
+    if not findings:
+        return
+    rows = [_row(finding) for finding in findings]
+    statement = upsert(FindingRow, engine.dialect.name, index_elements=_KEY, update_columns=_UPDATED)
+    with engine.begin() as connection:
+        for row in rows:
+            connection.execute(statement, row)
+
+
+def _finding(row: FindingRow) -> Finding:
+    return Finding(
+        detector=row.detector,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        subject=row.subject,
+        severity=row.severity,
+        firing=row.firing,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        summary=row.summary,
+        value=row.value,
+        expected=row.expected,
+        band_low=row.band_low,
+        band_high=row.band_high,
+        details=row.details,
+        since=row.since,
+        id=row.id,
+        created_at=row.created_at,
+    )
+
+
+def list_findings(engine: Engine, where: FindingFilter) -> list[Finding]:
+    """Findings matching the filter, newest window first."""
+    query = (
+        select(FindingRow)
+        .order_by(FindingRow.window_end.desc(), FindingRow.id.desc())
+        .limit(where.limit)
+        .offset(where.offset)
+    )
+    if where.model_name:
+        query = query.where(FindingRow.model_name == where.model_name)
+    if where.model_version:
+        query = query.where(FindingRow.model_version == where.model_version)
+    if where.detector:
+        query = query.where(FindingRow.detector == where.detector)
+    if where.since is not None:
+        query = query.where(FindingRow.window_end >= where.since)
+    if where.firing_only:
+        query = query.where(FindingRow.firing.is_(True))
+    with Session(engine) as session:
+        return [_finding(row) for row in session.scalars(query)]
+
+
+def get_finding(engine: Engine, finding_id: int) -> Finding | None:
+    """One finding by id."""
+    with Session(engine) as session:
+        row = session.get(FindingRow, finding_id)
+        return _finding(row) if row is not None else None
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    """The stable JSON shape of a finding (CLI --json and the HTTP API)."""
+    return {
+        "id": finding.id,
+        "detector": finding.detector,
+        "model": finding.model_name,
+        "version": finding.model_version,
+        "subject": finding.subject,
+        "severity": finding.severity,
+        "firing": finding.firing,
+        "window_start": finding.window_start.isoformat(),
+        "window_end": finding.window_end.isoformat(),
+        "value": finding.value,
+        "expected": finding.expected,
+        "band_low": finding.band_low,
+        "band_high": finding.band_high,
+        "summary": finding.summary,
+        "since": finding.since.isoformat() if finding.since else None,
+        "details": dict(finding.details),
+        "created_at": finding.created_at.isoformat() if finding.created_at else None,
+    }

@@ -1,0 +1,201 @@
+"""Latency anomalies: a robust, seasonal baseline with persistence, hysteresis and a level-shift test.
+
+Per model version and operation, on one latency quantile (p95 by default) of each rollup interval:
+
+- Baseline: median and MAD of log-latency over the history before the evaluated stretch. Log because
+  latency is skewed and multiplicative; median and MAD because past incidents must not move the baseline.
+  Seasonality: with three weeks of history the baseline is the same hour of the week; with three days,
+  the same hour of the day; else the whole trailing window.
+- A point is anomalous when its robust z, ``(log x - median) / (1.4826 * MAD)``, exceeds ``z_threshold``
+  (3.5, the usual cut). Only upward shifts matter for latency.
+- Persistence: the detector fires when ``fire_n`` of the last ``fire_m`` intervals are anomalous (2 of 3:
+  a step fires on its second interval, a single spike never does). Hysteresis: once firing it resolves only
+  after ``recover_n`` intervals in a row below ``recover_z``, so a flapping signal does not flap.
+- Level shift: a one-sided CUSUM on the robust z, ``S = max(0, S + min(z, cut) - k)``, fires above ``h``
+  (k=0.5, h=5: an in-control run length near 930 intervals, about 10 for a one-spread shift) when the last
+  ``fire_n`` intervals all drift up. It catches a sustained shift too small for the z cut; capping z and
+  asking for a drift keep one outlier from looking like a shift.
+- Minimum traffic: intervals with fewer than ``min_requests`` requests are skipped, neither normal nor not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+HOUR = 3600
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class LatencyPoint:
+    """One interval's latency quantile and its traffic."""
+
+    start_s: int
+    requests: int
+    value_ms: float
+
+
+@dataclass(frozen=True)
+class LatencyOptions:
+    """Detector hyperparameters; the defaults are those the module docstring explains."""
+
+    quantile: float = 0.95
+    z_threshold: float = 3.5
+    fire_n: int = 2
+    fire_m: int = 3
+    recover_z: float = 2.0
+    recover_n: int = 3
+    min_requests: int = 20
+    history_s: int = DAY
+    # Per seasonal slot: three weeks give three points per hour-of-week slot at hourly intervals.
+    min_history_points: int = 3
+    cusum_k: float = 0.5
+    cusum_h: float = 5.0
+    # Floor on the spread of log-latency. A flat history has MAD 0, and quantiles read from the 2% buckets of
+    # the latency summary move in 2% steps; below 5% of spread, z would count bucket jitter as anomaly. With
+    # the 3.5 cut, the smallest change that can fire is then about +19%.
+    mad_floor: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.quantile < 1.0:
+            raise ValueError(f"`quantile` must be in (0, 1), got {self.quantile}")
+        if not 1 <= self.fire_n <= self.fire_m:
+            raise ValueError(f"`fire_n` must be in [1, fire_m={self.fire_m}], got {self.fire_n}")
+        if self.recover_z >= self.z_threshold:
+            raise ValueError(f"`recover_z` must be below `z_threshold` ({self.z_threshold}), got {self.recover_z}")
+        if self.min_requests < 1:
+            raise ValueError(f"`min_requests` must be >= 1, got {self.min_requests}")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Center and spread of log-latency, and what they were computed from."""
+
+    median_log: float
+    spread_log: float
+    points: int
+    seasonality: str
+
+
+@dataclass(frozen=True)
+class LatencyVerdict:
+    """The detector's state at one interval."""
+
+    start_s: int
+    requests: int
+    value_ms: float
+    expected_ms: float
+    band_low_ms: float
+    band_high_ms: float
+    z: float
+    cusum: float
+    anomalous: bool
+    firing: bool
+    level_shift: bool
+    since_s: int | None
+    baseline: Baseline
+
+
+def _seasonality(history: Sequence[LatencyPoint], evaluated_start: int) -> str:
+    if not history:
+        return "none"
+    covered = evaluated_start - history[0].start_s
+    if covered >= 3 * WEEK:
+        return "hour_of_week"
+    if covered >= 3 * DAY:
+        return "hour_of_day"
+    return "none"
+
+
+def _slot(start_s: int, seasonality: str) -> int:
+    if seasonality == "hour_of_week":
+        return (start_s // HOUR) % (7 * 24)
+    if seasonality == "hour_of_day":
+        return (start_s // HOUR) % 24
+    return 0
+
+
+class LatencyAnomalyDetector:
+    """Evaluates a latency series; stateless between calls, so any replica gets the same answer."""
+
+    def __init__(self, options: LatencyOptions | None = None) -> None:
+        self.options = options or LatencyOptions()
+
+    def baselines(self, history: Sequence[LatencyPoint], evaluated_start: int) -> tuple[str, dict[int, Baseline]]:
+        """Per seasonal slot, the robust baseline from the history before ``evaluated_start``."""
+        options = self.options
+        usable = [p for p in history if p.requests >= options.min_requests and p.value_ms > 0]
+        seasonality = _seasonality(usable, evaluated_start)
+        if seasonality == "none":
+            usable = [p for p in usable if p.start_s >= evaluated_start - options.history_s]
+        by_slot: dict[int, list[float]] = {}
+        for point in usable:
+            by_slot.setdefault(_slot(point.start_s, seasonality), []).append(math.log(point.value_ms))
+        baselines = {}
+        for slot, logs in by_slot.items():
+            values = np.asarray(logs)
+            median = float(np.median(values))
+            spread = MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
+            baselines[slot] = Baseline(median, max(spread, options.mad_floor), len(logs), seasonality)
+        return seasonality, baselines
+
+    def evaluate(self, history: Sequence[LatencyPoint], evaluated: Sequence[LatencyPoint]) -> list[LatencyVerdict]:
+        """The verdict at each evaluated point, walking persistence, hysteresis and CUSUM in order."""
+        if not evaluated:
+            return []
+        options = self.options
+        seasonality, baselines = self.baselines(history, evaluated[0].start_s)
+        recent: list[tuple[int, bool]] = []
+        calm = 0
+        firing = False
+        since: int | None = None
+        cusum = 0.0
+        drifting: list[bool] = []
+        verdicts = []
+        for point in evaluated:
+            baseline = baselines.get(_slot(point.start_s, seasonality))
+            if baseline is None or baseline.points < options.min_history_points:
+                continue  # still learning this slot
+            if point.requests < options.min_requests or point.value_ms <= 0:
+                continue  # too little traffic to say anything
+            z = (math.log(point.value_ms) - baseline.median_log) / baseline.spread_log
+            anomalous = z > options.z_threshold
+            # One outlier must not be a level shift: z is capped at the point cut before it accumulates, the
+            # sum is capped just above h so that it falls back below h within two quiet intervals, and a shift
+            # needs the last fire_n intervals all above the reference value k (a drift, not one jump).
+            cusum = min(max(0.0, cusum + min(z, options.z_threshold) - options.cusum_k), options.cusum_h + 1.0)
+            drifting = [*drifting, z > options.cusum_k][-options.fire_n :]
+            level_shift = cusum > options.cusum_h and len(drifting) == options.fire_n and all(drifting)
+            recent = [*recent, (point.start_s, anomalous)][-options.fire_m :]
+            calm = calm + 1 if z < options.recover_z else 0
+            if not firing and (sum(flag for _, flag in recent) >= options.fire_n or level_shift):
+                firing = True
+                since = next((start for start, flag in recent if flag), point.start_s)
+            elif firing and calm >= options.recover_n and not level_shift:
+                firing = False
+                since = None
+            half_band = options.z_threshold * baseline.spread_log
+            verdicts.append(
+                LatencyVerdict(
+                    start_s=point.start_s,
+                    requests=point.requests,
+                    value_ms=point.value_ms,
+                    expected_ms=math.exp(baseline.median_log),
+                    band_low_ms=math.exp(baseline.median_log - half_band),
+                    band_high_ms=math.exp(baseline.median_log + half_band),
+                    z=z,
+                    cusum=cusum,
+                    anomalous=anomalous,
+                    firing=firing,
+                    level_shift=level_shift,
+                    since_s=since,
+                    baseline=baseline,
+                )
+            )
+        return verdicts

@@ -1,0 +1,245 @@
+"""The detector scheduler: every interval, roll up new spans, evaluate latency and SLO burn, store findings.
+
+Each evaluation is a pure function of what is stored, for the last complete interval, and findings are
+upserted on (detector, model, version, subject, window): evaluating the same interval twice (a restart, a
+second replica) stores the same finding once. Findings that fire are always stored; a quiet one is stored
+only when it ends a firing streak, as the evidence that the condition resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from collector.domain import Finding
+from collector.findings import store_findings
+from collector.storage.tables import FindingRow
+from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
+from detectors.latency_sketch import LatencySketch
+from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
+from detectors.slo import BURN_WINDOWS, SLO, SLOStatus, evaluate_slo
+
+logger = logging.getLogger(__name__)
+
+LATENCY = "latency"
+SLO_BURN = "slo.burn"
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """How often and over what the detectors run."""
+
+    interval_s: float = 60.0
+    rollup: RollupOptions = field(default_factory=RollupOptions)
+    latency: LatencyOptions = field(default_factory=LatencyOptions)
+    # How far back latency baselines look: 7 days allows hour-of-day seasonality (learned after 3 days);
+    # 28 days allows hour-of-week (after 3 weeks).
+    lookback_s: int = 7 * 86400
+    # Intervals walked through persistence and hysteresis before the evaluated one.
+    state_intervals: int = 30
+    slos: tuple[SLO, ...] = ()
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def latency_series(rollups: Sequence[Rollup], quantile: float) -> dict[tuple[str, str, str], list[LatencyPoint]]:
+    """Per (model, version, operation), one point per interval, merging hardware classes."""
+    merged: dict[tuple[str, str, str], dict[int, tuple[int, LatencySketch]]] = defaultdict(dict)
+    for rollup in rollups:
+        key = (rollup.key.model_name, rollup.key.model_version, rollup.key.operation)
+        requests, sketch = merged[key].get(rollup.bucket_start_unix_s, (0, LatencySketch()))
+        merged[key][rollup.bucket_start_unix_s] = (requests + rollup.requests, sketch.merge(rollup.latency))
+    return {
+        key: [
+            LatencyPoint(start, requests, sketch.quantile(quantile)) for start, (requests, sketch) in sorted(by.items())
+        ]
+        for key, by in merged.items()
+    }
+
+
+def latency_finding(key: tuple[str, str, str], verdict: LatencyVerdict, interval_s: int, quantile: float) -> Finding:
+    """A latency verdict as a finding, saying value, expected band, how many spreads off, and since when."""
+    model, version, operation = key
+    label = f"p{quantile * 100:g}"
+    since = f", since {_utc(verdict.since_s):%Y-%m-%d %H:%M} UTC" if verdict.firing and verdict.since_s else ""
+    shift = " (sustained level shift)" if verdict.level_shift and not verdict.anomalous else ""
+    summary = (
+        f"{label} latency of {operation or 'all operations'} is {verdict.value_ms:.0f} ms, expected "
+        f"{verdict.expected_ms:.0f} ms (band {verdict.band_low_ms:.0f}-{verdict.band_high_ms:.0f} ms), "
+        f"{verdict.z:+.1f} spreads{shift}{since}"
+    )
+    return Finding(
+        detector=LATENCY,
+        model_name=model,
+        model_version=version,
+        subject=operation,
+        severity="warning",
+        firing=verdict.firing,
+        window_start=_utc(verdict.start_s),
+        window_end=_utc(verdict.start_s + interval_s),
+        summary=summary,
+        value=verdict.value_ms,
+        expected=verdict.expected_ms,
+        band_low=verdict.band_low_ms,
+        band_high=verdict.band_high_ms,
+        details={
+            "quantile": quantile,
+            "z": verdict.z,
+            "cusum": verdict.cusum,
+            "level_shift": verdict.level_shift,
+            "requests": verdict.requests,
+            "seasonality": verdict.baseline.seasonality,
+            "baseline_points": verdict.baseline.points,
+        },
+        since=_utc(verdict.since_s) if verdict.since_s else None,
+    )
+
+
+def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Finding:
+    """An SLO evaluation as a finding naming the window pair that fired and the budget left."""
+    firing = status.firing
+    worst = firing[0] if firing else max(status.verdicts, key=lambda v: v.long_burn / v.window.factor)
+    budget = f"{status.budget_remaining * 100:.1f}% of the 30-day error budget left"
+    if firing:
+        summary = (
+            f"{status.slo.name} burning {worst.long_burn:.1f}x over {worst.window.long_s // 60} min and "
+            f"{worst.short_burn:.1f}x over {worst.window.short_s // 60} min (threshold {worst.window.factor:g}x, "
+            f"windows {worst.window.name}); {budget}"
+        )
+    else:
+        summary = f"{status.slo.name} within budget; {budget}"
+    return Finding(
+        detector=SLO_BURN,
+        model_name=status.slo.model_name,
+        model_version="",
+        subject=status.slo.name,
+        severity=worst.window.severity if firing else "info",
+        firing=bool(firing),
+        window_start=_utc(window_start),
+        window_end=_utc(window_end),
+        summary=summary,
+        value=worst.long_burn,
+        expected=worst.window.factor,
+        details={
+            "windows": [
+                {
+                    "pair": v.window.name,
+                    "severity": v.window.severity,
+                    "factor": v.window.factor,
+                    "long_burn": v.long_burn,
+                    "short_burn": v.short_burn,
+                    "firing": v.firing,
+                }
+                for v in status.verdicts
+            ],
+            "fired_pair": worst.window.name if firing else None,
+            "budget_remaining": status.budget_remaining,
+            "period_bad": status.period_bad,
+            "period_total": status.period_total,
+        },
+    )
+
+
+class DetectorScheduler:
+    """Runs the evaluation on an interval, off the event loop; an async context manager."""
+
+    def __init__(self, engine: Engine, options: SchedulerOptions | None = None) -> None:
+        self._engine = engine
+        self.options = options or SchedulerOptions()
+        self._rollups = RollupJob(engine, self.options.rollup)
+        self._latency = LatencyAnomalyDetector(self.options.latency)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> DetectorScheduler:
+        self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.evaluate_once)
+            except Exception:  # one failed pass must not stop detection for good
+                logger.exception("detector pass failed; retrying at the next interval")
+            await asyncio.sleep(self.options.interval_s)
+
+    def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
+        """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""
+        now = time.time() if now_s is None else now_s
+        self._rollups.run_once(now)
+        interval = self.options.rollup.interval_s
+        end = int(now - self.options.rollup.settle_s) // interval * interval
+        lookback = max(self.options.lookback_s, max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0)
+        rollups = load_rollups(self._engine, end - lookback, end, interval)
+        findings = self._latency_findings(rollups, end, interval)
+        for slo in self.options.slos:
+            findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
+        kept = self._worth_keeping(findings)
+        store_findings(self._engine, kept)
+        return kept
+
+    def _latency_findings(self, rollups: Sequence[Rollup], end: int, interval: int) -> list[Finding]:
+        quantile = self.options.latency.quantile
+        evaluated_from = end - self.options.state_intervals * interval
+        findings = []
+        for key, points in latency_series(rollups, quantile).items():
+            history = [p for p in points if p.start_s < evaluated_from]
+            recent = [p for p in points if p.start_s >= evaluated_from]
+            verdicts = self._latency.evaluate(history, recent)
+            if verdicts and verdicts[-1].start_s == end - interval:
+                findings.append(latency_finding(key, verdicts[-1], interval, quantile))
+        return findings
+
+    def _worth_keeping(self, findings: Sequence[Finding]) -> list[Finding]:
+        """Firing findings, plus quiet ones whose previous finding fired (the resolution)."""
+        quiet = [f for f in findings if not f.firing]
+        if not quiet:
+            return list(findings)
+        latest = (
+            select(
+                FindingRow.detector,
+                FindingRow.model_name,
+                FindingRow.model_version,
+                FindingRow.subject,
+                func.max(FindingRow.window_end).label("last"),
+            )
+            .group_by(FindingRow.detector, FindingRow.model_name, FindingRow.model_version, FindingRow.subject)
+            .subquery()
+        )
+        query = (
+            select(FindingRow.detector, FindingRow.model_name, FindingRow.model_version, FindingRow.subject)
+            .join(
+                latest,
+                (FindingRow.detector == latest.c.detector)
+                & (FindingRow.model_name == latest.c.model_name)
+                & (FindingRow.model_version == latest.c.model_version)
+                & (FindingRow.subject == latest.c.subject)
+                & (FindingRow.window_end == latest.c.last),
+            )
+            .where(FindingRow.firing.is_(True))
+        )
+        with self._engine.connect() as connection:
+            was_firing = {tuple(row) for row in connection.execute(query)}
+        return [f for f in findings if f.firing or (f.detector, f.model_name, f.model_version, f.subject) in was_firing]

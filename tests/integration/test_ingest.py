@@ -288,7 +288,11 @@ def test_postgres_going_away_and_coming_back_loses_nothing(
                 acknowledged += 50
         assert service.service is not None
         assert service.service.writer is not None
-        assert service.service.writer.last_error is not None, "the writer never noticed the database was gone"
+        writer = service.service.writer
+        deadline = time.monotonic() + 30
+        while writer.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.last_error is not None, "the writer never noticed the database was gone"
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_flag(findings_list)
     findings_list.set_defaults(handler=cmd_findings_list)
 
+    # Feature packages bring their own commands; they receive the resolved database URL.
+    from shadow.cli import add_commands as add_shadow_commands
+
+    add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    for name in ("models", "shadow"):
+        commands.choices[name].set_defaults(handler=cmd_feature)
+
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
     )
@@ -282,6 +289,12 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feature(args: argparse.Namespace) -> int:
+    """Run a feature package's command with the configured database."""
+    result: int = args.shadow_handler(args, _config(args).storage.db_url)
+    return result
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     """Print the effective configuration."""
     flags = _flags(args)
@@ -309,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InferwatchError as error:
         print(f"inferwatch: error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as error:
+        # Option values that parse but make no sense (a batch size of 0): a usage error, named by the check.
+        print(f"inferwatch: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except SQLAlchemyError as error:
         # A database that is down or refuses us is an operational condition, not a crash: say so in one line.
         reason = getattr(error, "orig", None) or error

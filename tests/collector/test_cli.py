@@ -20,6 +20,9 @@ SUBCOMMANDS = [
     ["config", "show"],
     ["findings"],
     ["findings", "list"],
+    ["models", "register"],
+    ["models", "list"],
+    ["shadow", "run"],
 ]
 
 

@@ -1,0 +1,259 @@
+"""Comparison statistics: a variant's outputs against the baseline's, and both against outcomes.
+
+All bounds are one-sided at the given confidence. Paired design: the same request through both models.
+
+* agreement (top-1): Wilson (1927) score bound, or Clopper-Pearson (1934) exact bound;
+* accuracy loss against outcomes: Newcombe's (1998, method 10) hybrid score interval for a difference of
+  paired proportions, which stays inside [-1, 1] and behaves near 0 and 1, unlike the Wald interval;
+* regressors: mean absolute error against the baseline, with a seeded percentile bootstrap (Efron 1979);
+* probabilities: max absolute difference and mean KL(baseline || variant).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from shadow.tensors import Array
+
+Task = Literal["classification", "regression"]
+_KL_EPS = 1e-7
+
+
+def _z(confidence: float) -> float:
+    """The one-sided normal quantile for ``confidence``."""
+    if not 0.5 < confidence < 1:
+        raise ValueError(f"`confidence` must be in (0.5, 1), got {confidence}")
+    return float(stats.norm.ppf(confidence))
+
+
+def wilson_interval(k: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval for k successes of n at normal quantile ``z`` (two ends)."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    denominator = 1 + z * z / n
+    return max(0.0, (centre - spread) / denominator), min(1.0, (centre + spread) / denominator)
+
+
+def wilson_lower(k: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided Wilson lower bound on a proportion."""
+    return wilson_interval(k, n, _z(confidence))[0]
+
+
+def wilson_upper(k: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided Wilson upper bound on a proportion."""
+    return wilson_interval(k, n, _z(confidence))[1]
+
+
+def clopper_pearson_lower(k: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided exact (Clopper-Pearson) lower bound on a proportion."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    return 0.0 if k == 0 else float(stats.beta.ppf(1 - confidence, k, n - k + 1))
+
+
+def newcombe_paired_difference(a: int, b: int, c: int, d: int, confidence: float = 0.95) -> tuple[float, float]:
+    """One-sided bounds (lower, upper) on p1 - p2 for paired binary outcomes (Newcombe 1998, method 10).
+
+    ``a``: both right, ``b``: first right and second wrong, ``c``: first wrong and second right, ``d``: both
+    wrong. With the baseline first, p1 - p2 is the accuracy the variant loses.
+    """
+    n = a + b + c + d
+    if n <= 0 or min(a, b, c, d) < 0:
+        raise ValueError(f"counts must be >= 0 with a positive total, got {(a, b, c, d)}")
+    z = _z(confidence)
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = wilson_interval(a + b, n, z)
+    l2, u2 = wilson_interval(a + c, n, z)
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = (a * d - b * c) / math.sqrt(margins) if margins else 0.0
+    delta = p1 - p2
+    lower = delta - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    upper = delta + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return max(-1.0, lower), min(1.0, upper)
+
+
+def bootstrap_mean_bounds(
+    values: NDArray[np.float64], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """One-sided percentile-bootstrap bounds (lower, upper) on the mean of ``values``."""
+    if values.size == 0:
+        raise ValueError("`values` must not be empty")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
+    return float(np.quantile(means, 1 - confidence)), float(np.quantile(means, confidence))
+
+
+@dataclass(frozen=True)
+class AgreementStats:
+    """Top-1 agreement with the baseline."""
+
+    n: int
+    agree: int
+    rate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class AccuracyStats:
+    """Accuracy of baseline and variant against known outcomes, and bounds on the variant's loss (fraction)."""
+
+    n: int
+    baseline: float
+    variant: float
+    flips_lost: int
+    flips_gained: int
+    loss: float
+    loss_lower: float
+    loss_upper: float
+
+
+@dataclass(frozen=True)
+class ProbabilityStats:
+    """How far the variant's class probabilities moved."""
+
+    max_abs_diff: float
+    mean_kl: float
+
+
+@dataclass(frozen=True)
+class RegressionStats:
+    """Error of the variant against the baseline's outputs."""
+
+    n: int
+    mae: float
+    mae_lower: float
+    mae_upper: float
+    baseline_std: float
+
+    def normalized(self, value: float) -> float:
+        """An error over the baseline outputs' standard deviation (0 or infinity if they are constant)."""
+        if self.baseline_std > 0:
+            return value / self.baseline_std
+        return 0.0 if value == 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Quality of one variant against the baseline, as far as the task allows."""
+
+    task: Task
+    n: int
+    agreement: AgreementStats | None = None
+    accuracy: AccuracyStats | None = None
+    probabilities: ProbabilityStats | None = None
+    regression: RegressionStats | None = None
+
+
+def agreement_stats(baseline: Sequence[Any], variant: Sequence[Any], confidence: float) -> AgreementStats:
+    """Agreement of two label sequences with Wilson bounds."""
+    n = len(baseline)
+    agree = sum(1 for x, y in zip(baseline, variant, strict=True) if x == y)
+    z = _z(confidence)
+    lower, upper = wilson_interval(agree, n, z)
+    return AgreementStats(n, agree, agree / n, lower, upper)
+
+
+def accuracy_stats(
+    baseline: Sequence[Any], variant: Sequence[Any], truth: Sequence[Any], confidence: float
+) -> AccuracyStats:
+    """Paired accuracy against outcomes; the loss is baseline minus variant accuracy, as a fraction."""
+    right_b = [x == t for x, t in zip(baseline, truth, strict=True)]
+    right_v = [y == t for y, t in zip(variant, truth, strict=True)]
+    a = sum(rb and rv for rb, rv in zip(right_b, right_v, strict=True))
+    b = sum(rb and not rv for rb, rv in zip(right_b, right_v, strict=True))
+    c = sum(rv and not rb for rb, rv in zip(right_b, right_v, strict=True))
+    n = len(truth)
+    lower, upper = newcombe_paired_difference(a, b, c, n - a - b - c, confidence)
+    return AccuracyStats(n, (a + b) / n, (a + c) / n, b, c, (b - c) / n, lower, upper)
+
+
+def probability_stats(baseline: Array, variant: Array) -> ProbabilityStats:
+    """Max |p - p'| over all rows and classes, and the mean KL divergence of the variant from the baseline."""
+    p = np.clip(np.asarray(baseline, dtype=np.float64), _KL_EPS, 1.0)
+    q = np.clip(np.asarray(variant, dtype=np.float64), _KL_EPS, 1.0)
+    kl = np.sum(p * np.log(p / q), axis=-1)
+    return ProbabilityStats(float(np.max(np.abs(baseline - variant))), float(np.mean(kl)))
+
+
+def regression_stats(baseline: Array, variant: Array, confidence: float, seed: int = 0) -> RegressionStats:
+    """MAE of the variant against the baseline (per request, averaged over outputs) with a bootstrap bound."""
+    rows = baseline.shape[0]
+    errors = np.abs(variant.astype(np.float64) - baseline.astype(np.float64)).reshape(rows, -1).mean(axis=1)
+    lower, upper = bootstrap_mean_bounds(errors, confidence, seed=seed)
+    return RegressionStats(rows, float(errors.mean()), lower, upper, float(np.std(baseline.astype(np.float64))))
+
+
+def looks_like_probabilities(array: Array) -> bool:
+    """A 2-D float output whose rows lie in [0, 1] and sum to 1: class probabilities."""
+    if array.ndim != 2 or array.dtype.kind != "f" or array.shape[1] < 2:
+        return False
+    return bool(np.all(array >= -1e-6) and np.all(array <= 1 + 1e-6) and np.allclose(array.sum(axis=1), 1, atol=1e-3))
+
+
+def infer_task(outputs: dict[str, Array]) -> Task:
+    """Classification when an output holds labels or class probabilities; regression otherwise."""
+    for array in outputs.values():
+        if array.dtype.kind in {"i", "u", "U", "O", "S", "b"} or looks_like_probabilities(array):
+            return "classification"
+    return "regression"
+
+
+def top1_labels(outputs: dict[str, Array]) -> list[str]:
+    """Predicted labels as text: a 1-D label output if there is one, else the arg-max of the first 2-D float."""
+    for array in outputs.values():
+        if array.ndim == 1 and array.dtype.kind in {"i", "u", "U", "O", "S", "b"}:
+            return [str(item) for item in array.tolist()]
+    for array in outputs.values():
+        if array.ndim == 2 and array.dtype.kind == "f":
+            return [str(item) for item in np.argmax(array, axis=1).tolist()]
+    raise ValueError(f"no output holds labels or scores: {sorted(outputs)}")
+
+
+def _probabilities(outputs: dict[str, Array]) -> Array | None:
+    """The class-probability output, if the model has one."""
+    return next((array for array in outputs.values() if looks_like_probabilities(array)), None)
+
+
+def _regression_output(outputs: dict[str, Array]) -> Array:
+    """The first float output: what a regressor predicts."""
+    for array in outputs.values():
+        if array.dtype.kind == "f":
+            return array
+    raise ValueError(f"no float output to compare as a regression: {sorted(outputs)}")
+
+
+def compare_outputs(
+    task: Task,
+    baseline: dict[str, Array],
+    variant: dict[str, Array],
+    truth: Sequence[str | float | None],
+    *,
+    confidence: float,
+    seed: int = 0,
+) -> Comparison:
+    """Compare a variant's outputs with the baseline's on the same requests (rows align by position)."""
+    if task == "regression":
+        base, var = _regression_output(baseline), _regression_output(variant)
+        return Comparison(task, base.shape[0], regression=regression_stats(base, var, confidence, seed))
+    base_labels, var_labels = top1_labels(baseline), top1_labels(variant)
+    agreement = agreement_stats(base_labels, var_labels, confidence)
+    known = [i for i, t in enumerate(truth) if isinstance(t, str)]
+    accuracy = None
+    if known:
+        accuracy = accuracy_stats(
+            [base_labels[i] for i in known], [var_labels[i] for i in known], [truth[i] for i in known], confidence
+        )
+    base_p, var_p = _probabilities(baseline), _probabilities(variant)
+    probabilities = probability_stats(base_p, var_p) if base_p is not None and var_p is not None else None
+    return Comparison(task, len(base_labels), agreement, accuracy, probabilities)

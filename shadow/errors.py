@@ -1,0 +1,29 @@
+"""The shadow runner's errors: each names what was wrong, so the CLI and the gRPC service can show it as is."""
+
+from __future__ import annotations
+
+from collector.errors import InferwatchError
+
+
+class ShadowError(InferwatchError):
+    """Root of the errors a shadow run raises on purpose."""
+
+
+class ArtifactNotFoundError(ShadowError):
+    """A model file (the baseline or a user-supplied variant) does not exist or is not a readable ONNX file."""
+
+
+class InputSignatureMismatchError(ShadowError):
+    """A variant's inputs differ from the baseline's (names, element types or ranks)."""
+
+
+class NoRecordedInputsError(ShadowError):
+    """There is nothing to replay: no stored raw inputs for the model version, or an empty input list."""
+
+
+class InvalidTensorError(ShadowError):
+    """Serialized raw inputs that cannot be decoded: unknown dtype, or a shape that does not fit the data."""
+
+
+class ReplayError(ShadowError):
+    """A model failed to load or to run on the replayed inputs."""

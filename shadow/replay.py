@@ -1,0 +1,278 @@
+"""Replay recorded inputs through the baseline and its variants, measuring latency, throughput and memory.
+
+Method (research/shadow-anchors.md §5, §7):
+
+* every model is warmed up, then each request runs at batch 1 through every model in turn, the order rotated
+  per request, so drift in machine load hits all models alike and latencies are paired by request;
+* throughput runs the replayed inputs concatenated into batches of ``batch_size`` along axis 0 when the
+  model's first input dimension is dynamic, else at batch 1 (and says so); models alternate per round;
+* peak memory is the rise of the process's peak resident set (``VmHWM``, reset through
+  ``/proc/self/clear_refs``) while the session is created, warmed up and run once at the throughput batch;
+  where that is unavailable, the rise of the current RSS (``VmRSS``). It is process memory, so it counts the
+  session's arena and weights, and it is approximate: allocator reuse can hide part of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from shadow.errors import ReplayError
+from shadow.tensors import Array, Feed, stack_feeds
+
+Progress = Callable[[int, int, str], None]
+_STATUS: Final = Path("/proc/self/status")
+_CLEAR_REFS: Final = Path("/proc/self/clear_refs")
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How to replay: warm-up calls, throughput batch size and rounds, threads per session."""
+
+    warmup: int = 20
+    batch_size: int = 32
+    throughput_rounds: int = 3
+    intra_op_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "throughput_rounds", "intra_op_threads"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+
+
+@dataclass(frozen=True)
+class ModelToRun:
+    """One model to replay: a key unique in the run, its file and the execution provider to ask for."""
+
+    key: str
+    path: Path
+    execution_provider: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one model measured on the replayed inputs."""
+
+    key: str
+    execution_provider: str
+    latencies_ms: tuple[float, ...]
+    throughput_rps: float
+    throughput_batch: int
+    throughput_rounds_rps: tuple[float, ...]
+    peak_memory_bytes: int | None
+    memory_method: str
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    outputs: dict[str, Array] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def p50_ms(self) -> float:
+        """Median batch-1 latency."""
+        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else float("nan")
+
+    @property
+    def p99_ms(self) -> float:
+        """99th percentile batch-1 latency."""
+        return float(np.percentile(self.latencies_ms, 99)) if self.latencies_ms else float("nan")
+
+
+def _status_kib(key: str) -> int | None:
+    """A ``/proc/self/status`` field in KiB, or None off Linux."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS; False where the kernel does not allow it."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class _Open:
+    """A live session and what it has measured so far."""
+
+    def __init__(self, model: ModelToRun, session: Any, dynamic_batch: bool) -> None:
+        self.model = model
+        self.session = session
+        self.dynamic_batch = dynamic_batch
+        self.provider: str = session.get_providers()[0]
+        self.output_names: list[str] = [output.name for output in session.get_outputs()]
+        self.latencies_ns: list[int] = []
+        self.raw_outputs: list[list[Array]] = []
+        self.throughput: list[float] = []
+        self.peak: int | None = None
+        self.memory_method = "unavailable"
+        self.error: str | None = None
+
+
+class Replay:
+    """Open sessions for several models and replay inputs through them; use as a context manager."""
+
+    def __init__(self, models: Sequence[ModelToRun], options: ReplayOptions, warmup_feeds: Sequence[Feed]) -> None:
+        if not models:
+            raise ValueError("`models` must not be empty")
+        if not warmup_feeds:
+            raise ValueError("`warmup_feeds` must not be empty")
+        self.options = options
+        self._opened: list[_Open] = []
+        for model in models:
+            self._opened.append(self._open(model, warmup_feeds))
+        self._rotation = 0
+
+    def __enter__(self) -> Replay:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the sessions."""
+        for opened in self._opened:
+            opened.session = None
+
+    def _open(self, model: ModelToRun, feeds: Sequence[Feed]) -> _Open:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.options.intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        providers = [model.execution_provider]
+        if model.execution_provider != "CPUExecutionProvider":
+            providers.append("CPUExecutionProvider")  # nodes the provider cannot run fall back to CPU
+        peak_resets = _reset_peak()
+        rss_before = _status_kib("VmRSS")
+        try:
+            session = onnxruntime.InferenceSession(str(model.path), options, providers=providers)
+        except Exception as error:  # ORT raises its own Fail/InvalidGraph/NotImplemented types
+            raise ReplayError(f"{model.key}: cannot load {model.path} on {model.execution_provider}: {error}") from None
+        first = session.get_inputs()[0].shape
+        opened = _Open(model, session, dynamic_batch=bool(first) and not isinstance(first[0], int))
+        try:
+            for i in range(self.options.warmup):
+                session.run(None, feeds[i % len(feeds)])
+            session.run(None, self._batch(opened, feeds)[0])
+        except Exception as error:
+            opened.error = f"warm-up failed: {type(error).__name__}: {error}"
+        peak_after = _status_kib("VmHWM" if peak_resets else "VmRSS")
+        if rss_before is not None and peak_after is not None:
+            opened.peak = max(0, peak_after - rss_before) * 1024
+            opened.memory_method = "VmHWM rise (clear_refs)" if peak_resets else "VmRSS rise"
+        return opened
+
+    def _batch(self, opened: _Open, feeds: Sequence[Feed]) -> list[Feed]:
+        """The feeds grouped into throughput batches (single requests if the batch dimension is fixed)."""
+        size = self.options.batch_size if opened.dynamic_batch else 1
+        return [stack_feeds(feeds[i : i + size]) for i in range(0, len(feeds), size)]
+
+    @property
+    def live(self) -> list[_Open]:
+        """Sessions that have not failed."""
+        return [opened for opened in self._opened if opened.error is None]
+
+    def run_requests(
+        self, feeds: Sequence[Feed], progress: Progress | None = None, done_before: int = 0, total: int = 0
+    ) -> None:
+        """Run each request at batch 1 through every live model, keeping latencies and outputs.
+
+        The loop is kept lean (bound methods, rotations computed once, outputs converted later), since its
+        per-call cost is the runner's overhead over a bare ``session.run`` loop.
+        """
+        clock = time.perf_counter_ns
+        live = self.live
+        if not live or live[0] is not self._opened[0]:
+            raise ReplayError(f"baseline failed: {self._opened[0].error}")
+        orders = [live[start:] + live[:start] for start in range(len(live))]
+        for index, feed in enumerate(feeds):
+            order = orders[self._rotation % len(orders)]
+            self._rotation += 1
+            for opened in order:
+                if opened.error is not None:
+                    continue
+                run = opened.session.run
+                began = clock()
+                try:
+                    results = run(None, feed)
+                except Exception as error:  # a variant that fails at run time is reported, not fatal
+                    opened.error = f"run failed: {type(error).__name__}: {error}"
+                    continue
+                opened.latencies_ns.append(clock() - began)
+                opened.raw_outputs.append(results)
+            if progress is not None:
+                progress(done_before + index + 1, total or len(feeds), "replay")
+        if self._opened[0].error is not None:
+            raise ReplayError(f"baseline failed: {self._opened[0].error}")
+
+    def run_throughput(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None:
+        """Rows per second at the throughput batch size, the median over rounds, models alternating."""
+        batches = {id(opened): self._batch(opened, feeds) for opened in self.live}
+        rounds = self.options.throughput_rounds
+        for round_index in range(rounds):
+            for opened in self.live:
+                rows = 0
+                began = time.perf_counter()
+                try:
+                    for batch in batches[id(opened)]:
+                        opened.session.run(None, batch)
+                        rows += len(next(iter(batch.values())))
+                except Exception as error:
+                    opened.error = f"batched run failed: {type(error).__name__}: {error}"
+                    continue
+                opened.throughput.append(rows / max(time.perf_counter() - began, 1e-9))
+            if progress is not None:
+                progress(round_index + 1, rounds, "throughput")
+
+    def measurements(self) -> dict[str, Measurement]:
+        """Everything measured so far, by model key."""
+        result: dict[str, Measurement] = {}
+        for opened in self._opened:
+            notes: list[str] = []
+            if not opened.dynamic_batch:
+                notes.append("first input dimension is fixed: throughput measured at batch 1")
+            if opened.provider != opened.model.execution_provider:
+                notes.append(f"asked for {opened.model.execution_provider}, ORT bound {opened.provider}")
+            outputs = {
+                name: _concat([np.asarray(results[i]) for results in opened.raw_outputs])
+                for i, name in enumerate(opened.output_names)
+                if opened.raw_outputs
+            }
+            result[opened.model.key] = Measurement(
+                key=opened.model.key,
+                execution_provider=opened.provider,
+                latencies_ms=tuple(ns / 1e6 for ns in opened.latencies_ns),
+                throughput_rps=float(np.median(opened.throughput)) if opened.throughput else float("nan"),
+                throughput_batch=self.options.batch_size if opened.dynamic_batch else 1,
+                throughput_rounds_rps=tuple(opened.throughput),
+                peak_memory_bytes=opened.peak,
+                memory_method=opened.memory_method,
+                notes=tuple(notes),
+                error=opened.error,
+                outputs=outputs,
+            )
+        return result
+
+
+def _concat(parts: list[Array]) -> Array:
+    """Per-request outputs joined along the batch axis (scalars stacked)."""
+    if all(part.ndim >= 1 for part in parts):
+        try:
+            return np.concatenate(parts, axis=0)
+        except ValueError:
+            pass
+    return np.stack([part.reshape(-1) for part in parts]) if parts else np.empty(0)

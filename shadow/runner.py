@@ -1,0 +1,308 @@
+"""``run_shadow``: build variants, replay recorded inputs in sequential looks, compare, recommend.
+
+The functions the CLI and the gRPC servicer call: ``run_shadow`` on an artifact and inputs in memory, and
+``run_shadow_from_store`` on a registered model version and its recorded traffic.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+from sqlalchemy import select
+
+from collector.storage.engine import create_engine_for
+from collector.storage.tables import ModelRow, ModelVersionRow
+from shadow.compare import Comparison, Task, compare_outputs, infer_task
+from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
+from shadow.recommend import Margins, Recommendation, Verdict, judge_variant, recommend
+from shadow.recorded import RecordedInput, sample_recorded_inputs
+from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
+from shadow.result import MeasurementSummary, ShadowResult, VariantResult
+from shadow.tensors import Feed
+from shadow.variants import (
+    BUILTIN_KINDS,
+    CPU_PROVIDER,
+    Variant,
+    VariantFailure,
+    VariantSpec,
+    baseline_variant,
+    build_variants,
+    choose_providers,
+)
+
+_THROUGHPUT_ROWS = 512
+
+
+@dataclass(frozen=True)
+class ShadowOptions:
+    """What a shadow run does; every default is the one issue 7 names."""
+
+    variants: tuple[VariantSpec, ...] = tuple(VariantSpec(kind=kind) for kind in BUILTIN_KINDS)
+    replay: ReplayOptions = field(default_factory=ReplayOptions)
+    margins: Margins = field(default_factory=Margins)
+    early_stop: bool = True
+    looks: int = 4
+    task: Task | None = None
+    hardware_class: str = "cpu"
+    prices: Mapping[str, float] = field(default_factory=dict)
+    calibration_size: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.looks <= 0:
+            raise ValueError(f"`looks` must be > 0, got {self.looks}")
+        if self.calibration_size <= 0:
+            raise ValueError(f"`calibration_size` must be > 0, got {self.calibration_size}")
+        for name, price in self.prices.items():
+            if not price > 0:
+                raise ValueError(f"`prices[{name!r}]` must be > 0 $/hour, got {price}")
+
+
+def recorded_from_feeds(
+    feeds: Sequence[Feed], labels: Sequence[str | float | None] | None = None
+) -> list[RecordedInput]:
+    """Wrap in-memory feeds (and optional outcomes) as recorded inputs, for tests and offline files."""
+    from shadow.recorded import Outcome
+
+    def outcome(value: str | float | None) -> Outcome | None:
+        if value is None:
+            return None
+        return Outcome(label=value) if isinstance(value, str) else Outcome(value=float(value))
+
+    truth = list(labels) if labels is not None else [None] * len(feeds)
+    return [RecordedInput(f"r{i}", i, feed, outcome(truth[i])) for i, feed in enumerate(feeds)]
+
+
+def _split_calibration(
+    inputs: Sequence[RecordedInput], options: ShadowOptions
+) -> tuple[list[RecordedInput], list[Feed]]:
+    """Hold a seeded subset out for static calibration (never replayed, so it does not flatter the variant)."""
+    if not any(spec.kind == "int8-static" for spec in options.variants) or len(inputs) < 10:
+        return list(inputs), [item.inputs for item in inputs[: options.calibration_size]]
+    size = min(options.calibration_size, len(inputs) // 5)
+    held = set(np.random.default_rng(options.seed).choice(len(inputs), size=size, replace=False).tolist())
+    replayed = [item for i, item in enumerate(inputs) if i not in held]
+    return replayed, [inputs[i].inputs for i in sorted(held)]
+
+
+def _summary(variant: Variant, m: Measurement, hardware_class: str) -> MeasurementSummary:
+    """A measurement without its raw outputs, for results and reports."""
+    quantiles = tuple(float(q) for q in np.percentile(m.latencies_ms, np.arange(0, 101, 5))) if m.latencies_ms else ()
+    return MeasurementSummary(
+        execution_provider=m.execution_provider,
+        hardware_class=hardware_class,
+        requests=len(m.latencies_ms),
+        p50_ms=m.p50_ms,
+        p99_ms=m.p99_ms,
+        latency_quantiles_ms=quantiles,
+        throughput_rps=m.throughput_rps,
+        throughput_batch=m.throughput_batch,
+        peak_memory_bytes=m.peak_memory_bytes,
+        memory_method=m.memory_method,
+        size_bytes=variant.size_bytes,
+        notes=m.notes,
+        error=m.error,
+    )
+
+
+def _environment() -> dict[str, str]:
+    """What a verdict is valid for: ORT version, providers, CPU and its int8-relevant flags."""
+    import onnxruntime
+
+    flags = ""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        present = set(next(line for line in cpuinfo.splitlines() if line.startswith("flags")).split())
+        flags = " ".join(
+            flag for flag in ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni") if flag in present
+        )
+    except (OSError, StopIteration):
+        pass
+    return {
+        "onnxruntime": onnxruntime.__version__,
+        "providers": ",".join(onnxruntime.get_available_providers()),
+        "machine": platform.machine(),
+        "cpu_flags": flags,
+    }
+
+
+def run_shadow(
+    baseline_path: Path,
+    inputs: Sequence[RecordedInput],
+    options: ShadowOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    workdir: Path | None = None,
+) -> ShadowResult:
+    """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule."""
+    options = options or ShadowOptions()
+    if not inputs:
+        raise NoRecordedInputsError("no recorded inputs to replay: the input list is empty")
+    baseline = baseline_variant(Path(baseline_path), options.hardware_class)
+    replayed, calibration = _split_calibration(inputs, options)
+    with tempfile.TemporaryDirectory(prefix="inferwatch-shadow-") as scratch:
+        built = build_variants(baseline.path, options.variants, workdir or Path(scratch), calibration)
+        if progress is not None:
+            progress(len(built), len(built), "build")
+        return _replay_and_judge(
+            baseline, built, replayed, calibration_count=len(calibration), options=options, progress=progress
+        )
+
+
+def _replay_and_judge(
+    baseline: Variant,
+    built: Sequence[Variant | VariantFailure],
+    replayed: Sequence[RecordedInput],
+    *,
+    calibration_count: int,
+    options: ShadowOptions,
+    progress: Progress | None,
+) -> ShadowResult:
+    """The replay loop with sequential looks, then throughput, comparisons and the recommendation."""
+    failures = [item for item in built if isinstance(item, VariantFailure)]
+    runs: dict[str, Variant] = {"baseline": baseline}
+    for variant in (item for item in built if isinstance(item, Variant)):
+        for provider in choose_providers(variant.execution_provider):
+            key = variant.name if provider == CPU_PROVIDER else f"{variant.name}@{provider}"
+            runs[key] = replace(variant, execution_provider=provider)
+    models = [ModelToRun(key, v.path, v.execution_provider or CPU_PROVIDER) for key, v in runs.items()]
+    feeds = [item.inputs for item in replayed]
+    truth = [
+        item.outcome.label
+        if item.outcome and item.outcome.label is not None
+        else (item.outcome.value if item.outcome else None)
+        for item in replayed
+    ]
+    looks = options.looks if options.early_stop else 1
+    variant_count = max(1, len(runs) - 1)
+    confidence = 1 - (1 - options.margins.confidence) / (looks * variant_count)
+    bounds = [math.ceil(len(feeds) * (k + 1) / looks) for k in range(looks)]
+    verdicts: dict[str, Verdict] = {}
+    comparisons: dict[str, Comparison] = {}
+    looks_taken, done = 0, 0
+    with Replay(models, options.replay, feeds) as replay:
+        for bound in bounds:
+            replay.run_requests(feeds[done:bound], progress, done, len(feeds))
+            done, looks_taken = bound, looks_taken + 1
+            measured = replay.measurements()
+            task = options.task or infer_task(measured["baseline"].outputs)
+            final = bound == len(feeds)
+            comparisons, verdicts = _judge(
+                runs, measured, task, truth[:done], options=options, confidence=confidence, final=final
+            )
+            if final or all(verdict.settled for verdict in verdicts.values()):
+                break
+        replay.run_throughput(feeds[: min(done, _THROUGHPUT_ROWS)], progress)
+        measured = replay.measurements()
+    comparisons, verdicts = _judge(
+        runs, measured, task, truth[:done], options=options, confidence=confidence, final=True
+    )
+    recommendation: Recommendation = recommend(
+        verdicts, {f.name: f.error for f in failures} | {k: m.error for k, m in measured.items() if m.error}
+    )
+    results = tuple(
+        VariantResult(
+            key,
+            runs[key],
+            _summary(runs[key], measured[key], _hardware(runs[key], options)),
+            comparisons.get(key),
+            verdicts.get(key),
+        )
+        for key in runs
+    )
+    return ShadowResult(
+        baseline_path=baseline.path,
+        task=task,
+        requests_available=len(feeds) + calibration_count,
+        requests_replayed=done,
+        calibration_requests=calibration_count,
+        looks_planned=looks,
+        looks_taken=looks_taken,
+        stopped_early=done < len(feeds),
+        confidence_per_bound=confidence,
+        margins=options.margins,
+        results=results,
+        failures=tuple(failures),
+        recommendation=recommendation,
+        environment=_environment(),
+    )
+
+
+def _hardware(variant: Variant, options: ShadowOptions) -> str:
+    """The pricing class of a variant: its own, else the baseline's."""
+    return variant.hardware_class or options.hardware_class
+
+
+def _judge(
+    runs: Mapping[str, Variant],
+    measured: Mapping[str, Measurement],
+    task: Task,
+    truth: Sequence[str | float | None],
+    *,
+    options: ShadowOptions,
+    confidence: float,
+    final: bool,
+) -> tuple[dict[str, Comparison], dict[str, Verdict]]:
+    """Comparisons and verdicts of every variant that is still running, at one look."""
+    base = measured["baseline"]
+    comparisons: dict[str, Comparison] = {}
+    verdicts: dict[str, Verdict] = {}
+    for key, variant in runs.items():
+        m = measured[key]
+        if key == "baseline" or m.error is not None or not m.outputs:
+            continue
+        comparison = compare_outputs(task, base.outputs, m.outputs, truth, confidence=confidence, seed=options.seed)
+        prices = None
+        base_price = options.prices.get(options.hardware_class)
+        var_price = options.prices.get(_hardware(variant, options))
+        if base_price is not None and var_price is not None:
+            prices = (base_price, var_price)
+        comparisons[key] = comparison
+        verdicts[key] = judge_variant(
+            key, comparison, base, m, options.margins, confidence=confidence, prices=prices, final=final
+        )
+    return comparisons, verdicts
+
+
+def resolve_artifact(uri: str) -> Path:
+    """A model version's ``artifact_uri`` (a path or a file:// URI) as a local path."""
+    parsed = urlparse(uri)
+    if parsed.scheme in {"", "file"}:
+        return Path(parsed.path if parsed.scheme == "file" else uri)
+    raise ArtifactNotFoundError(f"artifact URI {uri!r} is not a local file (only paths and file:// are supported)")
+
+
+def run_shadow_from_store(
+    db_url: str,
+    model_name: str,
+    model_version: str,
+    requests: int,
+    options: ShadowOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> ShadowResult:
+    """Run a shadow comparison of a registered version on a time-stratified sample of its recorded inputs."""
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                select(ModelVersionRow.artifact_uri, ModelVersionRow.hardware_class)
+                .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
+                .where(ModelRow.name == model_name, ModelVersionRow.version == model_version)
+            ).first()
+        if row is None:
+            raise ArtifactNotFoundError(f"model {model_name!r} version {model_version!r} is not registered")
+        sample = sample_recorded_inputs(
+            engine, model_name, model_version, requests, seed=(options or ShadowOptions()).seed
+        )
+    finally:
+        engine.dispose()
+    options = replace(options or ShadowOptions(), hardware_class=row.hardware_class)
+    return run_shadow(resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress)

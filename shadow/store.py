@@ -1,0 +1,61 @@
+"""Shadow runs and their variant results in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from collector.storage.tables import ShadowRunRow, ShadowVariantResultRow
+from shadow.result import ShadowResult
+
+
+def create_run(engine: Engine, model_name: str, model_version: str, request: Mapping[str, Any]) -> str:
+    """A queued run; returns its id."""
+    with Session(engine) as session, session.begin():
+        row = ShadowRunRow(model_name=model_name, model_version=model_version, request=dict(request), state="queued")
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def update_run(engine: Engine, run_id: str, **fields: Any) -> None:
+    """Set fields of a run (state, phase, progress, timestamps, error)."""
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id)
+        if row is None:
+            raise KeyError(run_id)
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+
+def finish_run(engine: Engine, run_id: str, result: ShadowResult) -> None:
+    """Store a finished run's recommendation and one row per measured model."""
+    document = result.to_dict()
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id)
+        if row is None:
+            raise KeyError(run_id)
+        row.state = "succeeded"
+        row.finished_at = datetime.now(tz=UTC)
+        row.recommendation = document["recommendation"]
+        row.progress_done = row.progress_total
+        for variant, stored in zip(result.results, document["results"], strict=True):
+            session.add(
+                ShadowVariantResultRow(
+                    run_id=run_id,
+                    name=variant.key,
+                    execution_provider=variant.measurement.execution_provider,
+                    hardware_class=variant.measurement.hardware_class,
+                    metrics=stored,
+                    error=variant.measurement.error,
+                )
+            )
+
+
+def fail_run(engine: Engine, run_id: str, error: str) -> None:
+    """Mark a run failed with the reason."""
+    update_run(engine, run_id, state="failed", error=error, finished_at=datetime.now(tz=UTC))

@@ -1,0 +1,301 @@
+"""Variant builders (int8 dynamic, int8 static, float16, user ONNX) and execution-provider choice.
+
+Builders call ONNX Runtime's own tools rather than re-implementing them (research/shadow-anchors.md §2).
+A variant that cannot be built becomes a ``VariantFailure``: it is reported, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import onnx
+
+from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError
+from shadow.tensors import Feed
+
+VariantKind = Literal["int8-dynamic", "int8-static", "fp16", "onnx"]
+BUILTIN_KINDS: Final[tuple[VariantKind, ...]] = ("int8-dynamic", "int8-static", "fp16")
+CPU_PROVIDER: Final = "CPUExecutionProvider"
+# Providers that run models; the Azure EP (present in every wheel) calls remote endpoints, so it is skipped.
+_SKIPPED_PROVIDERS: Final = frozenset({"AzureExecutionProvider"})
+# Ops whose census tells whether quantization really happened (a "static int8" graph may hold only weights).
+_CENSUS_OPS: Final = (
+    "MatMulInteger",
+    "DynamicQuantizeLinear",
+    "QLinearMatMul",
+    "QGemm",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "MatMul",
+    "Gemm",
+    "Cast",
+)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """What to build: a built-in kind, or a user ONNX file; optional provider and pricing class."""
+
+    kind: VariantKind
+    path: Path | None = None
+    execution_provider: str | None = None
+    hardware_class: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "onnx" and self.path is None:
+            raise ValueError("`path` is required for a variant of kind 'onnx'")
+        if self.kind not in (*BUILTIN_KINDS, "onnx"):
+            raise ValueError(f"`kind` must be one of {[*BUILTIN_KINDS, 'onnx']}, got {self.kind!r}")
+
+    @property
+    def name(self) -> str:
+        """The variant's display name: the kind, or the user file's name."""
+        return self.path.name if self.kind == "onnx" and self.path is not None else self.kind
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A built (or supplied) variant artifact."""
+
+    name: str
+    path: Path
+    source: VariantKind | Literal["baseline"]
+    size_bytes: int
+    build_seconds: float = 0.0
+    op_census: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    execution_provider: str | None = None
+    hardware_class: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantFailure:
+    """A variant that could not be built or validated, and why."""
+
+    name: str
+    source: VariantKind
+    error: str
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One graph input as the signature check sees it."""
+
+    name: str
+    elem_type: int
+    rank: int
+
+
+def parse_variant_specs(text: str) -> tuple[VariantSpec, ...]:
+    """Parse the CLI's ``--variants int8-dynamic,int8-static,fp16,path.onnx``."""
+    specs: list[VariantSpec] = []
+    for raw in (part.strip() for part in text.split(",")):
+        if not raw:
+            continue
+        if raw in BUILTIN_KINDS:
+            specs.append(VariantSpec(kind=raw))
+        elif raw.endswith(".onnx"):
+            specs.append(VariantSpec(kind="onnx", path=Path(raw)))
+        else:
+            raise ValueError(f"`variants`: {raw!r} is neither one of {list(BUILTIN_KINDS)} nor a path ending in .onnx")
+    if not specs:
+        raise ValueError(f"`variants` names no variant: {text!r}")
+    return tuple(specs)
+
+
+def load_model_proto(path: Path, what: str = "model") -> onnx.ModelProto:
+    """Load an ONNX file, or ArtifactNotFoundError naming it."""
+    if not path.is_file():
+        raise ArtifactNotFoundError(f"{what} artifact not found: {path}")
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # onnx raises DecodeError, OSError or its own errors on a bad file
+        raise ArtifactNotFoundError(f"{what} artifact {path} is not a readable ONNX model: {error}") from None
+
+
+def input_signature(model: onnx.ModelProto) -> tuple[InputSpec, ...]:
+    """The graph's real inputs (initializers that old exporters list as inputs are left out)."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    return tuple(
+        InputSpec(value.name, value.type.tensor_type.elem_type, len(value.type.tensor_type.shape.dim))
+        for value in model.graph.input
+        if value.name not in initializers
+    )
+
+
+def check_signature(baseline: Sequence[InputSpec], candidate: Sequence[InputSpec], name: str) -> None:
+    """Raise InputSignatureMismatchError naming every input that differs between baseline and ``name``."""
+    base = {spec.name: spec for spec in baseline}
+    cand = {spec.name: spec for spec in candidate}
+    problems = [f"missing input {key!r}" for key in base.keys() - cand.keys()]
+    problems += [f"unexpected input {key!r}" for key in cand.keys() - base.keys()]
+    for key in sorted(base.keys() & cand.keys()):
+        want, got = base[key], cand[key]
+        if want.elem_type != got.elem_type:
+            want_type = onnx.TensorProto.DataType.Name(want.elem_type)
+            got_type = onnx.TensorProto.DataType.Name(got.elem_type)
+            problems.append(f"input {key!r} has element type {got_type}, baseline has {want_type}")
+        if want.rank != got.rank:
+            problems.append(f"input {key!r} has rank {got.rank}, baseline has rank {want.rank}")
+    if problems:
+        raise InputSignatureMismatchError(
+            f"variant {name!r} does not match the baseline's inputs: " + "; ".join(sorted(problems))
+        )
+
+
+def op_census(model: onnx.ModelProto) -> dict[str, int]:
+    """How many of the quantization-relevant ops the graph holds, plus float16 initializers."""
+    counts = Counter(node.op_type for node in model.graph.node)
+    census = {op: counts[op] for op in _CENSUS_OPS if counts.get(op)}
+    fp16 = sum(1 for tensor in model.graph.initializer if tensor.data_type == onnx.TensorProto.FLOAT16)
+    if fp16:
+        census["fp16_initializers"] = fp16
+    return census
+
+
+def available_providers() -> tuple[str, ...]:
+    """Execution providers present in this ONNX Runtime build that run models locally; CPU is always there."""
+    import onnxruntime
+
+    present = [name for name in onnxruntime.get_available_providers() if name not in _SKIPPED_PROVIDERS]
+    return tuple(present) if CPU_PROVIDER in present else (*present, CPU_PROVIDER)
+
+
+def choose_providers(requested: str | None) -> tuple[str, ...]:
+    """The providers a variant runs on: the requested one (if present), else every present one."""
+    present = available_providers()
+    if requested:
+        if requested not in present:
+            raise ValueError(f"`execution_provider` {requested!r} is not available here; present: {list(present)}")
+        return (requested,)
+    return present
+
+
+class _RecordedReader:
+    """A rewindable CalibrationDataReader over recorded feeds (duck-typed: ORT only calls these two)."""
+
+    def __init__(self, feeds: Sequence[Feed]) -> None:
+        self._feeds = list(feeds)
+        self._it: Iterator[Feed] = iter(self._feeds)
+
+    def get_next(self) -> Feed | None:
+        return next(self._it, None)
+
+    def rewind(self) -> None:
+        self._it = iter(self._feeds)
+
+
+def _preprocess(src: Path, dst: Path) -> str:
+    """ORT's quant_pre_process; graphs with ai.onnx.ml ops (or no sympy) need the symbolic step skipped."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        quant_pre_process(str(src), str(dst))
+        return "pre_process=full"
+    except Exception:  # seen: "Incomplete symbolic shape inference", ImportError for sympy
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        return "pre_process=skip_symbolic_shape"
+
+
+def _build_dynamic(src: Path, dst: Path, _calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    pre = dst.with_suffix(".pre.onnx")
+    notes = [_preprocess(src, pre), "weights QInt8 per tensor, activations QUInt8 at run time"]
+    try:
+        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8)
+    except Exception as error:  # as for static: fall back to the graph as exported
+        notes.append(f"pre-processed graph failed ({type(error).__name__}); quantized the original")
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        pre.unlink(missing_ok=True)
+    return tuple(notes)
+
+
+def _build_static(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if not calibration:
+        raise ValueError("int8-static needs recorded inputs to calibrate on, got none")
+    pre = dst.with_suffix(".pre.onnx")
+    notes = [_preprocess(src, pre), f"calibrated on {len(calibration)} recorded inputs (MinMax)"]
+    # ORT's advice for x86 (quantize_static docstring): QDQ, U8 activations, S8 weights, reduce_range
+    # unless the CPU has VNNI; we cannot tell VNNI apart portably, so take the safe setting.
+    kwargs: dict[str, Any] = {
+        "quant_format": QuantFormat.QDQ,
+        "activation_type": QuantType.QUInt8,
+        "weight_type": QuantType.QInt8,
+        "calibrate_method": CalibrationMethod.MinMax,
+        "reduce_range": True,
+    }
+    try:
+        quantize_static(str(pre), str(dst), _RecordedReader(calibration), **kwargs)
+    except Exception as error:  # seen: quantizer crashes on some pre-processed sklearn graphs
+        notes.append(f"pre-processed graph failed ({type(error).__name__}); quantized the original")
+        quantize_static(str(src), str(dst), _RecordedReader(calibration), **kwargs)
+    finally:
+        pre.unlink(missing_ok=True)
+    return tuple(notes)
+
+
+def _build_fp16(src: Path, dst: Path, _calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    onnx.save(convert_float_to_float16(onnx.load(str(src)), keep_io_types=True), str(dst))
+    return ("onnxruntime.transformers.float16, keep_io_types=True",)
+
+
+_BUILDERS: Final = {"int8-dynamic": _build_dynamic, "int8-static": _build_static, "fp16": _build_fp16}
+
+
+def build_variant(
+    baseline: Path, spec: VariantSpec, workdir: Path, calibration: Sequence[Feed] = ()
+) -> Variant | VariantFailure:
+    """Build or validate one variant; every failure comes back as a VariantFailure naming its cause."""
+    base_proto = load_model_proto(baseline, "baseline")
+    started = time.perf_counter()
+    try:
+        if spec.kind == "onnx":
+            assert spec.path is not None  # checked in VariantSpec
+            path, notes = spec.path, ("user-supplied",)
+            notes_out: tuple[str, ...] = notes
+        else:
+            path = workdir / f"{baseline.stem}.{spec.kind}.onnx"
+            notes_out = _BUILDERS[spec.kind](baseline, path, calibration)
+        proto = load_model_proto(path, f"variant {spec.name!r}")
+        check_signature(input_signature(base_proto), input_signature(proto), spec.name)
+    except Exception as error:  # a variant that cannot be built is reported, not fatal to the run
+        return VariantFailure(spec.name, spec.kind, f"{type(error).__name__}: {error}")
+    return Variant(
+        name=spec.name,
+        path=path,
+        source=spec.kind,
+        size_bytes=path.stat().st_size,
+        build_seconds=time.perf_counter() - started,
+        op_census=op_census(proto),
+        notes=notes_out,
+        execution_provider=spec.execution_provider,
+        hardware_class=spec.hardware_class,
+    )
+
+
+def baseline_variant(path: Path, hardware_class: str | None = None) -> Variant:
+    """The baseline as a Variant, after checking that its artifact exists and parses."""
+    proto = load_model_proto(path, "baseline")
+    return Variant(
+        "baseline", path, "baseline", path.stat().st_size, op_census=op_census(proto), hardware_class=hardware_class
+    )
+
+
+def build_variants(
+    baseline: Path, specs: Sequence[VariantSpec], workdir: Path, calibration: Sequence[Feed] = ()
+) -> tuple[Variant | VariantFailure, ...]:
+    """Build every spec in order; raises only when the baseline itself is missing or unreadable."""
+    load_model_proto(baseline, "baseline")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return tuple(build_variant(baseline, spec, workdir, calibration) for spec in specs)

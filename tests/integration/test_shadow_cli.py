@@ -1,0 +1,182 @@
+"""The shadow workflow end to end: register a model, record traffic through the collector, run, store, report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, text
+
+from collector.cli import main
+from collector.config import Config
+from inferwatch.v1 import common_pb2, prediction_service_pb2
+from tests.integration.ingest_helpers import prediction_stub
+from tests.integration.service_harness import RunningService, loopback_config
+from tests.shadow.models import iris_tiny_mlp
+
+
+@pytest.fixture
+def service(db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]) -> RunningService:
+    """A running collector on a fresh database."""
+    return start_service(loopback_config(db_url, tmp_path / "spool"))
+
+
+def record_predictions(service: RunningService, input_name: str, rows: np.ndarray, count: int) -> None:
+    """Send ``count`` predictions carrying raw input tensors through the native API."""
+    predictions = []
+    for n in range(count):
+        row = rows[n % len(rows)].astype(np.float32).reshape(1, -1)
+        prediction = prediction_service_pb2.Prediction(
+            prediction_id=f"iris-{n}",
+            model=common_pb2.ModelRef(name="iris", version="1"),
+            time_unix_nano=1_763_000_000_000_000_000 + n * 1_000_000_000,
+        )
+        prediction.raw_inputs[input_name].CopyFrom(
+            common_pb2.Tensor(dtype=common_pb2.DATA_TYPE_FLOAT32, shape=list(row.shape), data=row.tobytes())
+        )
+        predictions.append(prediction)
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        reply = prediction_stub(channel).LogPredictions(
+            prediction_service_pb2.LogPredictionsRequest(predictions=predictions), timeout=30
+        )
+    assert reply.accepted == count
+    assert service.service is not None
+    assert service.service.writer is not None
+    assert service.service.writer.flush(60)
+
+
+def test_register_record_run_store_and_report(
+    service: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """models register, then shadow run --json --report on recorded inputs; the run and its variants are stored."""
+    model = iris_tiny_mlp(tmp_path)
+    db_url = service.config.storage.db_url
+    assert (
+        main(
+            [
+                "models",
+                "register",
+                "--name",
+                "iris",
+                "--version",
+                "1",
+                "--onnx",
+                str(model.path),
+                "--task",
+                "classification",
+                "--db-url",
+                db_url,
+                "--json",
+            ]
+        )
+        == 0
+    )
+    registered = json.loads(capsys.readouterr().out)
+    assert (registered["created"], registered["hardware_class"]) == (True, "cpu")
+    assert (
+        main(
+            [
+                "models",
+                "register",
+                "--name",
+                "iris",
+                "--version",
+                "1",
+                "--onnx",
+                str(model.path),
+                "--db-url",
+                db_url,
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["created"] is False
+
+    record_predictions(service, model.input_name, model.rows, 120)
+    report = tmp_path / "report.html"
+    assert (
+        main(
+            [
+                "shadow",
+                "run",
+                "--model",
+                "iris",
+                "--variants",
+                "fp16",
+                "--requests",
+                "100",
+                "--db-url",
+                db_url,
+                "--json",
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert document["requests_replayed"] > 0
+    assert document["recommendation"]["decision"] in {"switch", "keep"}
+    assert "<svg" in report.read_text()
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            state = connection.execute(
+                text("SELECT state FROM shadow_runs WHERE id = :id"), {"id": document["run_id"]}
+            ).scalar_one()
+            names = (
+                connection.execute(
+                    text("SELECT name FROM shadow_variant_results WHERE run_id = :id ORDER BY name"),
+                    {"id": document["run_id"]},
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert state == "succeeded"
+    assert any(name.startswith("baseline") for name in names)
+    assert any(name.startswith("fp16") for name in names)
+
+
+def test_shadow_run_errors_are_one_clear_line(
+    service: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing artifact, an unregistered model and no recorded inputs each get exit 1 and a named reason."""
+    db_url = service.config.storage.db_url
+    assert (
+        main(
+            [
+                "models",
+                "register",
+                "--name",
+                "m",
+                "--version",
+                "1",
+                "--onnx",
+                str(tmp_path / "nope.onnx"),
+                "--db-url",
+                db_url,
+            ]
+        )
+        == 1
+    )
+    assert "nope.onnx does not exist" in capsys.readouterr().err
+    assert main(["shadow", "run", "--model", "ghost", "--db-url", db_url]) == 1
+    assert "model 'ghost' has no registered version" in capsys.readouterr().err
+    model = iris_tiny_mlp(tmp_path)
+    assert (
+        main(["models", "register", "--name", "iris", "--version", "1", "--onnx", str(model.path), "--db-url", db_url])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["shadow", "run", "--model", "iris", "--db-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("inferwatch: error: ")
+    assert "recorded" in err

@@ -1,0 +1,135 @@
+"""Real models for the shadow tests, built from scikit-learn's bundled data sets or with onnx.helper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+from onnx import TensorProto, helper, numpy_helper
+
+from shadow.tensors import Feed
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """An ONNX file, the rows to replay through it, and their true labels when known."""
+
+    path: Path
+    input_name: str
+    rows: NDArray[np.float32]
+    labels: tuple[str, ...] | None
+
+    def feeds(self, count: int | None = None) -> list[Feed]:
+        """Per-request feeds at batch 1."""
+        rows = self.rows if count is None else self.rows[:count]
+        return [{self.input_name: rows[i : i + 1]} for i in range(len(rows))]
+
+
+def _save_sklearn(estimator: object, sample: NDArray[np.float32], path: Path, classifier: bool = True) -> str:
+    """Export a fitted estimator (classifiers: probabilities as a plain tensor, no ZipMap); returns the input name."""
+    from skl2onnx import to_onnx
+
+    options = {"zipmap": False} if classifier else None
+    proto = to_onnx(estimator, sample[:1], options=options, target_opset={"": 17, "ai.onnx.ml": 3})
+    onnx.save(proto, str(path))
+    return str(proto.graph.input[0].name)
+
+
+def digits_mlp(workdir: Path) -> BuiltModel:
+    """An MLP on scaled digits (inside the graph): the model int8 is expected to keep intact."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    x = x.astype(np.float32)
+    x_fit, x_test, y_fit, y_test = train_test_split(x, y, test_size=0.5, random_state=0, stratify=y)
+    model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(128,), max_iter=200, random_state=0))
+    model.fit(x_fit, y_fit)
+    name = _save_sklearn(model, x_fit, workdir / "digits_mlp.onnx")
+    return BuiltModel(workdir / "digits_mlp.onnx", name, x_test, tuple(str(label) for label in y_test))
+
+
+def iris_tiny_mlp(workdir: Path) -> BuiltModel:
+    """A 4-8-3 MLP on iris: so little compute that quantization and casts can only add overhead."""
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0)
+    model = make_pipeline(StandardScaler(), mlp).fit(x, y)
+    name = _save_sklearn(model, x, workdir / "iris_mlp.onnx")
+    rows = np.concatenate([x] * 2)
+    return BuiltModel(workdir / "iris_mlp.onnx", name, rows, tuple(str(label) for label in np.concatenate([y] * 2)))
+
+
+def extreme_range_mlp(workdir: Path, rows: int = 300) -> BuiltModel:
+    """An MLP whose first layer holds one huge weight column: per-tensor int8 rounds every other weight to 0."""
+    rng = np.random.default_rng(0)
+    d_in, hidden, classes = 16, 32, 5
+    w1 = (0.3 * rng.standard_normal((d_in, hidden))).astype(np.float32)
+    w1[:, 0] = 1000.0  # a unit that saturates the int8 range; the output ignores it
+    w2 = rng.standard_normal((hidden, classes)).astype(np.float32)
+    w2[0, :] = 0.0
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("MatMul", ["r", "w2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "extreme_range_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d_in])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes]),
+        ],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    path = workdir / "extreme_range.onnx"
+    onnx.save(proto, str(path))
+    return BuiltModel(path, "x", rng.standard_normal((rows, d_in)).astype(np.float32), None)
+
+
+def other_signature_model(workdir: Path) -> Path:
+    """A model whose input has another name, type and rank than the digits MLP's."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["tokens"], ["out"])],
+        "other_signature",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["N", 8, 2])],
+        [helper.make_tensor_value_info("out", TensorProto.INT64, ["N", 8, 2])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    path = workdir / "other_signature.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+def diabetes_regressor(workdir: Path) -> BuiltModel:
+    """A small MLP regressor on the diabetes data set."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_diabetes(return_X_y=True)
+    x = x.astype(np.float32)
+    model = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=2000, random_state=0)).fit(
+        x, y
+    )
+    name = _save_sklearn(model, x, workdir / "diabetes_mlp.onnx", classifier=False)
+    return BuiltModel(workdir / "diabetes_mlp.onnx", name, x, None)

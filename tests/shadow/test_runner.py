@@ -1,0 +1,149 @@
+"""End-to-end shadow runs on real models: the recommendation follows what was measured."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
+from shadow.recommend import Verdict
+from shadow.report import render_html
+from shadow.result import ShadowResult
+from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow
+from shadow.variants import VariantSpec, parse_variant_specs
+from tests.shadow.models import BuiltModel, diabetes_regressor, other_signature_model
+
+
+def _assert_claims_were_measured(verdict: Verdict, min_improvement: float) -> None:
+    """A switch needs a quality bound past its margin and a measured gain past the minimum."""
+    if verdict.decision != "switch":
+        assert verdict.gain != "pass" or verdict.quality != "pass"
+        return
+    latency_ok = verdict.latency is not None and verdict.latency.ratio_upper <= 1 - min_improvement
+    cost_ok = verdict.cost is not None and verdict.cost.improvement >= min_improvement
+    assert latency_ok or cost_ok
+    if latency_ok and verdict.latency is not None:
+        assert verdict.latency.variant_p50_ms < verdict.latency.baseline_p50_ms * (1 - min_improvement) + 1e-12
+
+
+def _check_all(result: ShadowResult) -> None:
+    """Every verdict is consistent with its own numbers, and the explanation carries them."""
+    for variant in result.variants:
+        assert variant.verdict is not None
+        _assert_claims_were_measured(variant.verdict, result.margins.min_improvement)
+        assert "p50" in variant.verdict.explanation
+    assert result.recommendation.explanation
+
+
+def test_digits_int8_is_safe_and_switch_only_if_faster(digits: BuiltModel) -> None:
+    """Digits MLP: int8-dynamic keeps quality; the run switches only on a measured gain, else says no gain."""
+    result = run_shadow(
+        digits.path, recorded_from_feeds(digits.feeds(), digits.labels), ShadowOptions(prices={"cpu": 1.0})
+    )
+    _check_all(result)
+    dynamic = next(r for r in result.variants if r.key == "int8-dynamic")
+    assert dynamic.verdict is not None
+    assert dynamic.verdict.quality == "pass"
+    rec = result.recommendation
+    assert rec.decision == "switch" or rec.keep_reason == "no_gain"
+    if rec.decision == "switch":
+        assert rec.variant is not None
+        assert rec.variant in rec.explanation.splitlines()[0]
+
+
+def test_extreme_range_model_is_kept_for_quality_and_stops_early(extreme: BuiltModel) -> None:
+    """Weights with extreme dynamic range: int8 destroys agreement, the run keeps, and stops at the first look."""
+    options = ShadowOptions(variants=parse_variant_specs("int8-dynamic,int8-static"))
+    result = run_shadow(extreme.path, recorded_from_feeds(extreme.feeds()), options)
+    assert result.recommendation.decision == "keep"
+    assert result.recommendation.keep_reason == "quality"
+    for variant in result.variants:
+        assert variant.comparison is not None
+        assert variant.comparison.agreement is not None
+        assert variant.comparison.agreement.upper < 0.99
+    assert result.stopped_early
+    assert result.looks_taken == 1
+    assert result.requests_replayed < len(extreme.rows)
+
+
+def test_tiny_model_variant_accurate_but_never_claims_unmeasured_speed(tiny: BuiltModel) -> None:
+    """Tiny iris MLP: fp16 agrees, but no speed-up is claimed unless the measured bound proves it."""
+    result = run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(), tiny.labels), ShadowOptions(early_stop=False))
+    _check_all(result)
+    fp16 = next(r for r in result.variants if r.key == "fp16")
+    assert fp16.comparison is not None
+    assert fp16.comparison.agreement is not None
+    assert fp16.comparison.agreement.rate >= 0.99
+    for variant in result.variants:
+        assert variant.verdict is not None
+        assert variant.measurement.p50_ms > 0
+        if variant.measurement.p50_ms >= result.baseline.measurement.p50_ms:
+            assert variant.verdict.gain != "pass" or variant.verdict.cost is not None
+            assert "faster or cheaper" not in variant.verdict.explanation or variant.verdict.decision == "switch"
+
+
+def test_regressor_is_compared_by_error_against_baseline(model_dir: Path) -> None:
+    """A regressor gets MAE with bootstrap bounds instead of agreement."""
+    model = diabetes_regressor(model_dir)
+    options = ShadowOptions(variants=(VariantSpec("fp16"),), early_stop=False)
+    result = run_shadow(model.path, recorded_from_feeds(model.feeds(200)), options)
+    assert result.task == "regression"
+    (variant,) = result.variants
+    assert variant.comparison is not None
+    assert variant.comparison.regression is not None
+    assert variant.comparison.agreement is None
+    _check_all(result)
+
+
+def test_bad_variants_are_reported_not_fatal(digits: BuiltModel, tmp_path: Path) -> None:
+    """A missing file and a mismatched signature become failures; the other variants still run."""
+    specs = (
+        VariantSpec("fp16"),
+        VariantSpec("onnx", path=tmp_path / "missing.onnx"),
+        VariantSpec("onnx", path=other_signature_model(tmp_path)),
+    )
+    result = run_shadow(digits.path, recorded_from_feeds(digits.feeds(60)), ShadowOptions(variants=specs))
+    assert [r.key for r in result.variants] == ["fp16"]
+    errors = {failure.name: failure.error for failure in result.failures}
+    assert "not found" in errors["missing.onnx"]
+    assert "does not match the baseline's inputs" in errors["other_signature.onnx"]
+    assert "missing.onnx: not built" in result.recommendation.explanation
+
+
+def test_missing_baseline_and_empty_inputs_are_clear_errors(digits: BuiltModel, tmp_path: Path) -> None:
+    """No baseline artifact and no recorded inputs each raise their own error."""
+    with pytest.raises(ArtifactNotFoundError, match="baseline artifact not found"):
+        run_shadow(tmp_path / "absent.onnx", recorded_from_feeds(digits.feeds(5)))
+    with pytest.raises(NoRecordedInputsError, match="no recorded inputs"):
+        run_shadow(digits.path, [])
+
+
+def test_progress_json_and_report(tiny: BuiltModel) -> None:
+    """Progress reaches the total in each phase; the result is strict JSON; the report is self-contained SVG."""
+    seen: list[tuple[int, int, str]] = []
+    options = ShadowOptions(variants=(VariantSpec("fp16"),), early_stop=False)
+    result = run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(50)), options, progress=lambda *e: seen.append(e))
+    replay = [event for event in seen if event[2] == "replay"]
+    assert replay[-1][:2] == (50, 50)
+    assert [e[0] for e in replay] == sorted(e[0] for e in replay)
+    assert {"build", "replay", "throughput"} <= {event[2] for event in seen}
+    data = json.loads(result.to_json())
+    assert data["recommendation"]["decision"] in {"switch", "keep"}
+    assert data["results"][0]["measurement"]["p50_ms"] > 0
+    html = render_html(result)
+    assert html.count("<svg") == 2
+    assert "<script" not in html
+    assert "src=" not in html
+    assert "href=" not in html
+
+
+def test_import_shadow_does_not_load_onnxruntime() -> None:
+    """Importing every shadow module leaves onnxruntime unloaded until a run needs it."""
+    modules = "compare,errors,recommend,recorded,replay,report,result,runner,tensors,variants"
+    code = f"import sys, shadow; from shadow import {modules}; print('onnxruntime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,83 @@
+"""Variant builders, signature checks and execution providers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError
+from shadow.variants import (
+    CPU_PROVIDER,
+    Variant,
+    VariantFailure,
+    VariantSpec,
+    available_providers,
+    build_variants,
+    check_signature,
+    choose_providers,
+    input_signature,
+    load_model_proto,
+    parse_variant_specs,
+)
+from tests.shadow.models import BuiltModel, other_signature_model
+
+
+def test_builtin_variants_build_and_really_quantize(digits: BuiltModel, tmp_path: Path) -> None:
+    """int8-dynamic, int8-static and fp16 build on the digits MLP, each with the ops its method implies."""
+    specs = parse_variant_specs("int8-dynamic,int8-static,fp16")
+    built = build_variants(digits.path, specs, tmp_path, digits.feeds(32))
+    assert all(isinstance(item, Variant) for item in built), built
+    dynamic, static, fp16 = (item for item in built if isinstance(item, Variant))
+    assert dynamic.op_census.get("MatMulInteger", 0) > 0
+    assert static.op_census.get("QuantizeLinear", 0) > 0
+    assert fp16.op_census.get("fp16_initializers", 0) > 0
+    assert dynamic.size_bytes < digits.path.stat().st_size
+    assert any("calibrated on 32" in note for note in static.notes)
+
+
+def test_static_without_calibration_data_is_a_reported_failure(digits: BuiltModel, tmp_path: Path) -> None:
+    """int8-static with no recorded inputs fails as a VariantFailure that says why."""
+    (failure,) = build_variants(digits.path, (VariantSpec("int8-static"),), tmp_path, ())
+    assert isinstance(failure, VariantFailure)
+    assert "needs recorded inputs" in failure.error
+
+
+def test_user_variant_with_other_signature_is_named(digits: BuiltModel, tmp_path: Path) -> None:
+    """A user ONNX with another input name, type and rank fails, and the error names each mismatch."""
+    other = other_signature_model(tmp_path)
+    (failure,) = build_variants(digits.path, (VariantSpec("onnx", path=other),), tmp_path)
+    assert isinstance(failure, VariantFailure)
+    assert "missing input" in failure.error
+    assert "unexpected input 'tokens'" in failure.error
+    base = input_signature(load_model_proto(digits.path))
+    with pytest.raises(InputSignatureMismatchError, match="rank 3, baseline has rank 2"):
+        check_signature(base, [base[0].__class__(base[0].name, base[0].elem_type, 3)], "v")
+
+
+def test_missing_artifacts_are_clear_errors(digits: BuiltModel, tmp_path: Path) -> None:
+    """A missing baseline raises; a missing user variant is a failure naming its path."""
+    with pytest.raises(ArtifactNotFoundError, match="baseline artifact not found"):
+        build_variants(tmp_path / "nope.onnx", (VariantSpec("fp16"),), tmp_path)
+    (failure,) = build_variants(digits.path, (VariantSpec("onnx", path=tmp_path / "gone.onnx"),), tmp_path)
+    assert isinstance(failure, VariantFailure)
+    assert "gone.onnx" in failure.error
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ArtifactNotFoundError, match="not a readable ONNX model"):
+        load_model_proto(tmp_path / "junk.onnx")
+
+
+def test_parse_variant_specs_rejects_unknown_names() -> None:
+    """Built-in names and .onnx paths parse; anything else is named in the error."""
+    specs = parse_variant_specs("int8-dynamic, fp16 ,my/model.onnx")
+    assert [spec.name for spec in specs] == ["int8-dynamic", "fp16", "model.onnx"]
+    with pytest.raises(ValueError, match="'int4'"):
+        parse_variant_specs("int4")
+
+
+def test_providers_always_include_cpu() -> None:
+    """CPU is always available; asking for an absent provider names what is present."""
+    assert CPU_PROVIDER in available_providers()
+    assert choose_providers(CPU_PROVIDER) == (CPU_PROVIDER,)
+    with pytest.raises(ValueError, match="not available here"):
+        choose_providers("NoSuchExecutionProvider")

@@ -31,6 +31,7 @@ from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
+from shadow import service as shadow_service
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,13 @@ class Service:
                     retry_after_s=ingest.retry_after_s,
                 ),
             )
+            shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url)
+            # Registered before the gRPC server, so it runs after the server has drained its calls.
+            self._stack.callback(shadow_runs.interrupt_running)
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(
                     config.server.grpc_addr,
-                    services=[*servicers.registrations(), finding_service.registration(engine)],
+                    services=[*servicers.registrations(), finding_service.registration(engine), *shadow_services],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,
                     shutdown_grace_s=config.server.shutdown_grace_s,

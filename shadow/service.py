@@ -1,0 +1,367 @@
+"""inferwatch.v1.ModelService and ShadowService: the registry and shadow runs over gRPC.
+
+A started run is stored as queued and executed on a worker thread of its own (a run takes seconds to minutes
+of CPU, which must not hold the event loop); its progress is written to the run row at most twice a second,
+so GetShadowRun works from any replica. Runs still going when the service stops are marked failed with the
+reason, rather than left "running" forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload as _selectinload
+
+from collector.grpc_server import ServiceRegistration
+from collector.storage.tables import ShadowRunRow
+from inferwatch.v1 import (
+    common_pb2,
+    model_service_pb2,
+    model_service_pb2_grpc,
+    shadow_service_pb2,
+    shadow_service_pb2_grpc,
+)
+from shadow.errors import ArtifactNotFoundError, ShadowError
+from shadow.registry import (
+    ModelVersion,
+    VersionConflictError,
+    latest_version,
+    list_model_versions,
+    register_model_version,
+)
+
+logger = logging.getLogger(__name__)
+
+_TASKS = {
+    model_service_pb2.TASK_CLASSIFICATION: "classification",
+    model_service_pb2.TASK_REGRESSION: "regression",
+    model_service_pb2.TASK_GENERATION: "generation",
+    model_service_pb2.TASK_EMBEDDING: "embedding",
+}
+_TASK_ENUM = {name: number for number, name in _TASKS.items()}
+_BUILTINS = {
+    shadow_service_pb2.BUILTIN_VARIANT_INT8_DYNAMIC: "int8-dynamic",
+    shadow_service_pb2.BUILTIN_VARIANT_INT8_STATIC: "int8-static",
+    shadow_service_pb2.BUILTIN_VARIANT_FLOAT16: "fp16",
+}
+_STATES = {
+    "queued": shadow_service_pb2.SHADOW_RUN_STATE_QUEUED,
+    "running": shadow_service_pb2.SHADOW_RUN_STATE_RUNNING,
+    "succeeded": shadow_service_pb2.SHADOW_RUN_STATE_SUCCEEDED,
+    "failed": shadow_service_pb2.SHADOW_RUN_STATE_FAILED,
+    "cancelled": shadow_service_pb2.SHADOW_RUN_STATE_CANCELLED,
+}
+DEFAULT_REQUESTS = 1000
+PROGRESS_EVERY_S = 0.5
+
+
+async def _abort(context: Any, code: grpc.StatusCode, message: str) -> None:
+    await context.abort(code, message)
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+
+def _version_to_proto(version: ModelVersion) -> model_service_pb2.ModelVersion:
+    message = model_service_pb2.ModelVersion(
+        model=common_pb2.ModelRef(name=version.model_name, version=version.version),
+        artifact=model_service_pb2.Artifact(
+            format=model_service_pb2.ARTIFACT_FORMAT_ONNX, uri=version.artifact_uri, sha256=version.artifact_sha256
+        ),
+        hardware_class=version.hardware_class,
+        task=_TASK_ENUM.get(version.task, model_service_pb2.TASK_UNSPECIFIED),
+        class_labels=list(version.class_labels),
+    )
+    message.created_at.FromDatetime(version.created_at)
+    return message
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """The registry over gRPC."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def RegisterModelVersion(
+        self, request: model_service_pb2.RegisterModelVersionRequest, context: Any
+    ) -> model_service_pb2.RegisterModelVersionResponse:
+        if request.artifact.format not in (
+            model_service_pb2.ARTIFACT_FORMAT_UNSPECIFIED,
+            model_service_pb2.ARTIFACT_FORMAT_ONNX,
+        ):
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "artifact.format: only ONNX is supported")
+        try:
+            version, created = await asyncio.to_thread(
+                register_model_version,
+                self._engine,
+                model_name=request.model.name,
+                version=request.model.version,
+                artifact=Path(request.artifact.uri),
+                hardware_class=request.hardware_class or "cpu",
+                task=_TASKS.get(request.task, "unspecified"),
+                class_labels=tuple(request.class_labels),
+                replace=request.replace,
+            )
+        except VersionConflictError as error:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        except (ArtifactNotFoundError, ValueError) as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return model_service_pb2.RegisterModelVersionResponse(model_version=_version_to_proto(version), created=created)
+
+    async def GetModelVersion(self, request: model_service_pb2.GetModelVersionRequest, context: Any) -> Any:
+        versions = await asyncio.to_thread(list_model_versions, self._engine, request.model.name)
+        for version in versions:
+            if version.version == request.model.version:
+                return _version_to_proto(version)
+        await _abort(
+            context, grpc.StatusCode.NOT_FOUND, f"{request.model.name} {request.model.version} is not registered"
+        )
+        return None  # pragma: no cover
+
+    async def ListModelVersions(
+        self, request: model_service_pb2.ListModelVersionsRequest, context: Any
+    ) -> model_service_pb2.ListModelVersionsResponse:
+        versions = await asyncio.to_thread(list_model_versions, self._engine, request.model_name or None)
+        return model_service_pb2.ListModelVersionsResponse(model_versions=[_version_to_proto(v) for v in versions])
+
+
+def run_to_proto(row: ShadowRunRow) -> shadow_service_pb2.ShadowRun:
+    """A stored run as its status message."""
+    message = shadow_service_pb2.ShadowRun(
+        run_id=row.id,
+        model=common_pb2.ModelRef(name=row.model_name, version=row.model_version),
+        state=_STATES.get(row.state, shadow_service_pb2.SHADOW_RUN_STATE_UNSPECIFIED),
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
+        phase=row.phase,
+        error=row.error or "",
+    )
+    for field in ("created_at", "started_at", "finished_at"):
+        value = getattr(row, field)
+        if value is not None:
+            getattr(message, field).FromDatetime(value)
+    return message
+
+
+def _variant_to_proto(name: str, metrics: dict[str, Any], error: str | None) -> shadow_service_pb2.VariantResult:
+    measurement = metrics.get("measurement") or {}
+    variant = metrics.get("variant") or {}
+    comparison = metrics.get("comparison") or {}
+    verdict = metrics.get("verdict") or {}
+    message = shadow_service_pb2.VariantResult(
+        name=name,
+        execution_provider=measurement.get("execution_provider") or "",
+        hardware_class=measurement.get("hardware_class") or "",
+        latency_batch1=shadow_service_pb2.LatencyStats(
+            p50_ms=measurement.get("p50_ms") or 0.0,
+            p99_ms=measurement.get("p99_ms") or 0.0,
+            samples=measurement.get("requests") or 0,
+        ),
+        throughput_per_s=measurement.get("throughput_rps") or 0.0,
+        throughput_batch_size=measurement.get("throughput_batch") or 0,
+        peak_memory_bytes=measurement.get("peak_memory_bytes") or 0,
+        requests_replayed=comparison.get("n") or measurement.get("requests") or 0,
+        error=error or measurement.get("error") or "",
+        artifact_bytes=variant.get("size_bytes") or 0,
+    )
+    quality = message.quality
+    if agreement := comparison.get("agreement"):
+        quality.agreement = agreement["rate"]
+        quality.agreement_lower_bound = agreement["lower"]
+    if accuracy := comparison.get("accuracy"):
+        quality.accuracy = accuracy["variant"]
+        quality.baseline_accuracy = accuracy["baseline"]
+        quality.accuracy_loss_upper_bound_points = accuracy["loss_upper"] * 100
+        quality.outcomes_used = accuracy["n"]
+    if probabilities := comparison.get("probabilities"):
+        quality.max_abs_diff = probabilities["max_abs_diff"]
+        quality.mean_kl_divergence = probabilities["mean_kl"]
+    if regression := comparison.get("regression"):
+        quality.error_vs_baseline = regression["mae"]
+        quality.error_vs_baseline_upper_bound = regression["mae_upper"]
+    if cost := verdict.get("cost"):
+        message.cost_per_1k_predictions = cost["variant_per_1k"]
+    return message
+
+
+def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_pb2.Recommendation:
+    if not document:
+        return shadow_service_pb2.Recommendation()
+    reason = {
+        "quality": shadow_service_pb2.KEEP_REASON_QUALITY,
+        "no_gain": shadow_service_pb2.KEEP_REASON_NO_GAIN,
+        "not_enough_traffic": shadow_service_pb2.KEEP_REASON_NOT_ENOUGH_TRAFFIC,
+    }
+    return shadow_service_pb2.Recommendation(
+        decision=shadow_service_pb2.DECISION_SWITCH
+        if document["decision"] == "switch"
+        else shadow_service_pb2.DECISION_KEEP,
+        variant=document.get("variant") or "",
+        keep_reason=reason.get(document.get("keep_reason") or "", shadow_service_pb2.KEEP_REASON_UNSPECIFIED),
+        explanation=document.get("explanation") or "",
+        latency_improvement=document.get("latency_improvement") or 0.0,
+        cost_improvement=document.get("cost_improvement") or 0.0,
+    )
+
+
+class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
+    """Starts runs on worker threads and answers from the stored rows."""
+
+    def __init__(self, engine: Engine, db_url: str) -> None:
+        self._engine = engine
+        self._db_url = db_url
+        self._workers: dict[str, threading.Thread] = {}
+
+    async def StartShadowRun(self, request: shadow_service_pb2.StartShadowRunRequest, context: Any) -> Any:
+        from shadow.store import create_run
+        from shadow.variants import parse_variant_specs
+
+        if not request.model.name:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "model.name is required")
+        try:
+            version = request.model.version or await asyncio.to_thread(latest_version, self._engine, request.model.name)
+            names = [
+                _BUILTINS[spec.builtin] if spec.WhichOneof("source") == "builtin" else spec.onnx_path
+                for spec in request.variants
+                if spec.WhichOneof("source") is not None
+                and (spec.WhichOneof("source") != "builtin" or spec.builtin in _BUILTINS)
+            ]
+            variants = ",".join(names) or "int8-dynamic,int8-static,fp16"
+            parse_variant_specs(variants)  # refuse a bad spec now, not minutes later
+        except (ShadowError, ValueError) as error:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        settings = {
+            "variants": variants,
+            "requests": request.requests or DEFAULT_REQUESTS,
+            "batch_size": request.batch_size or 32,
+        }
+        run_id = await asyncio.to_thread(create_run, self._engine, request.model.name, version, settings)
+        worker = threading.Thread(
+            target=self._execute,
+            args=(run_id, request.model.name, version, settings),
+            name=f"shadow-{run_id[:8]}",
+            daemon=True,
+        )
+        self._workers[run_id] = worker
+        worker.start()
+        return await self._status(run_id, context)
+
+    def _execute(self, run_id: str, model: str, version: str, settings: dict[str, Any]) -> None:
+        from shadow.replay import ReplayOptions
+        from shadow.runner import ShadowOptions, run_shadow_from_store
+        from shadow.store import fail_run, finish_run, update_run
+        from shadow.variants import parse_variant_specs
+
+        last = 0.0
+
+        def progress(done: int, total: int, phase: str) -> None:
+            nonlocal last
+            if time.monotonic() - last >= PROGRESS_EVERY_S or done >= total:
+                last = time.monotonic()
+                update_run(self._engine, run_id, progress_done=done, progress_total=total, phase=phase)
+
+        try:
+            update_run(self._engine, run_id, state="running", started_at=datetime.now(tz=UTC))
+            options = ShadowOptions(
+                variants=parse_variant_specs(settings["variants"]),
+                replay=ReplayOptions(batch_size=settings["batch_size"]),
+            )
+            result = run_shadow_from_store(
+                self._db_url, model, version, settings["requests"], options, progress=progress
+            )
+            finish_run(self._engine, run_id, result)
+        except Exception as error:  # a failed run is reported on the run, never lost in a thread
+            logger.warning("shadow run %s failed: %s", run_id, error)
+            fail_run(
+                self._engine,
+                run_id,
+                str(error) if isinstance(error, ShadowError) else f"{type(error).__name__}: {error}",
+            )
+        finally:
+            self._workers.pop(run_id, None)
+
+    async def _row(self, run_id: str, context: Any) -> ShadowRunRow:
+        def load() -> ShadowRunRow | None:
+            with Session(self._engine, expire_on_commit=False) as session:
+                return session.scalar(
+                    select(ShadowRunRow)
+                    .where(ShadowRunRow.id == run_id)
+                    .options(_selectinload(ShadowRunRow.variant_results))
+                )
+
+        row = await asyncio.to_thread(load)
+        if row is None:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, f"no shadow run {run_id!r}")
+        assert row is not None
+        return row
+
+    async def _status(self, run_id: str, context: Any) -> shadow_service_pb2.ShadowRun:
+        return run_to_proto(await self._row(run_id, context))
+
+    async def GetShadowRun(self, request: shadow_service_pb2.GetShadowRunRequest, context: Any) -> Any:
+        return await self._status(request.run_id, context)
+
+    async def GetShadowRunResult(self, request: shadow_service_pb2.GetShadowRunRequest, context: Any) -> Any:
+        row = await self._row(request.run_id, context)
+        if row.state != "succeeded":
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"run {row.id} is {row.state}, not succeeded")
+        return shadow_service_pb2.ShadowRunResult(
+            run=run_to_proto(row),
+            variants=[_variant_to_proto(v.name, v.metrics, v.error) for v in row.variant_results],
+            recommendation=_recommendation_to_proto(row.recommendation),
+        )
+
+    async def ListShadowRuns(self, request: shadow_service_pb2.ListShadowRunsRequest, context: Any) -> Any:
+        def load() -> list[ShadowRunRow]:
+            query = select(ShadowRunRow).order_by(ShadowRunRow.created_at.desc()).limit(request.page_size or 100)
+            if request.model.name:
+                query = query.where(ShadowRunRow.model_name == request.model.name)
+            with Session(self._engine) as session:
+                return list(session.scalars(query))
+
+        rows = await asyncio.to_thread(load)
+        return shadow_service_pb2.ListShadowRunsResponse(runs=[run_to_proto(row) for row in rows])
+
+    async def CancelShadowRun(self, request: shadow_service_pb2.GetShadowRunRequest, context: Any) -> Any:
+        row = await self._row(request.run_id, context)
+        if row.state != "queued":
+            await _abort(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"run {row.id} is {row.state}; only queued runs can be cancelled",
+            )
+        from shadow.store import update_run
+
+        await asyncio.to_thread(update_run, self._engine, row.id, state="cancelled", finished_at=datetime.now(tz=UTC))
+        return await self._status(row.id, context)
+
+    def interrupt_running(self) -> None:
+        """Mark runs still in progress as failed; called when the service stops."""
+        from shadow.store import fail_run
+
+        for run_id in list(self._workers):
+            fail_run(self._engine, run_id, "the service stopped during the run; start it again")
+
+
+def registrations(engine: Engine, db_url: str) -> tuple[list[ServiceRegistration], ShadowServicer]:
+    """Both servicers, and the shadow servicer so the composition root can interrupt runs on shutdown."""
+    models = ModelServicer(engine)
+    shadow = ShadowServicer(engine, db_url)
+    return [
+        ServiceRegistration(
+            "inferwatch.v1.ModelService",
+            lambda server: model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server),  # type: ignore[no-untyped-call]
+        ),
+        ServiceRegistration(
+            "inferwatch.v1.ShadowService",
+            lambda server: shadow_service_pb2_grpc.add_ShadowServiceServicer_to_server(shadow, server),  # type: ignore[no-untyped-call]
+        ),
+    ], shadow

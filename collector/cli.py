@@ -39,6 +39,7 @@ examples:
   inferwatch serve --db-url postgresql+psycopg://inferwatch@db/inferwatch
   inferwatch db upgrade                         apply pending migrations and exit
   inferwatch config show --json                 the effective configuration as JSON
+  inferwatch drift check --reference train.csv --current today.parquet --json
 """
 
 
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
     for name in ("models", "shadow"):
         commands.choices[name].set_defaults(handler=cmd_feature)
+    from detectors.drift.cli import add_drift_commands
+
+    add_drift_commands(commands)
 
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
@@ -311,6 +315,8 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``inferwatch`` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Alembic logs each of its plugins at INFO on import, which buries `--help` and every command's output.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

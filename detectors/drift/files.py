@@ -1,0 +1,79 @@
+"""Reading a reference or current data set from CSV or Parquet into typed columns, for ``drift check``.
+
+Numbers become float64 arrays (nulls as NaN); text and booleans become object arrays (nulls as None). The
+format follows the suffix (``.parquet``/``.pq`` or anything else read as CSV). Errors are ``ValueError``s
+naming the file and, where it applies, the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_table(path: Path, columns: Sequence[str] | None = None) -> dict[str, npt.NDArray[Any]]:
+    """Read a file into ``{column: array}``; only ``columns`` when given (each must exist)."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        table = _read(path, columns)
+    except pa.ArrowInvalid as error:
+        raise ValueError(f"{path}: cannot read it as {_format(path)}: {error}") from None
+    except KeyError as error:
+        raise ValueError(f"{path}: no column {error}") from None
+    if table.num_columns == 0:
+        raise ValueError(f"{path}: has no columns")
+    if table.num_rows == 0:
+        raise ValueError(f"{path}: has no rows")
+    return {name: _to_numpy(table.column(name)) for name in table.column_names}
+
+
+def _format(path: Path) -> str:
+    return "Parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "CSV"
+
+
+def _read(path: Path, columns: Sequence[str] | None) -> pa.Table:
+    if _format(path) == "Parquet":
+        schema = pq.read_schema(path)
+        _require(path, schema.names, columns)
+        return pq.read_table(path, columns=list(columns) if columns else None)
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: is empty")
+    options = pa_csv.ConvertOptions(include_columns=list(columns) if columns else None, strings_can_be_null=True)
+    if columns:
+        header = pa_csv.open_csv(path).schema.names
+        _require(path, header, columns)
+    return pa_csv.read_csv(path, convert_options=options)
+
+
+def _require(path: Path, present: Sequence[str], wanted: Sequence[str] | None) -> None:
+    lacking = [name for name in wanted or () if name not in present]
+    if lacking:
+        raise ValueError(f"{path}: no column(s) {', '.join(lacking)} (it has {', '.join(present)})")
+
+
+def _to_numpy(column: pa.ChunkedArray) -> npt.NDArray[Any]:
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_null(kind):
+        return np.full(len(column), None, dtype=object)
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind)):
+        column = column.cast(pa.string())
+    return np.asarray(column.to_pylist(), dtype=object)
+
+
+def check_same_columns(reference: dict[str, Any], current: dict[str, Any], current_path: Path) -> None:
+    """The current file must have every reference column."""
+    lacking = [name for name in reference if name not in current]
+    if lacking:
+        raise ValueError(f"{current_path}: lacks column(s) the reference has: {', '.join(lacking)}")

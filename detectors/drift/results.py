@@ -1,0 +1,184 @@
+"""Typed drift results: one :class:`FeatureDrift` per feature, gathered in one :class:`DriftReport`.
+
+``to_dict`` gives the stable JSON shape documented in the README's "Offline drift check" (schema
+``inferwatch.drift/v1``): adding a key is allowed, renaming or removing one needs a new schema version.
+Every float in it is finite, so it is plain JSON (no ``NaN`` or ``Infinity``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+Kind = Literal["numeric", "categorical"]
+Correction = Literal["bh", "bonferroni"]
+CORRECTIONS: Final = ("bh", "bonferroni")
+SCHEMA: Final = "inferwatch.drift/v1"
+
+
+def _finite(value: float | None) -> float | None:
+    """The value, or None where it is not a finite number (JSON has no NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """What a subclass computes for one feature: the test's own numbers, before any correction."""
+
+    method: str
+    statistic: float
+    p_value: float | None
+    effect_size: float
+    # Distance methods hold the statistic against this; p-value methods are held against `alpha` instead.
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class MissingRateChange:
+    """The share of missing values in reference and current, and a two-proportion z-test of the change."""
+
+    reference_rate: float
+    current_rate: float
+    p_value: float | None
+    p_value_adjusted: float | None
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class UnseenCategories:
+    """Current values the reference never saw, tested against the reference's Good-Turing missing mass."""
+
+    count: int
+    share: float
+    expected_share: float
+    p_value: float | None
+    p_value_adjusted: float | None
+    drifted: bool
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """The verdict on one feature: the distribution test, plus missing-rate and unseen-category signals.
+
+    ``drifted`` is true when any of the three signals fired. ``threshold`` is what ``statistic`` (distance
+    methods) or ``p_value_adjusted`` (test methods) was held against.
+    """
+
+    feature: str
+    kind: Kind
+    method: str
+    statistic: float
+    p_value: float | None
+    p_value_adjusted: float | None
+    effect_size: float
+    effect_size_name: str
+    threshold: float
+    distribution_drifted: bool
+    drifted: bool
+    reference_count: int
+    current_count: int
+    enough_data: bool
+    missing: MissingRateChange
+    unseen: UnseenCategories | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """This result in the stable JSON shape."""
+        unseen = self.unseen
+        return {
+            "feature": self.feature,
+            "kind": self.kind,
+            "method": self.method,
+            "statistic": _finite(self.statistic),
+            "p_value": _finite(self.p_value),
+            "p_value_adjusted": _finite(self.p_value_adjusted),
+            "effect_size": _finite(self.effect_size),
+            "effect_size_name": self.effect_size_name,
+            "threshold": self.threshold,
+            "distribution_drifted": self.distribution_drifted,
+            "drifted": self.drifted,
+            "reference_count": self.reference_count,
+            "current_count": self.current_count,
+            "enough_data": self.enough_data,
+            "missing": {
+                "reference_rate": self.missing.reference_rate,
+                "current_rate": self.missing.current_rate,
+                "p_value": _finite(self.missing.p_value),
+                "p_value_adjusted": _finite(self.missing.p_value_adjusted),
+                "drifted": self.missing.drifted,
+            },
+            "unseen": None
+            if unseen is None
+            else {
+                "count": unseen.count,
+                "share": unseen.share,
+                "expected_share": unseen.expected_share,
+                "p_value": _finite(unseen.p_value),
+                "p_value_adjusted": _finite(unseen.p_value_adjusted),
+                "drifted": unseen.drifted,
+                "examples": list(unseen.examples),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Per-feature results and the dataset-level verdict.
+
+    ``dataset_drift`` is true when any feature drifted after the correction. Under Benjamini-Hochberg that
+    is Simes' global test, so on data without drift it fires with probability at most ``alpha``.
+    """
+
+    features: tuple[FeatureDrift, ...]
+    correction: Correction
+    alpha: float
+    reference_rows: int
+    current_rows: int
+    detector: str
+
+    @property
+    def drifted_features(self) -> tuple[str, ...]:
+        """Names of the features that drifted, in report order."""
+        return tuple(result.feature for result in self.features if result.drifted)
+
+    @property
+    def share_drifted(self) -> float:
+        """Drifted features over features that had enough data to judge (0.0 when none had)."""
+        judged = sum(1 for result in self.features if result.enough_data)
+        return len(self.drifted_features) / judged if judged else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        """Whether anything drifted."""
+        return bool(self.drifted_features)
+
+    @property
+    def enough_data(self) -> bool:
+        """Whether at least one feature had enough data on both sides to be judged."""
+        return any(result.enough_data for result in self.features)
+
+    def feature(self, name: str) -> FeatureDrift:
+        """The result for one feature, by name."""
+        for result in self.features:
+            if result.feature == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report in the stable JSON shape."""
+        return {
+            "schema": SCHEMA,
+            "detector": self.detector,
+            "dataset_drift": self.dataset_drift,
+            "enough_data": self.enough_data,
+            "share_drifted": self.share_drifted,
+            "drifted_features": list(self.drifted_features),
+            "correction": self.correction,
+            "alpha": self.alpha,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "features": [result.to_dict() for result in self.features],
+        }

@@ -1,0 +1,169 @@
+"""Vectorised two-sample statistics, p-values and multiple-testing corrections (numpy and scipy only).
+
+Every function takes counts or sorted non-missing values; none loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+from detectors.drift.results import Correction
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Shares below this count as this much in PSI and JS, so an empty bin gives a large but finite term (Evidently's floor).
+SHARE_FLOOR: Final = 1e-4
+# Below this n*m the KS p-value comes from scipy's exact distribution; above it from the asymptotic Kolmogorov law.
+EXACT_KS_MAX_NM: Final = 1_000_000
+# A chi-square cell whose expected count is below this is pooled with the other rare cells (Cochran's rule).
+MIN_EXPECTED: Final = 5.0
+
+
+def ks_and_wasserstein(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
+    """KS distance D and Wasserstein-1 distance between two samples, both given sorted and non-empty.
+
+    Both come from the two empirical CDFs evaluated on the merged sample: D is the largest gap between
+    them, W1 the area between them. Ties are handled by evaluating right-continuous CDFs.
+    """
+    merged = np.concatenate((reference, current))
+    merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+    cdf_ref = np.searchsorted(reference, merged, side="right") / reference.size
+    cdf_cur = np.searchsorted(current, merged, side="right") / current.size
+    gaps = np.abs(cdf_ref - cdf_cur)
+    distance = float(gaps.max())
+    wasserstein = float(np.dot(gaps[:-1], np.diff(merged)))
+    return distance, wasserstein
+
+
+def ks_p_value(distance: float, reference: FloatArray, current: FloatArray) -> float:
+    """Two-sided KS p-value: exact for small samples, the asymptotic Kolmogorov law for large ones."""
+    n, m = reference.size, current.size
+    if n * m <= EXACT_KS_MAX_NM:
+        return float(stats.ks_2samp(reference, current, method="exact").pvalue)
+    return kolmogorov_p_value(distance, n, m)
+
+
+def kolmogorov_p_value(distance: float, n: int, m: int) -> float:
+    """Asymptotic two-sample p-value of D; conservative when D comes from binned CDFs (binning only lowers D)."""
+    effective = n * m / (n + m)
+    return float(special.kolmogorov(np.sqrt(effective) * distance))
+
+
+def quantile_edges(sorted_values: FloatArray, n_bins: int) -> FloatArray:
+    """Distinct interior bin edges at the reference's quantiles; bins are ``[edge_i, edge_i+1)``, open at both ends."""
+    if sorted_values.size == 0:
+        return np.empty(0, dtype=np.float64)
+    positions = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
+    return np.unique(np.quantile(sorted_values, positions, method="inverted_cdf"))
+
+
+def bin_counts(values: FloatArray, edges: FloatArray) -> IntArray:
+    """How many values fall in each of the ``len(edges) + 1`` bins the edges define."""
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=edges.size + 1).astype(np.int64)
+
+
+def shares(counts: npt.NDArray[np.int64] | FloatArray) -> FloatArray:
+    """Counts as shares floored at ``SHARE_FLOOR`` (all-zero counts give uniform shares)."""
+    total = float(np.sum(counts))
+    if total == 0:
+        return np.full(len(counts), 1.0 / max(len(counts), 1))
+    return np.maximum(np.asarray(counts, dtype=np.float64) / total, SHARE_FLOOR)
+
+
+def psi(reference_counts: IntArray, current_counts: IntArray) -> float:
+    """Population stability index over matching bins: sum of (cur - ref) * ln(cur / ref) on floored shares."""
+    ref, cur = shares(reference_counts), shares(current_counts)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def js_distance(reference_counts: IntArray, current_counts: IntArray) -> float:
+    """Jensen-Shannon distance (square root of the divergence, base 2, in [0, 1]) over matching bins."""
+    total_ref, total_cur = float(reference_counts.sum()), float(current_counts.sum())
+    if total_ref == 0 or total_cur == 0:
+        return 0.0
+    p = reference_counts / total_ref
+    q = current_counts / total_cur
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        kl_q = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    divergence = max(float(0.5 * (kl_p.sum() + kl_q.sum())), 0.0)
+    return float(np.sqrt(min(divergence, 1.0)))
+
+
+def binned_ks(reference_counts: IntArray, current_counts: IntArray) -> float:
+    """Largest gap between the two CDFs at the bin edges (a lower bound of the raw-sample KS distance)."""
+    ref = np.cumsum(reference_counts) / max(int(reference_counts.sum()), 1)
+    cur = np.cumsum(current_counts) / max(int(current_counts.sum()), 1)
+    return float(np.abs(ref - cur).max()) if ref.size else 0.0
+
+
+def chi_square_pooled(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
+    """Chi-square test of homogeneity on a 2 x k table after pooling cells with expected count < 5.
+
+    Rare categories are pooled into one cell; if that cell is still rare it joins the smallest other cell.
+    Returns (statistic, p-value); fewer than two cells left means nothing to compare: (0, 1).
+    """
+    table = np.vstack((reference_counts, current_counts)).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    rows = table.sum(axis=1)
+    if table.shape[1] < 2 or np.any(rows == 0):
+        return 0.0, 1.0
+    expected_min = np.outer(rows, table.sum(axis=0)).min(axis=0) / rows.sum()
+    rare = expected_min < MIN_EXPECTED
+    if rare.any():
+        pooled = table[:, rare].sum(axis=1, keepdims=True)
+        table = np.hstack((table[:, ~rare], pooled))
+        pooled_expected = rows.min() * pooled.sum() / rows.sum()
+        if pooled_expected < MIN_EXPECTED and table.shape[1] > 2:
+            smallest = int(np.argmin(table[:, :-1].sum(axis=0)))
+            table[:, smallest] += table[:, -1]
+            table = table[:, :-1]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    expected = np.outer(rows, table.sum(axis=0)) / rows.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
+
+
+def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    """Two-sided pooled z-test that k1/n1 and k2/n2 share one rate; None when neither side has a case."""
+    if n1 == 0 or n2 == 0:
+        return None
+    pooled = (k1 + k2) / (n1 + n2)
+    if pooled in (0.0, 1.0):
+        return None
+    z = (k1 / n1 - k2 / n2) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def unseen_p_value(unseen: int, current: int, singletons: int, reference: int) -> tuple[float, float]:
+    """Test whether more current values are unseen than the reference's missing mass predicts.
+
+    Good-Turing: the chance that a new draw from the reference's distribution is a value the reference never
+    showed is about (singletons + 1) / (n + 1). Returns (that expected share, one-sided binomial p-value).
+    """
+    expected = min((singletons + 1) / (reference + 1), 1.0)
+    if unseen == 0:
+        return expected, 1.0
+    return expected, float(stats.binom.sf(unseen - 1, current, expected))
+
+
+def adjust(p_values: FloatArray, correction: Correction) -> FloatArray:
+    """Adjusted p-values: Benjamini-Hochberg (step-up, monotone) or Bonferroni; compare them with alpha."""
+    m = p_values.size
+    if m == 0:
+        return p_values.copy()
+    if correction == "bonferroni":
+        return np.minimum(p_values * m, 1.0)
+    order = np.argsort(p_values)
+    scaled = p_values[order] * m / np.arange(1, m + 1)
+    monotone = np.minimum.accumulate(scaled[::-1])[::-1]
+    adjusted = np.empty(m, dtype=np.float64)
+    adjusted[order] = np.minimum(monotone, 1.0)
+    return adjusted

@@ -29,6 +29,8 @@ from collector.spool import Spool
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
+from detectors.drift import reference_service
+from detectors.drift.monitor import parse_drift_section
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
 from shadow import service as shadow_service
@@ -59,6 +61,7 @@ class Service:
         config = self.config
         # Feature configuration is checked before anything starts, like every other setting.
         slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
+        drift = parse_drift_section(config.feature_sections.get("drift", {}))
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -98,7 +101,12 @@ class Service:
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(
                     config.server.grpc_addr,
-                    services=[*servicers.registrations(), finding_service.registration(engine), *shadow_services],
+                    services=[
+                        *servicers.registrations(),
+                        finding_service.registration(engine),
+                        reference_service.registration(engine),
+                        *shadow_services,
+                    ],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,
                     shutdown_grace_s=config.server.shutdown_grace_s,
@@ -111,6 +119,7 @@ class Service:
                     SchedulerOptions(
                         interval_s=config.detectors.detector_interval_s,
                         slos=slos,
+                        drift=drift,
                     ),
                 )
             )

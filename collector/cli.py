@@ -13,12 +13,12 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 import collector
+from collector.cli_args import parse_since
 from collector.config import SETTINGS, Config, describe, load_config, resolve
 from collector.errors import ConfigError, InferwatchError
 
@@ -148,10 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     from shadow.cli import add_commands as add_shadow_commands
 
     add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
-    for name in ("models", "shadow"):
-        commands.choices[name].set_defaults(handler=cmd_feature)
     from detectors.drift.cli import add_drift_commands
+    from detectors.drift.reference_cli import add_reference_commands
 
+    add_reference_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    for name in ("models", "shadow", "reference"):
+        commands.choices[name].set_defaults(handler=cmd_feature)
     add_drift_commands(commands)
 
     config = commands.add_parser(
@@ -249,18 +251,6 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return EXIT_OK if at_head else EXIT_FAILED
 
 
-def parse_since(raw: str) -> datetime:
-    """``30m``, ``6h``, ``2d`` before now, or an ISO 8601 time (UTC when it names no zone)."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if raw[-1:] in units and raw[:-1].isdigit():
-        return datetime.now(tz=UTC) - timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO time or a duration like 30m, 6h, 2d; got {raw!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def cmd_findings_list(args: argparse.Namespace) -> int:
     """List findings from the database."""
     from collector.findings import FindingFilter, finding_to_json, list_findings
@@ -295,7 +285,7 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 
 def cmd_feature(args: argparse.Namespace) -> int:
     """Run a feature package's command with the configured database."""
-    result: int = args.shadow_handler(args, _config(args).storage.db_url)
+    result: int = args.feature_handler(args, _config(args).storage.db_url)
     return result
 
 

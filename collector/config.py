@@ -302,7 +302,7 @@ _COLLECTOR_KEYS = frozenset(setting.key for setting in SETTINGS if setting.secti
 SETTINGS_BY_FILE_KEY = {setting.file_key: setting for setting in SETTINGS}
 # Sections later features read whole from the file (pricing tables, SLOs, alert routes); they are parsed by
 # their owners, so the loader only checks that they are tables.
-OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "shadow"})
+OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "shadow", "drift"})
 
 
 @dataclass(frozen=True)

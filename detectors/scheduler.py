@@ -1,9 +1,10 @@
-"""The detector scheduler: every interval, roll up new spans, evaluate latency and SLO burn, store findings.
+"""The detector scheduler: every interval, roll up new spans, evaluate latency, SLO burn and drift, store findings.
 
 Each evaluation is a pure function of what is stored, for the last complete interval, and findings are
 upserted on (detector, model, version, subject, window): evaluating the same interval twice (a restart, a
 second replica) stores the same finding once. Findings that fire are always stored; a quiet one is stored
-only when it ends a firing streak, as the evidence that the condition resolved.
+only when it ends a firing streak, as the evidence that the condition resolved. Drift findings are one per
+window and detector, quiet or not, so a model version's drift history (and "not enough data") can be read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Engine
 from collector.domain import Finding
 from collector.findings import store_findings
 from collector.storage.tables import FindingRow
+from detectors.drift.monitor import DriftMonitor, DriftOptions
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
@@ -48,6 +50,7 @@ class SchedulerOptions:
     # Intervals walked through persistence and hysteresis before the evaluated one.
     state_intervals: int = 30
     slos: tuple[SLO, ...] = ()
+    drift: DriftOptions = field(default_factory=DriftOptions)
 
 
 def _utc(seconds: int) -> datetime:
@@ -160,6 +163,7 @@ class DetectorScheduler:
         self.options = options or SchedulerOptions()
         self._rollups = RollupJob(engine, self.options.rollup)
         self._latency = LatencyAnomalyDetector(self.options.latency)
+        self._drift = DriftMonitor(engine, self.options.drift)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> DetectorScheduler:
@@ -196,7 +200,7 @@ class DetectorScheduler:
         findings = self._latency_findings(rollups, end, interval)
         for slo in self.options.slos:
             findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
-        kept = self._worth_keeping(findings)
+        kept = self._worth_keeping(findings) + self._drift.evaluate(now)
         store_findings(self._engine, kept)
         return kept
 

@@ -43,12 +43,12 @@ def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser]
     register.add_argument("--task", default="unspecified", choices=MODEL_TASKS, help="what the model does")
     register.add_argument("--labels", default="", help="class labels in score order, comma-separated")
     register.add_argument("--replace", action="store_true", help="point an existing version at a new artifact")
-    register.set_defaults(shadow_handler=cmd_models_register)
+    register.set_defaults(feature_handler=cmd_models_register)
     listing = model_commands.add_parser(
         "list", help="list registered versions", description="List registered model versions."
     )
     listing.add_argument("--name", help="only this model")
-    listing.set_defaults(shadow_handler=cmd_models_list)
+    listing.set_defaults(feature_handler=cmd_models_list)
 
     shadow = commands.add_parser(
         "shadow",
@@ -77,7 +77,7 @@ def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser]
     for parser in (register, listing, run):
         add_db_flags(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    run.set_defaults(shadow_handler=cmd_shadow_run)
+    run.set_defaults(feature_handler=cmd_shadow_run)
 
 
 def _version_json(version: ModelVersion) -> dict[str, Any]:

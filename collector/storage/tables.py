@@ -193,6 +193,26 @@ class DriftReferenceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class DriftSummaryRow(Base):
+    """One interval of a model version's predictions, summarised on one reference's bins.
+
+    Drift windows are merged from these, so each prediction is read once, whatever the window size or how
+    often rolling windows are evaluated. Rows go with their reference: a new reference has new bins.
+    """
+
+    __tablename__ = "drift_summaries"
+    __table_args__ = (UniqueConstraint("reference_id", "bucket_s", "bucket_start_unix_s"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    reference_id: Mapped[int] = mapped_column(ForeignKey("drift_references.id", ondelete="CASCADE"))
+    bucket_s: Mapped[int] = mapped_column(Integer)
+    bucket_start_unix_s: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    # ``detectors.drift.reference.WindowSummary`` as JSON.
+    summary: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class SpanRollupRow(Base):
     """Inference spans of one model version, operation and hardware class, summed over one interval.
 

@@ -70,6 +70,7 @@ def test_models_define_every_table() -> None:
         "shadow_runs",
         "shadow_variant_results",
         "span_rollups",
+        "drift_summaries",
     } == MODEL_TABLES
 
 

@@ -21,6 +21,7 @@ from collector.storage import (
     AlertRow,
     Base,
     DriftReferenceRow,
+    DriftSummaryRow,
     FindingRow,
     ModelRow,
     ModelVersionRow,
@@ -166,6 +167,21 @@ def a_reference(session: Session) -> DriftReferenceRow:
         features=[{"name": "amount", "type": "numeric"}, {"name": "country", "type": "categorical"}],
         fitted=b"\x93NUMPY" + bytes(100),
         created_at=at(3),
+    )
+
+
+def a_drift_summary(session: Session) -> DriftSummaryRow:
+    """A drift summary row, under a freshly stored reference."""
+    reference = a_reference(session)
+    session.add(reference)
+    session.flush()
+    return DriftSummaryRow(
+        reference_id=reference.id,
+        bucket_s=300,
+        bucket_start_unix_s=1_763_000_100,
+        rows=412,
+        summary=b'{"rows":412,"features":{},"outputs":{},"reconstruction":null}',
+        created_at=at(4),
     )
 
 
@@ -321,6 +337,7 @@ ROW_FACTORIES: dict[str, Callable[[Session], Base]] = {
     "shadow_runs": a_shadow_run,
     "shadow_variant_results": a_variant_result,
     "span_rollups": a_span_rollup,
+    "drift_summaries": a_drift_summary,
 }
 
 

@@ -1,0 +1,205 @@
+"""References and per-interval drift summaries in the database.
+
+A reference is fitted once, from a time range of recorded predictions (with the model's performance there,
+when outcomes are known) or from a file of training data, and stored; setting it again replaces it, and the
+interval summaries made on the old reference's bins go with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from collector.storage.base import utcnow
+from collector.storage.tables import DriftReferenceRow, DriftSummaryRow
+from collector.storage.upsert import insert_ignore
+from detectors.drift.files import read_table
+from detectors.drift.performance import MIN_OUTCOMES, Performance, classification_performance, regression_performance
+from detectors.drift.records import PredictionColumns, load_outcomes, load_predictions
+from detectors.drift.reference import FittedReference, WindowSummary
+
+DEFAULT_REFERENCE: Final = "default"
+# Enough for quantile edges and PCA to be stable; a larger range is sampled evenly down to this.
+DEFAULT_MAX_REFERENCE_ROWS: Final = 200_000
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """A stored reference, without its fitted body."""
+
+    id: int
+    model_name: str
+    model_version: str
+    name: str
+    source: str
+    range_start: datetime | None
+    range_end: datetime | None
+    source_path: str | None
+    row_count: int
+    features: tuple[str, ...]
+    created_at: datetime
+
+
+def _info(row: DriftReferenceRow) -> ReferenceInfo:
+    return ReferenceInfo(
+        row.id,
+        row.model_name,
+        row.model_version,
+        row.name,
+        row.source,
+        row.range_start,
+        row.range_end,
+        row.source_path,
+        row.row_count,
+        tuple(str(item["name"]) for item in row.features),
+        row.created_at,
+    )
+
+
+def performance_of(engine: Engine, columns: PredictionColumns) -> Performance | None:
+    """The model's performance on these predictions, from the outcomes known now; None below MIN_OUTCOMES."""
+    outcomes = load_outcomes(engine, columns.prediction_ids)
+    pairs = [
+        (predicted, outcomes[pid], positive)
+        for pid, predicted, positive in zip(columns.prediction_ids, columns.predicted, columns.positives, strict=True)
+        if pid in outcomes and predicted is not None
+    ]
+    if len(pairs) < MIN_OUTCOMES:
+        return None
+    if all(isinstance(p, float) and isinstance(a, float) for p, a, _ in pairs):
+        return regression_performance([float(p) for p, _, _ in pairs], [float(a) for _, a, _ in pairs])
+    return classification_performance(
+        [str(p) for p, _, _ in pairs], [str(a) for _, a, _ in pairs], [x for *_, x in pairs]
+    )
+
+
+def fit_from_range(
+    engine: Engine,
+    model_name: str,
+    model_version: str,
+    *,
+    start: datetime,
+    end: datetime,
+    max_rows: int = DEFAULT_MAX_REFERENCE_ROWS,
+) -> FittedReference:
+    """Fit a reference on the version's predictions in ``[start, end)``; ValueError when there are none."""
+    if end <= start:
+        raise ValueError(f"`--to` must be after `--from`, got {start.isoformat()} .. {end.isoformat()}")
+    columns = load_predictions(engine, model_name, model_version, _nanos(start), _nanos(end), max_rows=max_rows)
+    if columns.rows == 0:
+        raise ValueError(
+            f"no predictions of model {model_name!r} version {model_version!r} between "
+            f"{start.isoformat()} and {end.isoformat()}"
+        )
+    if not columns.features:
+        raise ValueError(f"the predictions of model {model_name!r} version {model_version!r} carry no features")
+    return FittedReference.fit(columns.features, columns.outputs, performance=performance_of(engine, columns))
+
+
+def fit_from_file(path: Path, categorical: Collection[str] = ()) -> FittedReference:
+    """Fit a reference on a CSV or Parquet file of training data (its columns are the features)."""
+    return FittedReference.fit(read_table(path), categorical=categorical)
+
+
+def _nanos(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def save_reference(
+    engine: Engine,
+    model_name: str,
+    model_version: str,
+    fitted: FittedReference,
+    *,
+    name: str = DEFAULT_REFERENCE,
+    range_start: datetime | None = None,
+    range_end: datetime | None = None,
+    source_path: str | None = None,
+) -> ReferenceInfo:
+    """Store a fitted reference, replacing one of the same name (and the summaries made on its bins)."""
+    with engine.begin() as connection:
+        old = connection.execute(
+            select(DriftReferenceRow.id).where(
+                DriftReferenceRow.model_name == model_name,
+                DriftReferenceRow.model_version == model_version,
+                DriftReferenceRow.name == name,
+            )
+        ).scalar_one_or_none()
+        if old is not None:
+            # Explicitly, not by ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
+            connection.execute(delete(DriftSummaryRow).where(DriftSummaryRow.reference_id == old))
+            connection.execute(delete(DriftReferenceRow).where(DriftReferenceRow.id == old))
+    row = DriftReferenceRow(
+        model_name=model_name,
+        model_version=model_version,
+        name=name,
+        source="file" if source_path is not None else "time_range",
+        range_start=range_start,
+        range_end=range_end,
+        source_path=source_path,
+        row_count=fitted.rows,
+        features=fitted.feature_kinds(),
+        fitted=fitted.to_bytes(),
+    )
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.add(row)
+    return _info(row)
+
+
+def list_references(
+    engine: Engine, model_name: str | None = None, model_version: str | None = None
+) -> list[ReferenceInfo]:
+    """Stored references, newest first."""
+    query = select(DriftReferenceRow).order_by(DriftReferenceRow.created_at.desc(), DriftReferenceRow.id.desc())
+    if model_name is not None:
+        query = query.where(DriftReferenceRow.model_name == model_name)
+    if model_version is not None:
+        query = query.where(DriftReferenceRow.model_version == model_version)
+    with Session(engine) as session:
+        return [_info(row) for row in session.scalars(query)]
+
+
+def load_active_references(engine: Engine) -> list[tuple[ReferenceInfo, FittedReference]]:
+    """Every model version's default reference, fitted body included."""
+    with Session(engine) as session:
+        rows = session.scalars(select(DriftReferenceRow).where(DriftReferenceRow.name == DEFAULT_REFERENCE)).all()
+        return [(_info(row), FittedReference.from_bytes(row.fitted)) for row in rows]
+
+
+def load_summaries(
+    engine: Engine, reference: FittedReference, reference_id: int, *, bucket_s: int, start_s: int, end_s: int
+) -> dict[int, WindowSummary]:
+    """The stored interval summaries of a reference with ``start_s <= bucket start < end_s``, by start."""
+    query = select(DriftSummaryRow.bucket_start_unix_s, DriftSummaryRow.summary).where(
+        DriftSummaryRow.reference_id == reference_id,
+        DriftSummaryRow.bucket_s == bucket_s,
+        DriftSummaryRow.bucket_start_unix_s >= start_s,
+        DriftSummaryRow.bucket_start_unix_s < end_s,
+    )
+    with engine.connect() as connection:
+        return {start: reference.window_from_json(blob) for start, blob in connection.execute(query)}
+
+
+def save_summary(engine: Engine, reference_id: int, bucket_s: int, start_s: int, summary: WindowSummary) -> None:
+    """Store one interval's summary; a replica that stored it first wins (the two are equal)."""
+    with engine.begin() as connection:
+        connection.execute(
+            insert_ignore(DriftSummaryRow, connection.dialect.name),
+            [
+                {
+                    "reference_id": reference_id,
+                    "bucket_s": bucket_s,
+                    "bucket_start_unix_s": start_s,
+                    "rows": summary.rows,
+                    "summary": summary.to_json(),
+                    "created_at": utcnow(),
+                }
+            ],
+        )

@@ -7,9 +7,10 @@ is the last whole ``window_s`` aligned to the epoch; a *rolling* one is the last
 latest interval boundary. An interval is summarised only ``settle_s`` after it ends, so late predictions
 (clock skew, the ingest buffer) are in it.
 
-Per window, up to four findings, each upserted on its window so a re-evaluation stores it once:
+Per window, up to five findings, each upserted on its window so a re-evaluation stores it once:
 ``drift.data`` (the input features), ``drift.prediction`` (the flattened outputs), ``drift.multivariate``
-(PCA reconstruction error) and ``drift.performance`` (against outcomes, once enough have arrived; the last
+(PCA reconstruction error), ``drift.estimated_accuracy`` (from the model's confidence, when the reference
+had scores and outcomes) and ``drift.performance`` (against outcomes, once enough have arrived; the last
 ``performance_windows`` windows are re-checked as outcomes arrive, at most every ``performance_every_s``).
 Below ``min_count`` predictions a window is reported as not having enough data instead of being judged.
 """
@@ -29,12 +30,12 @@ from sqlalchemy.engine import Engine
 from collector.domain import Finding
 from collector.errors import ConfigError
 from detectors.drift.performance import MIN_OUTCOMES, compare_performance
-from detectors.drift.records import load_predictions
+from detectors.drift.records import CONFIDENCE, load_predictions
 from detectors.drift.reference import FittedReference, WindowSummary
 from detectors.drift.results import CORRECTIONS, Correction, DriftReport
 from detectors.drift.store import ReferenceInfo, load_active_references, load_summaries, performance_of, save_summary
 from detectors.drift.streaming import SummaryDrift
-from detectors.drift.summaries import Summary
+from detectors.drift.summaries import NumericSummary, Summary
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ DATA: Final = "drift.data"
 PREDICTION: Final = "drift.prediction"
 MULTIVARIATE: Final = "drift.multivariate"
 PERFORMANCE: Final = "drift.performance"
+ESTIMATED: Final = "drift.estimated_accuracy"
 WindowKind = Literal["tumbling", "rolling"]
 # Per interval, at most this many predictions are summarised (an even sample above it), bounding memory.
 MAX_INTERVAL_ROWS: Final = 50_000
@@ -203,7 +205,42 @@ class DriftMonitor:
             )
             report = scorer.fit(reference).score(summaries)
             findings.append(self._drift_finding(detector, info, window, report, current.rows))
-        return findings
+        estimate = self.estimated_accuracy(info, fitted, current, window)
+        return findings if estimate is None else [*findings, estimate]
+
+    def estimated_accuracy(
+        self, info: ReferenceInfo, fitted: FittedReference, current: WindowSummary, window: Window
+    ) -> Finding | None:
+        """``drift.estimated_accuracy``: accuracy expected from the window's confidence, before outcomes arrive."""
+        confidence = current.outputs.get(CONFIDENCE)
+        calibration = fitted.calibration
+        if (
+            calibration is None
+            or not isinstance(confidence, NumericSummary)
+            or confidence.count < self.options.min_count
+        ):
+            return None
+        estimate = calibration.estimate(confidence)
+        if estimate is None:
+            return None
+        firing = calibration.significant_drop(estimate, confidence.count, self.options.performance_min_loss)
+        return Finding(
+            detector=ESTIMATED,
+            model_name=info.model_name,
+            model_version=info.model_version,
+            subject="accuracy",
+            severity="warning" if firing else "info",
+            firing=firing,
+            window_start=_utc(window.start_s),
+            window_end=_utc(window.end_s),
+            summary=(
+                f"estimated accuracy {estimate:.4g} from confidence, {calibration.reference_accuracy:.4g} on the "
+                f"reference; {confidence.count} predictions, no outcomes needed"
+            ),
+            value=estimate,
+            expected=calibration.reference_accuracy,
+            details={"rows": confidence.count, "calibration_outcomes": calibration.outcomes},
+        )
 
     def _not_enough(self, detector: str, info: ReferenceInfo, window: Window, rows: int) -> Finding:
         return Finding(

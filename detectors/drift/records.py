@@ -2,8 +2,9 @@
 
 Outputs are flattened into columns the drift tests understand: a predicted label is the categorical
 ``output.label``, a regression value the numeric ``output.value``, class scores one numeric column per class
-(``output.score.<label>``) and a vector of values one per position (``output.values[i]``), both capped at
-``MAX_OUTPUT_COLUMNS`` so a model with thousands of classes does not become thousands of tests.
+(``output.score.<label>``) plus the model's confidence, its highest score (``output.confidence``), and a vector
+of values one per position (``output.values[i]``), both capped at ``MAX_OUTPUT_COLUMNS`` so a model with
+thousands of classes does not become thousands of tests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from collector.storage.tables import OutcomeRow, PredictionRow
 
 MAX_OUTPUT_COLUMNS: Final = 20
+CONFIDENCE: Final = "output.confidence"
 _FETCH_CHUNK: Final = 5000
 
 Cell = float | str | None
@@ -55,6 +57,9 @@ def flatten_output(output: Any) -> dict[str, Cell]:
     if isinstance(scores, list) and isinstance(labels, list):
         for label, score in list(zip(labels, scores, strict=False))[:MAX_OUTPUT_COLUMNS]:
             cells[f"output.score.{label}"] = float(score) if _is_number(score) else None
+        finite = [float(score) for score in scores if _is_number(score)]
+        if finite:
+            cells[CONFIDENCE] = max(finite)
     values = output.get("values")
     if isinstance(values, list):
         for index, value in enumerate(values[:MAX_OUTPUT_COLUMNS]):

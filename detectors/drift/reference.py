@@ -2,7 +2,8 @@
 
 It holds, per input feature and per flattened output, a summary of the reference (numeric: counts over 100
 of its quantiles; categorical: category counts), the PCA subspace and held-out reconstruction errors for the
-multivariate test, and the model's performance on the reference where outcomes were known. A window is
+multivariate test, and, where outcomes were known, the model's performance on the reference and its accuracy
+by confidence (for the label-free estimate). A window is
 summarised on the reference's own bins (``summarise``), so windows merge and the detector never touches the
 reference's rows again.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import orjson
 
 from detectors.drift.columns import MAX_DISCRETE_VALUES, ColumnLike, Table, distinct_sorted, is_numeric, numeric_column
+from detectors.drift.estimate import ConfidenceCalibration
 from detectors.drift.multivariate import MIN_FEATURES, MIN_ROWS, PCAReconstruction
 from detectors.drift.performance import Performance
 from detectors.drift.summaries import CategoricalSummary, NumericSummary, Summary, summary_from_json
@@ -157,6 +159,7 @@ class FittedReference:
     pca: PCAReconstruction | None = None
     reconstruction: NumericSummary | None = None
     performance: Performance | None = None
+    calibration: ConfidenceCalibration | None = None
 
     @classmethod
     def fit(
@@ -231,6 +234,7 @@ class FittedReference:
                 "pca": self.pca.to_dict() if self.pca else None,
                 "reconstruction": self.reconstruction.to_dict() if self.reconstruction else None,
                 "performance": self.performance.to_dict() if self.performance else None,
+                "calibration": self.calibration.to_dict() if self.calibration else None,
             }
         )
 
@@ -249,6 +253,7 @@ class FittedReference:
                 PCAReconstruction.from_dict(raw["pca"]) if raw.get("pca") else None,
                 _as_numeric(summary_from_json(orjson.dumps(reconstruction))) if reconstruction else None,
                 Performance.from_dict(raw["performance"]) if raw.get("performance") else None,
+                ConfidenceCalibration.from_dict(raw["calibration"]) if raw.get("calibration") else None,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"not a fitted reference: {error}") from None

@@ -8,7 +8,7 @@ interval summaries made on the old reference's bins go with it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from collector.storage.base import utcnow
 from collector.storage.tables import DriftReferenceRow, DriftSummaryRow
 from collector.storage.upsert import insert_ignore
+from detectors.drift.estimate import ConfidenceCalibration
 from detectors.drift.files import read_table
 from detectors.drift.performance import MIN_OUTCOMES, Performance, classification_performance, regression_performance
-from detectors.drift.records import PredictionColumns, load_outcomes, load_predictions
+from detectors.drift.records import CONFIDENCE, PredictionColumns, load_outcomes, load_predictions
 from detectors.drift.reference import FittedReference, WindowSummary
+from detectors.drift.summaries import NumericSummary
 
 DEFAULT_REFERENCE: Final = "default"
 # Enough for quantile edges and PCA to be stable; a larger range is sampled evenly down to this.
@@ -63,21 +65,49 @@ def _info(row: DriftReferenceRow) -> ReferenceInfo:
     )
 
 
+def _labelled(engine: Engine, columns: PredictionColumns) -> list[tuple[int, str | float]]:
+    """Indices of the predictions that predicted something and have an outcome now, with the outcome."""
+    outcomes = load_outcomes(engine, columns.prediction_ids)
+    return [
+        (index, outcomes[pid])
+        for index, (pid, predicted) in enumerate(zip(columns.prediction_ids, columns.predicted, strict=True))
+        if pid in outcomes and predicted is not None
+    ]
+
+
 def performance_of(engine: Engine, columns: PredictionColumns) -> Performance | None:
     """The model's performance on these predictions, from the outcomes known now; None below MIN_OUTCOMES."""
-    outcomes = load_outcomes(engine, columns.prediction_ids)
+    return _performance(columns, _labelled(engine, columns))
+
+
+def _performance(columns: PredictionColumns, labelled: list[tuple[int, str | float]]) -> Performance | None:
+    if len(labelled) < MIN_OUTCOMES:
+        return None
+    predicted = [columns.predicted[index] for index, _ in labelled]
+    actual = [outcome for _, outcome in labelled]
+    if all(isinstance(p, float) for p in predicted) and all(isinstance(a, float) for a in actual):
+        return regression_performance([float(p) for p in predicted if p is not None], [float(a) for a in actual])
+    return classification_performance(
+        [str(p) for p in predicted], [str(a) for a in actual], [columns.positives[index] for index, _ in labelled]
+    )
+
+
+def _calibration(
+    fitted: FittedReference, columns: PredictionColumns, labelled: list[tuple[int, str | float]]
+) -> ConfidenceCalibration | None:
+    """Accuracy by confidence on the reference, for the label-free estimate; None without scores or outcomes."""
+    summary = fitted.outputs.get(CONFIDENCE)
+    confidence = columns.outputs.get(CONFIDENCE)
+    if not isinstance(summary, NumericSummary) or confidence is None:
+        return None
     pairs = [
-        (predicted, outcomes[pid], positive)
-        for pid, predicted, positive in zip(columns.prediction_ids, columns.predicted, columns.positives, strict=True)
-        if pid in outcomes and predicted is not None
+        (float(value), columns.predicted[index] == outcome)
+        for index, outcome in labelled
+        if isinstance(value := confidence[index], float) and isinstance(outcome, str)
     ]
     if len(pairs) < MIN_OUTCOMES:
         return None
-    if all(isinstance(p, float) and isinstance(a, float) for p, a, _ in pairs):
-        return regression_performance([float(p) for p, _, _ in pairs], [float(a) for _, a, _ in pairs])
-    return classification_performance(
-        [str(p) for p, _, _ in pairs], [str(a) for _, a, _ in pairs], [x for *_, x in pairs]
-    )
+    return ConfidenceCalibration.fit(summary, [c for c, _ in pairs], [ok for _, ok in pairs])
 
 
 def fit_from_range(
@@ -100,7 +130,9 @@ def fit_from_range(
         )
     if not columns.features:
         raise ValueError(f"the predictions of model {model_name!r} version {model_version!r} carry no features")
-    return FittedReference.fit(columns.features, columns.outputs, performance=performance_of(engine, columns))
+    labelled = _labelled(engine, columns)
+    fitted = FittedReference.fit(columns.features, columns.outputs, performance=_performance(columns, labelled))
+    return replace(fitted, calibration=_calibration(fitted, columns, labelled))
 
 
 def fit_from_file(path: Path, categorical: Collection[str] = ()) -> FittedReference:

@@ -15,7 +15,15 @@ from collector.domain import Finding
 from collector.errors import ConfigError
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import DriftSummaryRow, OutcomeRow, PredictionRow
-from detectors.drift.monitor import DATA, PERFORMANCE, PREDICTION, DriftMonitor, DriftOptions, parse_drift_section
+from detectors.drift.monitor import (
+    DATA,
+    ESTIMATED,
+    PERFORMANCE,
+    PREDICTION,
+    DriftMonitor,
+    DriftOptions,
+    parse_drift_section,
+)
 from detectors.drift.store import fit_from_range, save_reference
 
 HOUR = 3600
@@ -86,6 +94,25 @@ def label_outcomes(engine: Engine, ids: list[str], data: list[Row], accuracy: fl
                     "ts_unix_nano": 0,
                     "received_unix_nano": 0,
                     "actual": {"label": output["label"] if rng.random() < accuracy else flip[output["label"]]},
+                }
+                for pid, (_, output) in zip(ids, data, strict=True)
+            ],
+        )
+
+
+def calibrated_outcomes(engine: Engine, ids: list[str], data: list[Row], seed: int) -> None:
+    """Outcomes drawn from the model's own scores: a calibrated model, right as often as it is confident."""
+    rng = np.random.default_rng(seed)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(OutcomeRow),
+            [
+                {
+                    "prediction_id": pid,
+                    "model_name": "m",
+                    "ts_unix_nano": 0,
+                    "received_unix_nano": 0,
+                    "actual": {"label": "fraud" if rng.random() < output["scores"][1] else "ok"},
                 }
                 for pid, (_, output) in zip(ids, data, strict=True)
             ],
@@ -196,3 +223,23 @@ def test_good_drift_section_is_read() -> None:
         {"window": "rolling", "window_s": 7200, "alpha": 0, "min_count": 50} | {"alpha": 1e-3}
     )
     assert options == DriftOptions(window="rolling", window_s=7200, min_count=50, alpha=1e-3)
+
+
+def test_accuracy_is_estimated_from_confidence_before_outcomes_arrive(engine: Engine) -> None:
+    """Traffic moving toward the decision boundary lowers the estimated accuracy, with no outcome in the window;
+    the estimate matches the accuracy the scores imply, and unchanged traffic does not fire."""
+    for model, shift in (("steady", 0.0), ("boundary", 1.5)):
+        reference = rows(3000, seed=1)
+        calibrated_outcomes(engine, store(engine, model, T0, reference, prefix=f"{model}-ref"), reference, seed=2)
+        set_reference(engine, model)
+        store(engine, model, T0 + HOUR, rows(1000, seed=3, shift=shift), prefix=f"{model}-cur")
+    monitor = DriftMonitor(engine)
+    found = by_key(monitor.evaluate(T0 + 2 * HOUR + monitor.options.settle_s))
+    steady, boundary = found["steady", ESTIMATED], found["boundary", ESTIMATED]
+    assert not steady.firing
+    assert boundary.firing
+    assert boundary.expected is not None
+    assert boundary.expected > 0.9
+    implied = np.mean([max(output["scores"]) for _, output in rows(1000, seed=3, shift=1.5)])
+    assert boundary.value == pytest.approx(implied, abs=0.03)
+    assert boundary.value < boundary.expected - 0.1

@@ -239,6 +239,7 @@ def test_accuracy_is_estimated_from_confidence_before_outcomes_arrive(engine: En
     assert not steady.firing
     assert boundary.firing
     assert boundary.expected is not None
+    assert boundary.value is not None
     assert boundary.expected > 0.9
     implied = np.mean([max(output["scores"]) for _, output in rows(1000, seed=3, shift=1.5)])
     assert boundary.value == pytest.approx(implied, abs=0.03)

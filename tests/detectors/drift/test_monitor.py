@@ -24,6 +24,7 @@ from detectors.drift.monitor import (
     DriftOptions,
     parse_drift_section,
 )
+from detectors.drift.records import load_predictions
 from detectors.drift.store import fit_from_range, save_reference
 
 HOUR = 3600
@@ -244,3 +245,15 @@ def test_accuracy_is_estimated_from_confidence_before_outcomes_arrive(engine: En
     implied = np.mean([max(output["scores"]) for _, output in rows(1000, seed=3, shift=1.5)])
     assert boundary.value == pytest.approx(implied, abs=0.03)
     assert boundary.value < boundary.expected - 0.1
+
+
+def test_a_large_reference_range_is_sampled_evenly(engine: Engine) -> None:
+    """Above max_rows, every k-th prediction by id is read: the sample spans the whole range, deterministically."""
+    store(engine, "big", T0, rows(100, seed=1), prefix="big")
+    columns = load_predictions(engine, "big", "1", T0 * NANOS, (T0 + HOUR) * NANOS, max_rows=10)
+    assert 8 <= columns.rows <= 10
+    ids = [int(pid.split("-")[1]) for pid in columns.prediction_ids]
+    assert min(ids) < 15
+    assert max(ids) > 85
+    again = load_predictions(engine, "big", "1", T0 * NANOS, (T0 + HOUR) * NANOS, max_rows=10)
+    assert again.prediction_ids == columns.prediction_ids

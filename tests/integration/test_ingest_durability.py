@@ -46,9 +46,9 @@ class AckingClient:
         return len(self.acknowledged) * BATCH
 
 
-def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    """Every prediction acknowledged before SIGTERM is in the database after a clean exit."""
-    process, grpc_port, _ = start_serve(tmp_path)
+def test_sigterm_under_load_loses_nothing_acknowledged(db_url: str, tmp_path: Path) -> None:
+    """Every prediction acknowledged before SIGTERM is in the database after a clean exit (SQLite and PostgreSQL)."""
+    process, grpc_port, _ = start_serve(tmp_path, db_url)
     client = AckingClient(grpc_port)
     try:
         client.thread.start()
@@ -64,16 +64,15 @@ def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         process.wait()
     client.thread.join(10)
     assert client.acknowledged_rows() >= 20 * BATCH
-    assert count_rows(f"sqlite:///{tmp_path / 'served.db'}", "predictions") == client.acknowledged_rows()
+    assert count_rows(db_url, "predictions") == client.acknowledged_rows()
     spool = Spool(tmp_path / "inferwatch-spool", max_bytes=1).open()
     assert spool.pending_bytes == 0, "a clean shutdown leaves nothing to replay"
     spool.close()
 
 
-def test_kill_9_with_database_stalled_replays_the_spool_on_restart(tmp_path: Path) -> None:
-    """Acknowledged data that only reached the spool survives kill -9 and is stored after restart."""
-    db_url = f"sqlite:///{tmp_path / 'served.db'}"
-    process, grpc_port, _ = start_serve(tmp_path)
+def test_kill_9_with_database_stalled_replays_the_spool_on_restart(db_url: str, tmp_path: Path) -> None:
+    """Acknowledged data that only reached the spool survives kill -9 and is stored after restart (both backends)."""
+    process, grpc_port, _ = start_serve(tmp_path, db_url)
     try:
         with database_write_lock(db_url):
             client = AckingClient(grpc_port)
@@ -90,7 +89,7 @@ def test_kill_9_with_database_stalled_replays_the_spool_on_restart(tmp_path: Pat
         process.kill()
         process.wait()
     assert client.acknowledged_rows() >= 10 * BATCH
-    restarted, _, _ = start_serve(tmp_path)
+    restarted, _, _ = start_serve(tmp_path, db_url)
     try:
         deadline = time.monotonic() + 60
         while count_rows(db_url, "predictions") < client.acknowledged_rows() and time.monotonic() < deadline:

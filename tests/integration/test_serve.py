@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from sqlalchemy import create_engine, make_url
 
+from collector.config import Config
 from collector.storage.migrate import downgrade
-from tests.integration.service_harness import RunningService
+from tests.integration.service_harness import RunningService, loopback_config
 
 
 def http_get(url: str) -> tuple[int, str, dict[str, str]]:
@@ -76,6 +80,33 @@ def test_readyz_is_not_ready_when_schema_is_behind(running_service: RunningServi
     assert body["status"] == "not ready"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["migrations"].startswith("at no revision, head is ")
+
+
+@pytest.mark.postgres
+def test_readyz_is_not_ready_while_the_database_refuses_connections(
+    fresh_postgres_url: Callable[[], str], tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """/readyz says 503 and why while PostgreSQL refuses connections, and 200 again once it takes them."""
+    db_url = fresh_postgres_url()
+    service = start_service(loopback_config(db_url, tmp_path / "spool"))
+    name = make_url(db_url).database
+    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            connection.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        status, body = http_json(service.http_base + "/readyz")
+        assert status == 503
+        assert body["checks"]["database"].startswith("unreachable: OperationalError")
+        assert body["checks"]["migrations"] == "unknown: database unreachable"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.dispose()
+    status, _ = http_json(service.http_base + "/readyz")
+    assert status == 200
 
 
 def test_metrics_expose_build_info_and_grpc_calls(running_service: RunningService) -> None:

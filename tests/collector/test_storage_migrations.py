@@ -70,6 +70,8 @@ def test_models_define_every_table() -> None:
         "shadow_runs",
         "shadow_variant_results",
         "span_rollups",
+        "alert_groups",
+        "alert_cursors",
     } == MODEL_TABLES
 
 

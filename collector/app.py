@@ -10,12 +10,17 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
+from alerts import service as alert_service
+from alerts.config import parse_alerts_section
+from alerts.dispatcher import AlertDispatcher
+from alerts.sinks import build_sinks
 from collector import finding_service
 from collector.auth import AuthInterceptor
 from collector.config import Config
@@ -54,11 +59,17 @@ class Service:
         self.grpc: GrpcServer | None = None
         self.http: HttpServer | None = None
         self.detectors: DetectorScheduler | None = None
+        self.alerts: AlertDispatcher | None = None
 
     async def __aenter__(self) -> Service:
         config = self.config
         # Feature configuration is checked before anything starts, like every other setting.
         slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
+        alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
+        if not alerting.external_url:
+            # Evidence links need an address people can open; without one, the listen address is the best guess.
+            alerting = replace(alerting, external_url=f"http://{config.server.http_addr}")
+        sinks = build_sinks(alerting)
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -98,7 +109,12 @@ class Service:
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(
                     config.server.grpc_addr,
-                    services=[*servicers.registrations(), finding_service.registration(engine), *shadow_services],
+                    services=[
+                        *servicers.registrations(),
+                        finding_service.registration(engine),
+                        alert_service.registration(engine, alerting.inhibit_rules),
+                        *shadow_services,
+                    ],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,
                     shutdown_grace_s=config.server.shutdown_grace_s,
@@ -114,6 +130,8 @@ class Service:
                     ),
                 )
             )
+            # Entered after the detectors, so it is left before them: no pass runs on a closed engine.
+            self.alerts = await self._stack.enter_async_context(AlertDispatcher(engine, alerting, sinks))
             self.http = await self._stack.enter_async_context(
                 HttpServer(config.server.http_addr, metrics=self.metrics, readiness=self.readiness)
             )

@@ -39,6 +39,8 @@ examples:
   inferwatch serve --db-url postgresql+psycopg://inferwatch@db/inferwatch
   inferwatch db upgrade                         apply pending migrations and exit
   inferwatch config show --json                 the effective configuration as JSON
+  inferwatch alerts list                        pending and firing alerts
+  inferwatch alerts silence model=fraud --duration 2h --comment "deploying"
 """
 
 
@@ -149,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
     for name in ("models", "shadow"):
         commands.choices[name].set_defaults(handler=cmd_feature)
+    from alerts.cli import add_commands as add_alert_commands
+
+    add_alert_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    commands.choices["alerts"].set_defaults(handler=cmd_alerts)
 
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
@@ -292,6 +298,12 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 def cmd_feature(args: argparse.Namespace) -> int:
     """Run a feature package's command with the configured database."""
     result: int = args.shadow_handler(args, _config(args).storage.db_url)
+    return result
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Run an `inferwatch alerts` command with the resolved configuration (database, inhibition rules)."""
+    result: int = args.alerts_handler(args, _config(args))
     return result
 
 

@@ -17,7 +17,7 @@ from collector.errors import ConfigError
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 # Alertmanager's defaults.
 DEFAULT_GROUP_WAIT_S: Final = 30.0
 DEFAULT_GROUP_INTERVAL_S: Final = 300.0
@@ -26,14 +26,14 @@ ALL_LABELS: Final = "..."
 
 
 def parse_duration(raw: object) -> float:
-    """``30s``, ``5m``, ``1h30m``, or a number of seconds; never negative."""
+    """``30s``, ``5m``, ``1h30m``, ``1d``, or a number of seconds; never negative."""
     if isinstance(raw, bool):
         raise ValueError("expected a duration like 30s, 5m or 4h")
     if isinstance(raw, int | float):
         seconds = float(raw)
     elif isinstance(raw, str) and raw.strip() and (found := _DURATION.match(raw.strip())):
-        hours, minutes, secs = (float(part) if part else 0.0 for part in found.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
+        days, hours, minutes, secs = (float(part) if part else 0.0 for part in found.groups())
+        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
     else:
         raise ValueError("expected a duration like 30s, 5m or 4h")
     if seconds < 0:

@@ -30,6 +30,8 @@ def alerts_config(**overrides: Any) -> AlertsConfig:
         },
         "receivers": {"oncall": {"type": "webhook", "url": "http://127.0.0.1:9/unused"}},
     }
+    if "for_" in overrides:
+        overrides["for"] = overrides.pop("for_")
     for key, value in overrides.items():
         # Route timers go to the root route; everything else to [alerts].
         (section["route"] if key in ROUTE_KEYS else section)[key] = value
@@ -37,7 +39,7 @@ def alerts_config(**overrides: Any) -> AlertsConfig:
 
 
 def dispatcher(
-    engine: Engine, clock: Clock, sinks: dict[str, AlertSink] | None = None, **overrides: Any
+    engine: Engine, clock: Clock, *, sinks: dict[str, AlertSink] | None = None, **overrides: Any
 ) -> tuple[AlertDispatcher, InMemorySink]:
     """A dispatcher on the injected clock whose ``oncall`` receiver is an InMemorySink."""
     sink = InMemorySink("oncall")

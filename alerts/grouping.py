@@ -38,9 +38,10 @@ class Timing:
 
 
 def timing_for(route: Route, resend_interval_s: float | None) -> Timing:
-    """The route's timers, or for a sink with a resend interval: at once, and again every interval."""
+    """The route's timers; a sink with a resend interval groups itself, so it hears of every change at the
+    next pass and of every firing alert again each interval."""
     if resend_interval_s is not None:
-        return Timing(0.0, resend_interval_s, resend_interval_s, ignore_acks=True)
+        return Timing(0.0, 0.0, resend_interval_s, ignore_acks=True)
     return Timing(route.group_wait_s, route.group_interval_s, route.repeat_interval_s)
 
 

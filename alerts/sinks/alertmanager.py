@@ -51,9 +51,13 @@ class AlertmanagerSink:
         if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
             raise ValueError(f"`url` (or `urls`) must name http:// or https:// Alertmanager URLs, got {urls!r}")
         self.urls: tuple[str, ...] = tuple(url.rstrip("/") for url in urls)
-        self.resend_interval_s: float | None = parse_duration(options.get("resend_interval", "1m"))
+        raw = options.get("resend_interval", "1m")
+        try:
+            self.resend_interval_s: float | None = parse_duration(raw)
+        except ValueError as error:
+            raise ValueError(f"`resend_interval` {raw!r}: {error}") from None
         if not self.resend_interval_s:
-            raise ValueError("`resend_interval` must be > 0")
+            raise ValueError(f"`resend_interval` must be > 0, got {raw!r}")
         self._timeout_s = timeout_s
 
     def send(self, notification: Notification) -> SendResult:

@@ -148,3 +148,16 @@ def test_bad_values_name_key_and_value(section: dict[str, Any], message: str) ->
 def test_durations() -> None:
     """Alertmanager's spellings, and plain seconds."""
     assert [parse_duration(v) for v in ("30s", "5m", "1h30m", "1d", 90, "0s")] == [30, 300, 5400, 86400, 90, 0]
+
+
+def test_readme_documents_every_key() -> None:
+    """Each [alerts] key, route key and sink option has a row in the README's table."""
+    from alerts.config import _ROUTE_KEYS, _TOP_KEYS
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    keys = [f"alerts.{key}" for key in [*_TOP_KEYS, "external_url", "runbook_url", "inhibit_rules"]]
+    keys += [f"alerts.route.{key}" for key in sorted(_ROUTE_KEYS - {"matchers", "continue"})]
+    keys += ["alerts.route.routes[].matchers", "alerts.route.routes[].continue"]
+    options = ["type", "send_resolved", "url", "urls", "max_alerts", "bearer_token", "channel", "resend_interval"]
+    keys += [f"alerts.receivers.<name>.{option}" for option in options]
+    assert [key for key in keys if f"| `{key}` |" not in readme] == []

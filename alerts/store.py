@@ -153,8 +153,10 @@ def expire_silence(engine: Engine, silence_id: str, now: datetime) -> Silence:
         if row is None:
             raise NotFoundError(f"no silence with id {silence_id!r}")
         if row.expired_at is None and row.ends_at > now:
+            # A silence lifted before it began never holds: both ends move to now, so it reads as expired.
             row.expired_at = now
-            row.ends_at = max(now, row.starts_at)
+            row.starts_at = min(row.starts_at, now)
+            row.ends_at = now
         return silence_from_row(row)
 
 

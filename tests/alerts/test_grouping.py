@@ -114,3 +114,17 @@ def test_critical_alert_inhibits_warnings_of_the_same_model(engine: Engine, cloc
     assert notified == [("churn", "warning"), ("fraud", "critical")]
     warning = list_alerts(engine, AlertFilter(labels={"model": "fraud", "severity": "warning"}), clock.now)[0]
     assert len(warning.inhibited_by) == 1
+
+
+def test_lifting_a_silence_that_has_not_begun_expires_it(engine: Engine, clock: Clock) -> None:
+    """A future silence that is lifted reads as expired, not as pending forever."""
+    later = create_silence(
+        engine,
+        [Matcher("model", "fraud")],
+        starts_at=clock.now + timedelta(hours=1),
+        ends_at=clock.now + timedelta(hours=2),
+        created_by="anna",
+        comment="maintenance",
+    )
+    assert later.status(clock.now) == "pending"
+    assert expire_silence(engine, later.id, clock.now).status(clock.now + timedelta(hours=1)) == "expired"

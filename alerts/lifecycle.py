@@ -127,7 +127,9 @@ def follow_findings(session: Session, options: LifecycleOptions, now: datetime) 
 
     The cursor is the largest finding id applied, kept in the database so a restart (or another replica)
     resumes where this pass stopped. A window evaluated again updates its finding in place and is not
-    re-read: the first verdict on a window is the one alerts follow.
+    re-read: the first verdict on a window is the one alerts follow. On PostgreSQL a finding whose
+    transaction commits after one with a larger id can be passed over; that costs at most one interval,
+    since a condition that still fires has a new finding every interval and resolution goes by time.
     """
     cursor = session.get(AlertCursorRow, FINDINGS_CURSOR)
     if cursor is None:

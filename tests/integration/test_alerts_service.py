@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import text
 
 from collector.cli import main
 from collector.config import Config
@@ -22,6 +24,7 @@ from collector.storage.engine import create_engine_for
 from inferwatch.v1 import alert_service_pb2 as pb
 from inferwatch.v1 import alert_service_pb2_grpc
 from tests.alerts.conftest import Receiver, finding
+from tests.integration.process_harness import start_serve
 from tests.integration.service_harness import RunningService, loopback_config
 
 WAIT_S = 30.0
@@ -123,3 +126,58 @@ def test_finding_becomes_a_notified_alert_managed_over_grpc_and_cli(
     assert json.loads(capsys.readouterr().out)["status"] == "expired"
     assert main(["alerts", "show", "nope", "--db-url", db_url]) == 1
     assert main(["alerts", "silence", "--db-url", db_url]) == 2
+
+
+ALERTS_TOML = """
+[alerts]
+for = "0s"
+keep_firing_for = "1h"
+evaluation_interval = "0.1s"
+
+[alerts.route]
+receiver = "hook"
+group_by = ["..."]
+group_wait = "0s"
+
+[alerts.receivers.hook]
+type = "webhook"
+url = "{url}/hook"
+"""
+
+
+@pytest.mark.postgres
+def test_two_serve_processes_on_one_postgresql_notify_each_alert_once(
+    fresh_postgres_url: Callable[[], str], receiver: Receiver, tmp_path: Path
+) -> None:
+    """Two `inferwatch serve` replicas on one database, racing on every pass, notify each alert exactly once."""
+    db_url = fresh_postgres_url()
+    processes = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        (workdir / "inferwatch.toml").write_text(ALERTS_TOML.format(url=receiver.url))
+        processes.append(start_serve(workdir, db_url)[0])
+    engine = create_engine_for(db_url)
+    try:
+        for batch in range(4):  # in several batches, so the replicas' passes interleave with new alerts
+            now = datetime.now(tz=UTC)
+            store_findings(engine, [finding(now, model=f"r{batch}-{n}") for n in range(5)])
+
+            def arrived(prefix: str = f'"r{batch}-') -> bool:
+                return any(prefix in json.dumps(body) for body in receiver.received())
+
+            wait_for(arrived, f"batch {batch}")
+
+        def all_sent() -> bool:
+            with engine.connect() as connection:
+                states = [row[0] for row in connection.execute(text("SELECT state FROM alert_deliveries"))]
+            return len(states) >= 20 and set(states) == {"sent"}
+
+        wait_for(all_sent, "every delivery to be marked sent")
+    finally:
+        engine.dispose()
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+    models = Counter(alert["labels"]["model"] for body in receiver.received() for alert in body["alerts"])
+    assert models == {f"r{batch}-{n}": 1 for batch in range(4) for n in range(5)}

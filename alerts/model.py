@@ -42,7 +42,9 @@ def finding_labels(finding: Finding) -> dict[str, str]:
     }
     if finding.subject:
         labels["subject"] = finding.subject
-    return labels
+    # An empty label is no label in Prometheus and Alertmanager; leaving it out keeps fingerprints the same
+    # whether a receiver drops it or not (an unversioned model, an SLO over every version).
+    return {name: value for name, value in labels.items() if value}
 
 
 def condition_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

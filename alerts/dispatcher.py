@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from alerts.config import AlertsConfig
 from alerts.grouping import plan_notifications
 from alerts.lifecycle import LifecycleOptions, follow_findings
-from alerts.outbox import RetryPolicy, claim, record, send_one
+from alerts.outbox import Claimed, RetryPolicy, claim, record, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # An arbitrary constant naming the alert engine's advisory lock ("iwalerts" in ASCII).
 ENGINE_LOCK_KEY: Final = 0x6977616C65727473
+# Bounds one pass's sending when a receiver keeps failing fast; what is left waits for the next pass.
+MAX_ROUNDS: Final = 50
 
 
 def utcnow() -> datetime:
@@ -88,6 +90,7 @@ class AlertDispatcher:
             lease_s=max(60.0, 3 * config.send_timeout_s),
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def evaluate(self, now: datetime) -> PassResult:
         """Follow findings and plan notifications, unless another replica is doing it right now."""
@@ -102,9 +105,23 @@ class AlertDispatcher:
         return PassResult(evaluated=True, findings_read=read, enqueued=enqueued)
 
     def deliver(self, now: datetime) -> tuple[int, int]:
-        """Send every due notification this replica can claim; returns (sent, failed attempts)."""
+        """Send every due notification this replica can claim; returns (sent, failed attempts).
+
+        Claims are taken in rounds because a group's next notification becomes claimable only once the one
+        before it is sent: a receiver back after an outage drains its backlog in one pass, not one a pass.
+        """
         sent = failed = 0
-        for claimed in claim(self._engine, self.replica_id, now, self._policy.lease_s):
+        for _ in range(MAX_ROUNDS):
+            claimed = claim(self._engine, self.replica_id, now, self._policy.lease_s)
+            if not claimed:
+                break
+            done, refused = self._send(claimed, now)
+            sent, failed = sent + done, failed + refused
+        return sent, failed
+
+    def _send(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
+        sent = failed = 0
+        for claimed in batch:
             sink = self._sinks.get(claimed.receiver)
             if sink is None:
                 result = SendResult(False, retryable=False, detail=f"no receiver {claimed.receiver!r} is configured")
@@ -146,14 +163,16 @@ class AlertDispatcher:
         traceback: TracebackType | None,
     ) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A pass in flight runs to its end: cancelling would leave its worker thread using an engine that
+            # the composition root is about to dispose, and its sends unrecorded until their leases run out.
+            self._stopping.set()
+            await self._task
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await asyncio.to_thread(self.run_once)
             except Exception:  # a database outage must not stop alerting for good
                 logger.exception("alert pass failed; retrying at the next interval")
-            await asyncio.sleep(self.config.evaluation_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.evaluation_interval_s)

@@ -58,6 +58,24 @@ def test_receiver_down_for_an_hour_gets_every_alert_exactly_once(
     assert "HTTP 503" in (log[0].last_error or "") or log[0].last_error is None
 
 
+def test_a_groups_backlog_arrives_in_order_in_one_pass_after_recovery(
+    engine: Engine, clock: Clock, store: Store, receiver: Receiver
+) -> None:
+    """Notifications decided while the receiver was down go out oldest first, all in the first pass it is up."""
+    receiver.status = 503
+    sink = WebhookSink("oncall", {"url": receiver.url}, timeout_s=5)
+    runner, _ = dispatcher(
+        engine, clock, sinks={"oncall": sink}, for_="0s", group_wait="0s", group_interval="1m", keep_firing_for="1d"
+    )
+    for subject in ("a", "b", "c", "d"):  # each newcomer makes the group's next notification
+        store(clock.now, subject=subject)
+        runner.run_once()
+        runner.run_once(clock.advance(60))
+    receiver.status = 200
+    runner.run_once(clock.advance(3600))
+    assert [len(body["alerts"]) for body in receiver.received()] == [1, 2, 3, 4]
+
+
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
     """Each retry waits between half and all of min(max, initial * 2^(n-1))."""
     policy = RetryPolicy(initial_s=5, max_s=300)

@@ -124,6 +124,8 @@ def _enqueue(
                 state="pending",
                 attempts=0,
                 next_attempt_at=now,
+                # On the pass's clock, like next_attempt_at: give_up_after counts from it.
+                created_at=now,
                 payload=snapshot(row, status, external_url),
                 notification_id=notification_id,
                 group_id=group.id,

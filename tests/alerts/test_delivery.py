@@ -76,6 +76,25 @@ def test_a_groups_backlog_arrives_in_order_in_one_pass_after_recovery(
     assert [len(body["alerts"]) for body in receiver.received()] == [1, 2, 3, 4]
 
 
+def test_a_notification_failing_past_give_up_after_is_marked_failed(
+    engine: Engine, clock: Clock, store: Store, receiver: Receiver
+) -> None:
+    """Retries stop after give_up_after; the delivery log says failed and why."""
+    receiver.status = 502
+    sink = WebhookSink("oncall", {"url": receiver.url}, timeout_s=5)
+    runner, _ = dispatcher(
+        engine, clock, sinks={"oncall": sink}, for_="0s", group_wait="0s", give_up_after="1h", keep_firing_for="1d"
+    )
+    store(clock.now)
+    runner.run_once()
+    for _ in range(13):
+        runner.run_once(clock.advance(300))
+    with Session(engine) as session:
+        (entry,) = session.scalars(select(AlertDeliveryRow)).all()
+        assert entry.state == "failed"
+        assert "HTTP 502" in (entry.last_error or "")
+
+
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
     """Each retry waits between half and all of min(max, initial * 2^(n-1))."""
     policy = RetryPolicy(initial_s=5, max_s=300)

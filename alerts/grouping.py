@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import AlertsConfig, Route
 from alerts.lifecycle import evidence_url
-from alerts.model import FIRING, RESOLVED
+from alerts.model import FIRING, RESOLVED, Silence
 from alerts.muting import FiringAlert, active_silences, inhibited_by, silenced_by
 from alerts.routing import GroupRef, group_for, matching_routes
 from collector.storage.tables import AlertDeliveryRow, AlertGroupRow, AlertRow
@@ -67,12 +67,11 @@ def snapshot(row: AlertRow, status: str, external_url: str) -> dict[str, object]
 
 
 def _membership(
-    session: Session, config: AlertsConfig, resend: Mapping[str, float | None], now: datetime
+    session: Session, config: AlertsConfig, resend: Mapping[str, float | None], silences: Sequence[Silence]
 ) -> dict[str, _Members]:
     """Every group some firing alert is in, with its firing alerts split into notifiable and muted."""
     assert config.route is not None
     rows = list(session.scalars(select(AlertRow).where(AlertRow.state == FIRING).order_by(AlertRow.id)))
-    silences = active_silences(session, now)
     firing = [FiringAlert(row.fingerprint, row.labels) for row in rows]
     groups: dict[str, _Members] = {}
     for row in rows:
@@ -139,6 +138,7 @@ def _flush(
     members: _Members | None,
     *,
     send_resolved: bool,
+    silences: Sequence[Silence],
     external_url: str,
     now: datetime,
 ) -> bool:
@@ -152,6 +152,8 @@ def _flush(
         if gone
         else []
     )
+    # A silenced alert's resolution is muted like its firing was (Alertmanager mutes by labels, not state).
+    audible = [row for row in resolved if not silenced_by(row.labels, silences)] if send_resolved else []
     timing = members.timing if members else Timing(0.0, 0.0, 0.0)
     first = group.last_notified_at is None
     repeat = (
@@ -162,8 +164,8 @@ def _flush(
     )
     changed = bool(firing) and (first or not firing_keys <= before)
     sent = False
-    if changed or repeat or (resolved and send_resolved):
-        alerts = [(row, FIRING) for row in firing] + ([(row, RESOLVED) for row in resolved] if send_resolved else [])
+    if changed or repeat or audible:
+        alerts = [(row, FIRING) for row in firing] + [(row, RESOLVED) for row in audible]
         _enqueue(session, group, alerts, external_url, now)
         group.last_notified_at = now
         sent = True
@@ -186,7 +188,8 @@ def plan_notifications(
     """Look at every group that is due and enqueue its notification; returns how many were enqueued."""
     if config.route is None:
         return 0
-    groups = _membership(session, config, resend, now)
+    silences = active_silences(session, now)
+    groups = _membership(session, config, resend, silences)
     enqueued = 0
     for row in _group_rows(session, groups, now):
         if row.next_flush_at is None or row.next_flush_at > now:
@@ -198,6 +201,7 @@ def plan_notifications(
             row,
             groups.get(row.key_hash),
             send_resolved=send_resolved,
+            silences=silences,
             external_url=config.external_url,
             now=now,
         )

@@ -128,3 +128,21 @@ def test_lifting_a_silence_that_has_not_begun_expires_it(engine: Engine, clock: 
     )
     assert later.status(clock.now) == "pending"
     assert expire_silence(engine, later.id, clock.now).status(clock.now + timedelta(hours=1)) == "expired"
+
+
+def test_a_silenced_alerts_resolution_is_not_notified(engine: Engine, clock: Clock, store: Store) -> None:
+    """An alert notified, then silenced, then resolved under the silence stays quiet."""
+    runner, sink = dispatcher(engine, clock, for_="0s", group_wait="0s", group_interval="1m", keep_firing_for="5m")
+    store(clock.now)
+    runner.run_once()
+    create_silence(
+        engine,
+        [Matcher("alertname", "ModelLatencyAnomaly")],
+        starts_at=clock.now,
+        ends_at=clock.now + timedelta(days=1),
+        created_by="anna",
+        comment="known",
+    )
+    for _ in range(10):
+        runner.run_once(clock.advance(60))
+    assert [a.status for a in sink.alerts] == ["firing"]

@@ -10,15 +10,22 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
+from alerts import service as alert_service
+from alerts.config import parse_alerts_section
+from alerts.dispatcher import AlertDispatcher
+from alerts.sinks import build_sinks
 from collector import finding_service
 from collector.auth import AuthInterceptor
 from collector.config import Config
+from collector.findings import finding_to_json, get_finding
 from collector.grpc_server import GrpcServer
 from collector.http_server import HttpServer
 from collector.ingest_service import IngestOptions, IngestServicers
@@ -56,12 +63,15 @@ class Service:
         self.grpc: GrpcServer | None = None
         self.http: HttpServer | None = None
         self.detectors: DetectorScheduler | None = None
+        self.alerts: AlertDispatcher | None = None
 
     async def __aenter__(self) -> Service:
         config = self.config
         # Feature configuration is checked before anything starts, like every other setting.
         slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
         drift = parse_drift_section(config.feature_sections.get("drift", {}))
+        alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
+        sinks = build_sinks(alerting)
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -105,6 +115,7 @@ class Service:
                         *servicers.registrations(),
                         finding_service.registration(engine),
                         reference_service.registration(engine),
+                        alert_service.registration(engine, alerting.inhibit_rules),
                         *shadow_services,
                     ],
                     metrics=self.metrics,
@@ -124,12 +135,26 @@ class Service:
                 )
             )
             self.http = await self._stack.enter_async_context(
-                HttpServer(config.server.http_addr, metrics=self.metrics, readiness=self.readiness)
+                HttpServer(
+                    config.server.http_addr, metrics=self.metrics, readiness=self.readiness, findings=self.finding_json
+                )
             )
+            if not alerting.external_url:
+                # Evidence links need an address people can open; without one, the bound HTTP address is the best guess.
+                host = config.server.http_addr.rpartition(":")[0]
+                alerting = replace(alerting, external_url=f"http://{host}:{self.http.port}")
+            # Entered last, so it is left first: no pass runs on a closed engine or after the HTTP side is gone.
+            self.alerts = await self._stack.enter_async_context(AlertDispatcher(engine, alerting, sinks))
         except BaseException:
             await self._stack.aclose()
             raise
         return self
+
+    async def finding_json(self, finding_id: int) -> dict[str, Any] | None:
+        """The HTTP API's view of one finding, read off the event loop."""
+        assert self.engine is not None, "findings are only served while the service runs"
+        found = await asyncio.to_thread(get_finding, self.engine, finding_id)
+        return finding_to_json(found) if found is not None else None
 
     async def readiness(self) -> Readiness:
         """Check the database off the event loop so a stalled one cannot freeze every other request."""

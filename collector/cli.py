@@ -40,6 +40,8 @@ examples:
   inferwatch db upgrade                         apply pending migrations and exit
   inferwatch config show --json                 the effective configuration as JSON
   inferwatch drift check --reference train.csv --current today.parquet --json
+  inferwatch alerts list                        pending and firing alerts
+  inferwatch alerts silence model=fraud --duration 2h --comment "deploying"
 """
 
 
@@ -155,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("models", "shadow", "reference"):
         commands.choices[name].set_defaults(handler=cmd_feature)
     add_drift_commands(commands)
+    from alerts.cli import add_commands as add_alert_commands
+
+    add_alert_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    commands.choices["alerts"].set_defaults(handler=cmd_alerts)
 
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
@@ -286,6 +292,12 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 def cmd_feature(args: argparse.Namespace) -> int:
     """Run a feature package's command with the configured database."""
     result: int = args.feature_handler(args, _config(args).storage.db_url)
+    return result
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Run an `inferwatch alerts` command with the resolved configuration (database, inhibition rules)."""
+    result: int = args.alerts_handler(args, _config(args))
     return result
 
 

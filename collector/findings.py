@@ -115,6 +115,12 @@ def list_findings(engine: Engine, where: FindingFilter) -> list[Finding]:
         return [_finding(row) for row in session.scalars(query)]
 
 
+def findings_after(session: Session, after_id: int, limit: int) -> list[Finding]:
+    """Findings stored after the one with id ``after_id``, oldest first: how the alert engine follows them."""
+    query = select(FindingRow).where(FindingRow.id > after_id).order_by(FindingRow.id).limit(limit)
+    return [_finding(row) for row in session.scalars(query)]
+
+
 def get_finding(engine: Engine, finding_id: int) -> Finding | None:
     """One finding by id."""
     with Session(engine) as session:

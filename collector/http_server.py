@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -17,6 +18,8 @@ from collector.readiness import Readiness
 READINESS_TIMEOUT_S = 2.0
 
 ReadinessCheck = Callable[[], Awaitable[Readiness]]
+# A finding's JSON by id, or None when there is none; alert notifications link here as their evidence.
+FindingLookup = Callable[[int], Awaitable[dict[str, Any] | None]]
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -28,10 +31,13 @@ def split_addr(addr: str) -> tuple[str, int]:
 class HttpServer:
     """An aiohttp server as an async context manager."""
 
-    def __init__(self, addr: str, *, metrics: ServiceMetrics, readiness: ReadinessCheck) -> None:
+    def __init__(
+        self, addr: str, *, metrics: ServiceMetrics, readiness: ReadinessCheck, findings: FindingLookup | None = None
+    ) -> None:
         self._addr = addr
         self._metrics = metrics
         self._readiness = readiness
+        self._findings = findings
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -56,7 +62,20 @@ class HttpServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
+        if self._findings is not None:
+            app.router.add_get("/api/v1/findings/{id}", self.finding)
         return app
+
+    async def finding(self, request: web.Request) -> web.Response:
+        """One finding as JSON: the evidence an alert links to."""
+        assert self._findings is not None
+        raw = request.match_info["id"]
+        if not raw.isdigit():
+            return web.json_response({"error": f"finding id must be a number, got {raw!r}"}, status=400)
+        found = await self._findings(int(raw))
+        if found is None:
+            return web.json_response({"error": f"no finding with id {raw}"}, status=404)
+        return web.json_response(found)
 
     async def healthz(self, request: web.Request) -> web.Response:
         """Liveness: the event loop answers. It never touches the database: a slow one must not restart us."""

@@ -14,7 +14,9 @@ from collector.storage.migrate import (
     upgrade,
 )
 from collector.storage.tables import (
+    AlertCursorRow,
     AlertDeliveryRow,
+    AlertGroupRow,
     AlertRow,
     DriftReferenceRow,
     DriftSummaryRow,
@@ -33,7 +35,9 @@ from collector.storage.upsert import insert_ignore, upsert
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AlertCursorRow",
     "AlertDeliveryRow",
+    "AlertGroupRow",
     "AlertRow",
     "Base",
     "BigIntPK",

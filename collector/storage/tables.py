@@ -303,6 +303,8 @@ class AlertRow(Base):
     acked_by: Mapped[str | None] = mapped_column(String(256))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ack_comment: Mapped[str | None] = mapped_column(Text)
+    # The window end of the newest firing finding: hysteresis resolves an alert only after a quiet stretch.
+    last_firing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     deliveries: Mapped[list[AlertDeliveryRow]] = relationship(
         back_populates="alert", cascade="all, delete-orphan", passive_deletes=True
@@ -317,6 +319,7 @@ class AlertDeliveryRow(Base):
         # The dispatcher's poll: due entries in a given state, oldest first.
         Index(None, "state", "next_attempt_at"),
         Index(None, "alert_id"),
+        Index(None, "group_id"),
         _one_of("status", DELIVERY_STATUSES),
         _one_of("state", DELIVERY_STATES),
     )
@@ -336,8 +339,42 @@ class AlertDeliveryRow(Base):
     # A replica's lease on the entry, so that a crashed sender's work is picked up once the lease expires.
     locked_by: Mapped[str | None] = mapped_column(String(128))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Entries of one notification share its id and are sent together, in one request to the sink.
+    notification_id: Mapped[str | None] = mapped_column(String(36))
+    # The aggregation group the notification was for: its entries go out in creation order.
+    group_id: Mapped[int | None] = mapped_column(Integer)
 
     alert: Mapped[AlertRow] = relationship(back_populates="deliveries")
+
+
+class AlertGroupRow(Base):
+    """One aggregation group of one receiver, and what was last notified for it (Alertmanager's nflog)."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (UniqueConstraint("receiver", "key_hash"), Index(None, "next_flush_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    receiver: Mapped[str] = mapped_column(String(128))
+    # sha256 of group_key: the key itself can be long, and unique indexes on long text are not portable.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    group_labels: Mapped[dict[str, str]] = mapped_column(JSONType)
+    # When the group is next looked at: group_wait after it formed, then every group_interval.
+    next_flush_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_firing: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    notified_resolved: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertCursorRow(Base):
+    """How far the alert engine has read a stream (the findings table), so a restart resumes there."""
+
+    __tablename__ = "alert_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class SilenceRow(Base):

@@ -71,6 +71,8 @@ def test_models_define_every_table() -> None:
         "shadow_variant_results",
         "span_rollups",
         "drift_summaries",
+        "alert_groups",
+        "alert_cursors",
     } == MODEL_TABLES
 
 

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import StorageError
 from collector.storage import (
+    AlertCursorRow,
     AlertDeliveryRow,
+    AlertGroupRow,
     AlertRow,
     Base,
     DriftReferenceRow,
@@ -230,6 +232,7 @@ def an_alert(session: Session) -> AlertRow:
         acked_by="oncall@example.com",
         acked_at=at(7),
         ack_comment="looking",
+        last_firing_at=at(6),
     )
 
 
@@ -251,7 +254,29 @@ def a_delivery(session: Session) -> AlertDeliveryRow:
         sent_at=at(9),
         locked_by="replica-2",
         locked_until=at(10),
+        notification_id="9a1c3f4e-2b7d-4e8a-9c0f-1d2e3f4a5b6c",
+        group_id=1,
     )
+
+
+def an_alert_group(session: Session) -> AlertGroupRow:
+    """An aggregation group row with every column set."""
+    return AlertGroupRow(
+        receiver="slack-oncall",
+        key_hash="a" * 64,
+        group_key='0:{alertname="DataDrift", model="fraud-scorer"}',
+        group_labels={"alertname": "DataDrift", "model": "fraud-scorer"},
+        next_flush_at=at(11),
+        last_notified_at=at(10),
+        notified_firing=["f" * 16],
+        notified_resolved=["e" * 16],
+        created_at=at(5),
+    )
+
+
+def an_alert_cursor(session: Session) -> AlertCursorRow:
+    """The alert engine's position in the findings."""
+    return AlertCursorRow(name="findings", position=42, updated_at=at(12))
 
 
 def a_silence(session: Session) -> SilenceRow:
@@ -334,6 +359,8 @@ ROW_FACTORIES: dict[str, Callable[[Session], Base]] = {
     "alerts": an_alert,
     "alert_deliveries": a_delivery,
     "silences": a_silence,
+    "alert_groups": an_alert_group,
+    "alert_cursors": an_alert_cursor,
     "shadow_runs": a_shadow_run,
     "shadow_variant_results": a_variant_result,
     "span_rollups": a_span_rollup,

@@ -1,0 +1,178 @@
+"""The alert dispatcher: the long-running part that follows findings, groups alerts and empties the outbox.
+
+Each pass has two steps. First, under a PostgreSQL advisory lock so one replica at a time does it, one
+transaction applies new findings to the alerts, resolves what went quiet, and enqueues the notifications
+groups need: decisions and the notification log commit together, or not at all. Then every replica sends
+what is due from the outbox, claimed with ``FOR UPDATE SKIP LOCKED``. Time comes from an injected clock,
+so tests can stand a receiver down for an hour without waiting one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Final
+from uuid import uuid4
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from alerts.config import AlertsConfig
+from alerts.grouping import plan_notifications
+from alerts.lifecycle import LifecycleOptions, follow_findings
+from alerts.outbox import Claimed, RetryPolicy, claim, record, send_one
+from alerts.sinks.base import AlertSink, Notification, SendResult
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# An arbitrary constant naming the alert engine's advisory lock ("iwalerts" in ASCII).
+ENGINE_LOCK_KEY: Final = 0x6977616C65727473
+# Bounds one pass's sending when a receiver keeps failing fast; what is left waits for the next pass.
+MAX_ROUNDS: Final = 50
+
+
+def utcnow() -> datetime:
+    """The real clock."""
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass did."""
+
+    evaluated: bool
+    findings_read: int = 0
+    enqueued: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+class AlertDispatcher:
+    """Runs passes every ``evaluation_interval``, off the event loop; an async context manager."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: AlertsConfig,
+        sinks: Mapping[str, AlertSink],
+        *,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        replica_id: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self.config = config
+        self._sinks = dict(sinks)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.replica_id = replica_id or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self._lifecycle = LifecycleOptions(
+            for_s=config.for_s,
+            keep_firing_for_s=config.keep_firing_for_s,
+            external_url=config.external_url,
+            runbook_url=config.runbook_url,
+        )
+        self._policy = RetryPolicy(
+            initial_s=config.retry_initial_s,
+            max_s=config.retry_max_s,
+            give_up_after_s=config.give_up_after_s,
+            # A send can take up to the timeout; the lease outlasts it with room to spare.
+            lease_s=max(60.0, 3 * config.send_timeout_s),
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def evaluate(self, now: datetime) -> PassResult:
+        """Follow findings and plan notifications, unless another replica is doing it right now."""
+        with Session(self._engine) as session, session.begin():
+            if self._engine.dialect.name == "postgresql":
+                locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ENGINE_LOCK_KEY})
+                if not locked.scalar():
+                    return PassResult(evaluated=False)
+            read = follow_findings(session, self._lifecycle, now)
+            resend = {name: sink.resend_interval_s for name, sink in self._sinks.items()}
+            enqueued = plan_notifications(session, self.config, resend, now)
+        return PassResult(evaluated=True, findings_read=read, enqueued=enqueued)
+
+    def deliver(self, now: datetime) -> tuple[int, int]:
+        """Send every due notification this replica can claim; returns (sent, failed attempts).
+
+        Claims are taken in rounds because a group's next notification becomes claimable only once the one
+        before it is sent: a receiver back after an outage drains its backlog in one pass, not one a pass.
+        """
+        sent = failed = 0
+        for _ in range(MAX_ROUNDS):
+            claimed = claim(self._engine, self.replica_id, now, self._policy.lease_s)
+            if not claimed:
+                break
+            done, refused = self._send(claimed, now)
+            sent, failed = sent + done, failed + refused
+        return sent, failed
+
+    def _send(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
+        sent = failed = 0
+        for claimed in batch:
+            sink = self._sinks.get(claimed.receiver)
+            if sink is None:
+                result = SendResult(False, retryable=False, detail=f"no receiver {claimed.receiver!r} is configured")
+            else:
+                notification = Notification(
+                    id=claimed.notification_id,
+                    receiver=claimed.receiver,
+                    group_key=claimed.group_key,
+                    group_labels=claimed.group_labels,
+                    alerts=claimed.alerts,
+                    sent_at=now,
+                    external_url=self.config.external_url,
+                )
+                result = send_one(sink, notification)
+            state = record(
+                self._engine, claimed, result, replica=self.replica_id, now=now, policy=self._policy, rng=self._rng
+            )
+            if state == "sent":
+                sent += 1
+            else:
+                failed += 1
+        return sent, failed
+
+    def run_once(self, now: datetime | None = None) -> PassResult:
+        """One full pass at ``now`` (default: the clock): evaluate, then deliver."""
+        moment = now or self._clock()
+        evaluated = self.evaluate(moment)
+        sent, failed = self.deliver(moment)
+        return PassResult(evaluated.evaluated, evaluated.findings_read, evaluated.enqueued, sent, failed)
+
+    async def __aenter__(self) -> AlertDispatcher:
+        self._task = asyncio.create_task(self._loop(), name="inferwatch-alerts")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            # A pass in flight runs to its end: cancelling would leave its worker thread using an engine that
+            # the composition root is about to dispose, and its sends unrecorded until their leases run out.
+            self._stopping.set()
+            await self._task
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:  # a database outage must not stop alerting for good
+                logger.exception("alert pass failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.evaluation_interval_s)

@@ -1,0 +1,142 @@
+"""Fixtures for the alert tests: a controllable clock, migrated databases, findings, real HTTP receivers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from collector.domain import Finding
+from collector.findings import store_findings
+from collector.storage.engine import create_engine_for
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move forward and return the new time."""
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Starts at T0."""
+    return Clock()
+
+
+@pytest.fixture
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database of each backend."""
+    engine = create_engine_for(migrated_db_url)
+    yield engine
+    engine.dispose()
+
+
+def finding(
+    at: datetime,
+    *,
+    firing: bool = True,
+    model: str = "fraud",
+    detector: str = "latency",
+    severity: str = "warning",
+    subject: str = "predict",
+    value: float = 850.0,
+) -> Finding:
+    """A finding for the minute ending at ``at``."""
+    return Finding(
+        detector=detector,
+        model_name=model,
+        model_version="3",
+        subject=subject,
+        severity=severity if firing else "info",
+        firing=firing,
+        window_start=at - timedelta(minutes=1),
+        window_end=at,
+        summary=f"p99 latency of {subject} is {value:.0f} ms, expected 200 ms",
+        value=value,
+        expected=200.0,
+        band_low=150.0,
+        band_high=260.0,
+    )
+
+
+Store = Callable[..., None]
+
+
+@pytest.fixture
+def store(engine: Engine) -> Store:
+    """Store a finding as the detector scheduler would: ``store(at, firing=..., model=...)``."""
+
+    def put(at: datetime, **kwargs: Any) -> None:
+        store_findings(engine, [finding(at, **kwargs)])
+
+    return put
+
+
+class Receiver:
+    """A real HTTP server on loopback that records JSON bodies; ``status`` makes it answer errors."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        self.paths: list[str] = []
+        self.status = 200
+        self.refused = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with outer._lock:
+                    status = outer.status
+                    if status < 300:
+                        outer.bodies.append(json.loads(body))
+                        outer.paths.append(self.path)
+                    else:
+                        outer.refused += 1
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def received(self) -> list[Any]:
+        """Accepted bodies, oldest first."""
+        with self._lock:
+            return list(self.bodies)
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1, port chosen by the OS."""
+    server = Receiver()
+    yield server
+    server.close()

@@ -1,0 +1,148 @@
+"""Against a real Prometheus Alertmanager (Debian's package), started on loopback with a temporary config."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from alerts.dispatcher import AlertDispatcher
+from alerts.sinks.alertmanager import AlertmanagerSink
+from tests.alerts.conftest import Clock, Receiver, Store
+from tests.alerts.helpers import alerts_config
+
+INSTALL = Path(__file__).resolve().parents[1] / "peers" / "install_alertmanager.sh"
+WAIT_S = 60.0
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    """Poll until ``condition`` is truthy; Alertmanager works on its own timers, so tests wait, not assert, on time."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {WAIT_S:g} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def alertmanager_binary() -> str:
+    """The prometheus-alertmanager binary, installed by tests/peers/install_alertmanager.sh if missing."""
+    result = subprocess.run([str(INSTALL)], capture_output=True, text=True, timeout=600, check=False)
+    binary = shutil.which("prometheus-alertmanager")
+    if result.returncode != 0 or binary is None:
+        reason = f"cannot install prometheus-alertmanager: {result.stderr.strip() or result.stdout.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required under CI)", pytrace=False)
+        pytest.skip(reason)
+    return binary
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def alertmanager(alertmanager_binary: str, receiver: Receiver, tmp_path: Path) -> Iterator[str]:
+    """An Alertmanager on loopback grouping by alertname and model, notifying ``receiver``; yields its URL."""
+    config = {
+        "route": {
+            "receiver": "hook",
+            "group_by": ["alertname", "model"],
+            "group_wait": "1s",
+            "group_interval": "2s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "hook", "webhook_configs": [{"url": f"{receiver.url}/alert", "send_resolved": True}]}],
+    }
+    (tmp_path / "am.yml").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    log = (tmp_path / "am.log").open("w")
+    process = subprocess.Popen(
+        [
+            alertmanager_binary,
+            f"--config.file={tmp_path / 'am.yml'}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"alertmanager exited: {(tmp_path / 'am.log').read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_for(ready, "alertmanager to be ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
+    engine: Engine, store: Store, receiver: Receiver, alertmanager: str
+) -> None:
+    """inferwatch posts to /api/v2/alerts; Alertmanager groups by alertname and model and notifies, then resolves."""
+    # Alertmanager judges endsAt against its own clock, so this test's clock starts at the real time, less a
+    # margin that keeps the times it sends in the past: a resolution is only a resolution once endsAt passed.
+    clock = Clock(datetime.now(tz=UTC).replace(microsecond=0) - timedelta(seconds=30))
+    config = alerts_config(
+        for_="0s",
+        keep_firing_for="1s",
+        route={"receiver": "am"},
+        receivers={"am": {"type": "alertmanager", "url": alertmanager}},
+    )
+    sink = AlertmanagerSink("am", {"url": alertmanager}, timeout_s=5)
+    runner = AlertDispatcher(engine, config, {"am": sink}, clock=clock)
+    store(clock.now, subject="predict")
+    store(clock.now, subject="embed")
+    store(clock.now, model="churn")
+    result = runner.run_once()
+    assert result.sent >= 1
+
+    def grouped() -> dict[str, Any]:
+        firing = [body for body in receiver.received() if body["status"] == "firing"]
+        return {body["groupLabels"]["model"]: body for body in firing}
+
+    groups = wait_for(lambda: len(grouped()) == 2 and grouped(), "both groups to be notified")
+    fraud = groups["fraud"]
+    assert fraud["version"] == "4"
+    assert fraud["groupKey"] == '{}:{alertname="ModelLatencyAnomaly", model="fraud"}'
+    assert sorted(a["labels"]["subject"] for a in fraud["alerts"]) == ["embed", "predict"]
+    alert = fraud["alerts"][0]
+    assert alert["labels"]["severity"] == "warning"
+    assert alert["annotations"]["evidence_url"].startswith("http://inferwatch.test:8080/api/v1/findings/")
+    assert alert["generatorURL"] == alert["annotations"]["evidence_url"]
+    assert groups["churn"]["alerts"][0]["labels"]["detector"] == "latency"
+
+    runner.run_once(clock.advance(2))  # quiet for longer than keep_firing_for: resolved, endsAt set
+    resolved = wait_for(
+        lambda: [b for b in receiver.received() if b["status"] == "resolved" and b["groupLabels"]["model"] == "fraud"],
+        "the resolved notification",
+    )
+    assert {a["status"] for a in resolved[0]["alerts"]} == {"resolved"}

@@ -29,6 +29,9 @@ from collector.spool import Spool
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
+from detectors.cost_anomaly import parse_cost_anomaly_section
+from detectors.pricing import parse_pricing_section
+from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
 from shadow import service as shadow_service
@@ -59,6 +62,9 @@ class Service:
         config = self.config
         # Feature configuration is checked before anything starts, like every other setting.
         slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
+        pricing_section = config.feature_sections.get("pricing", {})
+        pricing = parse_pricing_section(pricing_section)
+        cost_anomalies = parse_cost_anomaly_section(pricing_section)
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -111,6 +117,11 @@ class Service:
                     SchedulerOptions(
                         interval_s=config.detectors.detector_interval_s,
                         slos=slos,
+                        pricing=pricing,
+                        cost=cost_anomalies,
+                        retention=RetentionOptions.from_days(
+                            config.storage.span_retention_days, config.storage.rollup_retention_days
+                        ),
                     ),
                 )
             )

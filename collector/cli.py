@@ -39,6 +39,7 @@ examples:
   inferwatch serve --db-url postgresql+psycopg://inferwatch@db/inferwatch
   inferwatch db upgrade                         apply pending migrations and exit
   inferwatch config show --json                 the effective configuration as JSON
+  inferwatch cost report --since 6h             spend per model and version over the last six hours
 """
 
 
@@ -142,6 +143,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(findings_list, keys=("db_url",))
     _add_json_flag(findings_list)
     findings_list.set_defaults(handler=cmd_findings_list)
+
+    cost = commands.add_parser(
+        "cost",
+        help="what models cost: per model and version, per 1,000 predictions and per hour",
+        description="Cost from the stored rollups, priced with the [pricing] section of the configuration.",
+    )
+    cost_commands = cost.add_subparsers(dest="cost_command", metavar="COMMAND", required=True)
+    cost_report = cost_commands.add_parser(
+        "report",
+        help="spend per model and version over a range, most expensive first",
+        description="Spend per model and version from the rollups that start after --since (default 24h): "
+        "total, per 1,000 predictions, and per hour while the version served traffic. Token-priced models "
+        "cost tokens x price; the others busy time x the hourly price of their hardware class. Prices apply "
+        "to the whole range, so a corrected price reprices the past.",
+    )
+    cost_report.add_argument("--model", help="only this model")
+    cost_report.add_argument("--version", dest="model_version", help="only this model version")
+    cost_report.add_argument(
+        "--since", type=parse_since, help="rollups starting after this: an ISO time or 30m, 6h, 2d (default 24h)"
+    )
+    _add_config_flags(cost_report, keys=("db_url",))
+    _add_json_flag(cost_report)
+    cost_report.set_defaults(handler=cmd_cost_report)
 
     # Feature packages bring their own commands; they receive the resolved database URL.
     from shadow.cli import add_commands as add_shadow_commands
@@ -286,6 +310,32 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
         for f in found
     ]
     _emit(args, {"findings": [finding_to_json(f) for f in found]}, "\n".join(lines) or "no findings")
+    return EXIT_OK
+
+
+def cmd_cost_report(args: argparse.Namespace) -> int:
+    """Report spend per model and version from the rollups."""
+    from collector.storage.engine import create_engine_for
+    from detectors.cost import cost_line_to_json, cost_report, format_cost_report
+    from detectors.pricing import parse_pricing_section
+    from detectors.rollups import load_rollups
+
+    config = _config(args)
+    pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
+    now = datetime.now(tz=UTC)
+    since = args.since or now - timedelta(days=1)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        rollups = load_rollups(engine, int(since.timestamp()), int(now.timestamp()) + 1, model_name=args.model)
+    finally:
+        engine.dispose()
+    lines = [
+        line
+        for line in cost_report(rollups, pricing)
+        if args.model_version is None or line.model_version == args.model_version
+    ]
+    document = {"since": since.isoformat(), "until": now.isoformat(), "models": [cost_line_to_json(x) for x in lines]}
+    _emit(args, document, format_cost_report(lines))
     return EXIT_OK
 
 

@@ -104,6 +104,15 @@ class RollupJob:
         self._engine = engine
         self.options = options or RollupOptions()
 
+    def recomputable_from(self) -> int | None:
+        """The earliest second a later run may still recompute; None before the first rollup."""
+        interval = self.options.interval_s
+        with self._engine.connect() as connection:
+            newest = connection.execute(
+                select(func.max(SpanRollupRow.bucket_start_unix_s)).where(SpanRollupRow.interval_s == interval)
+            ).scalar_one_or_none()
+        return None if newest is None else (int(newest) - self.options.late_s) // interval * interval
+
     def due_range(self, now_s: float) -> tuple[int, int] | None:
         """The ``[start, end)`` seconds to (re)compute now, or None when nothing is due."""
         interval = self.options.interval_s
@@ -181,8 +190,10 @@ def store_rollups(engine: Engine, rollups: Sequence[Rollup]) -> None:
             )
 
 
-def load_rollups(engine: Engine, start_s: int, end_s: int, interval_s: int = 60) -> list[Rollup]:
-    """Stored rollups with buckets in ``[start_s, end_s)``, oldest first."""
+def load_rollups(
+    engine: Engine, start_s: int, end_s: int, interval_s: int = 60, *, model_name: str | None = None
+) -> list[Rollup]:
+    """Stored rollups with buckets in ``[start_s, end_s)``, oldest first; of one model when it is named."""
     query = (
         select(SpanRollupRow)
         .where(
@@ -192,6 +203,8 @@ def load_rollups(engine: Engine, start_s: int, end_s: int, interval_s: int = 60)
         )
         .order_by(SpanRollupRow.bucket_start_unix_s)
     )
+    if model_name is not None:
+        query = query.where(SpanRollupRow.model_name == model_name)
     with engine.connect() as connection:
         return [
             Rollup(

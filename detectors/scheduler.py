@@ -1,4 +1,5 @@
-"""The detector scheduler: every interval, roll up new spans, evaluate latency and SLO burn, store findings.
+"""The detector scheduler: every interval, roll up new spans, evaluate latency, SLO burn and cost, store
+findings, and prune what is past its retention.
 
 Each evaluation is a pure function of what is stored, for the last complete interval, and findings are
 upserted on (detector, model, version, subject, window): evaluating the same interval twice (a restart, a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,8 +26,11 @@ from sqlalchemy.engine import Engine
 from collector.domain import Finding
 from collector.findings import store_findings
 from collector.storage.tables import FindingRow
+from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
 from detectors.latency_sketch import LatencySketch
+from detectors.pricing import Pricing
+from detectors.retention import RetentionOptions, prune
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
 from detectors.slo import BURN_WINDOWS, SLO, SLOStatus, evaluate_slo
 
@@ -48,6 +53,9 @@ class SchedulerOptions:
     # Intervals walked through persistence and hysteresis before the evaluated one.
     state_intervals: int = 30
     slos: tuple[SLO, ...] = ()
+    pricing: Pricing = field(default_factory=Pricing)
+    cost: CostAnomalyOptions = field(default_factory=CostAnomalyOptions)
+    retention: RetentionOptions = field(default_factory=RetentionOptions)
 
 
 def _utc(seconds: int) -> datetime:
@@ -160,7 +168,10 @@ class DetectorScheduler:
         self.options = options or SchedulerOptions()
         self._rollups = RollupJob(engine, self.options.rollup)
         self._latency = LatencyAnomalyDetector(self.options.latency)
+        self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
         self._task: asyncio.Task[None] | None = None
+        # Set once the first pass has ended, so a caller can tell that no pass is about to start.
+        self.first_pass_done = threading.Event()
 
     async def __aenter__(self) -> DetectorScheduler:
         self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
@@ -183,6 +194,7 @@ class DetectorScheduler:
                 await asyncio.to_thread(self.evaluate_once)
             except Exception:  # one failed pass must not stop detection for good
                 logger.exception("detector pass failed; retrying at the next interval")
+            self.first_pass_done.set()
             await asyncio.sleep(self.options.interval_s)
 
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
@@ -191,13 +203,22 @@ class DetectorScheduler:
         self._rollups.run_once(now)
         interval = self.options.rollup.interval_s
         end = int(now - self.options.rollup.settle_s) // interval * interval
-        lookback = max(self.options.lookback_s, max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0)
+        cost_windows_back, _ = self.options.cost.windows_back()
+        lookback = max(
+            self.options.lookback_s,
+            max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0,
+            (cost_windows_back + 1) * self.options.cost.window_s,
+        )
         rollups = load_rollups(self._engine, end - lookback, end, interval)
         findings = self._latency_findings(rollups, end, interval)
         for slo in self.options.slos:
             findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
+        findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate(rollups, end)]
         kept = self._worth_keeping(findings)
         store_findings(self._engine, kept)
+        pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
+        if pruned.spans or pruned.rollups:
+            logger.info("retention pruned %d raw spans and %d rollups", pruned.spans, pruned.rollups)
         return kept
 
     def _latency_findings(self, rollups: Sequence[Rollup], end: int, interval: int) -> list[Finding]:

@@ -172,6 +172,7 @@ class DetectorScheduler:
         self._task: asyncio.Task[None] | None = None
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
         self.first_pass_done = threading.Event()
+        self.last_pass_timings: dict[str, float] = {}
 
     async def __aenter__(self) -> DetectorScheduler:
         self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
@@ -200,7 +201,16 @@ class DetectorScheduler:
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
         """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""
         now = time.time() if now_s is None else now_s
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            timings[stage] = time.perf_counter() - clock
+            clock = time.perf_counter()
+
         self._rollups.run_once(now)
+        lap("rollup")
         interval = self.options.rollup.interval_s
         end = int(now - self.options.rollup.settle_s) // interval * interval
         cost_windows_back, _ = self.options.cost.windows_back()
@@ -210,15 +220,23 @@ class DetectorScheduler:
             (cost_windows_back + 1) * self.options.cost.window_s,
         )
         rollups = load_rollups(self._engine, end - lookback, end, interval)
+        lap("load")
         findings = self._latency_findings(rollups, end, interval)
+        lap("latency")
         for slo in self.options.slos:
             findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
+        lap("slo")
         findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate(rollups, end)]
+        lap("cost")
         kept = self._worth_keeping(findings)
         store_findings(self._engine, kept)
+        lap("store")
         pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
+        lap("prune")
         if pruned.spans or pruned.rollups:
             logger.info("retention pruned %d raw spans and %d rollups", pruned.spans, pruned.rollups)
+        # Seconds per stage of the last pass, for the logs and the scale benchmark.
+        self.last_pass_timings = timings
         return kept
 
     def _latency_findings(self, rollups: Sequence[Rollup], end: int, interval: int) -> list[Finding]:

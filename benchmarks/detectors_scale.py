@@ -1,0 +1,219 @@
+"""One detector pass over 1,000 models x 24 h of 1-minute rollups: latency, SLO burn and cost anomalies.
+
+The data: per model one version, one operation, one hardware class, one rollup a minute for 24 hours
+(1.44 million rollups), each with 30 requests, a latency summary, busy time and tokens. Half the models are
+token-priced, every tenth has two SLOs. The pass is ``DetectorScheduler.evaluate_once`` on a SQLite file,
+exactly as the service runs it; generating and inserting the data is not timed.
+
+The baseline, measured in the same run on the same data, is the plain loop the scheduler started from:
+every rollup loaded as an ORM row and decoded into a dict-of-buckets sketch, latency series merged
+sketch by sketch, SLO windows rescanned per window, cost priced rollup by rollup (``baseline_pass``).
+
+    python benchmarks/detectors_scale.py [--models 1000] [--hours 24] [--db PATH] [--skip-baseline]
+
+It prints one table: seconds per stage and in all, for the baseline and for the scheduler's pass, and the
+findings each produced (they must agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from collector.storage.engine import create_engine_for
+from collector.storage.migrate import upgrade
+from collector.storage.tables import SpanRollupRow
+from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
+from detectors.latency import LatencyAnomalyDetector, LatencyOptions
+from detectors.latency_sketch import LatencySketch
+from detectors.pricing import Pricing, TokenPrice
+from detectors.rollups import Rollup, RollupKey
+from detectors.scheduler import DetectorScheduler, SchedulerOptions, latency_series
+from detectors.slo import SLO, evaluate_slo
+
+END = 1_763_000_000 // 86400 * 86400  # midnight UTC: the pass evaluates the minute before it
+REQUESTS = 30
+T = TypeVar("T")
+
+
+def models(count: int) -> list[str]:
+    """Model names."""
+    return [f"model-{n:04d}" for n in range(count)]
+
+
+def options(count: int) -> SchedulerOptions:
+    """Half the models token-priced, every tenth with a latency and an availability SLO."""
+    names = models(count)
+    pricing = Pricing(tokens={name: TokenPrice(2.5, 10.0) for name in names[::2]})
+    slos = tuple(
+        slo for name in names[::10] for slo in (SLO(name, "latency", 0.99, 300.0), SLO(name, "availability", 0.999))
+    )
+    return SchedulerOptions(slos=slos, pricing=pricing, cost=CostAnomalyOptions(window_s=3600))
+
+
+def build(engine: Engine, count: int, hours: int) -> int:
+    """Insert ``count`` models x ``hours`` of 1-minute rollups; returns how many rows."""
+    rng = np.random.default_rng(0)
+    # Sixteen latency summaries of 30 requests around 100 ms, reused: decoding cost is what matters.
+    sketches = [
+        LatencySketch.from_durations_ms(rng.lognormal(math.log(100.0), 0.1, REQUESTS)).to_bytes() for _ in range(16)
+    ]
+    start = END - hours * 3600
+    rows: list[dict[str, Any]] = []
+    total = 0
+    for index, name in enumerate(models(count)):
+        for minute in range(hours * 60):
+            rows.append(
+                {
+                    "model_name": name,
+                    "model_version": "1",
+                    "operation": "predict",
+                    "hardware_class": "nvidia-l4",
+                    "interval_s": 60,
+                    "bucket_start_unix_s": start + minute * 60,
+                    "requests": REQUESTS,
+                    "errors": (index + minute) % 97 == 0,
+                    "busy_ns": REQUESTS * 100_000_000,
+                    "input_tokens": REQUESTS * 800,
+                    "output_tokens": REQUESTS * 150,
+                    "latency_sketch": sketches[(index * 7 + minute) % 16],
+                }
+            )
+        if len(rows) >= 100_000:
+            total += _insert(engine, rows)
+            rows = []
+    return total + _insert(engine, rows)
+
+
+def _insert(engine: Engine, rows: list[dict[str, Any]]) -> int:
+    if rows:
+        with engine.begin() as connection:
+            connection.execute(insert(SpanRollupRow), rows)
+    return len(rows)
+
+
+def timed(into: dict[str, float], stage: str, work: Callable[[], T]) -> T:
+    """Run ``work`` and add its seconds to ``into[stage]``."""
+    began = time.perf_counter()
+    result = work()
+    into[stage] = into.get(stage, 0.0) + time.perf_counter() - began
+    return result
+
+
+def baseline_load(engine: Engine, start_s: int, end_s: int) -> list[Rollup]:
+    """Every rollup as an ORM row, decoded one by one (load_rollups as it first was)."""
+    query = select(SpanRollupRow).where(
+        SpanRollupRow.interval_s == 60,
+        SpanRollupRow.bucket_start_unix_s >= start_s,
+        SpanRollupRow.bucket_start_unix_s < end_s,
+    )
+    with engine.connect() as connection:
+        return [
+            Rollup(
+                RollupKey(row.model_name, row.model_version, row.operation, row.hardware_class),
+                row.interval_s,
+                row.bucket_start_unix_s,
+                row.requests,
+                row.errors,
+                row.busy_ns,
+                row.input_tokens,
+                row.output_tokens,
+                LatencySketch.from_bytes(row.latency_sketch),
+            )
+            for row in connection.execute(query)
+        ]
+
+
+def baseline_pass(engine: Engine, opts: SchedulerOptions, stages: dict[str, float]) -> int:
+    """The plain loop; returns how many findings fire."""
+    end = END
+    rollups = timed(stages, "load", lambda: baseline_load(engine, end - opts.lookback_s, end))
+    detector = LatencyAnomalyDetector(LatencyOptions())
+    firing = 0
+
+    def latency() -> int:
+        fired = 0
+        evaluated_from = end - opts.state_intervals * 60
+        for points in latency_series(rollups, 0.95).values():
+            history = [p for p in points if p.start_s < evaluated_from]
+            recent = [p for p in points if p.start_s >= evaluated_from]
+            verdicts = detector.evaluate(history, recent)
+            fired += bool(verdicts and verdicts[-1].firing)
+        return fired
+
+    firing += timed(stages, "latency", latency)
+    firing += timed(stages, "slo", lambda: sum(bool(evaluate_slo(s, rollups, end).firing) for s in opts.slos))
+    cost = CostAnomalyDetector(opts.pricing, opts.cost)
+    firing += timed(stages, "cost", lambda: sum(v.firing for v in cost.evaluate(rollups, end)))
+    return firing
+
+
+def scheduler_pass(engine: Engine, opts: SchedulerOptions, stages: dict[str, float]) -> int:
+    """The scheduler's own pass, end to end, stages from its timings."""
+    scheduler = DetectorScheduler(engine, opts)
+    findings = timed(stages, "total", lambda: scheduler.evaluate_once(now_s=END + opts.rollup.settle_s))
+    stages.update({f"  {name}": seconds for name, seconds in scheduler.last_pass_timings.items()})
+    return sum(f.firing for f in findings)
+
+
+def table(rows: Sequence[tuple[str, dict[str, float], int]]) -> str:
+    """Stages as rows, runs as columns."""
+    stages = list(dict.fromkeys(stage for _, timings, _ in rows for stage in timings))
+    header = f"{'stage':<18}" + "".join(f"{name:>22}" for name, _, _ in rows)
+    lines = [header, "-" * len(header)]
+    for stage in stages:
+        cells = "".join(f"{timings[stage]:>21.2f}s" if stage in timings else f"{'':>22}" for _, timings, _ in rows)
+        lines.append(f"{stage:<18}" + cells)
+    lines.append(f"{'firing findings':<18}" + "".join(f"{firing:>22}" for _, _, firing in rows))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Build the data once, run both passes, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--db", help="SQLite file to reuse (built when empty)")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "scale.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = create_engine_for(url)
+    with engine.connect() as connection:
+        present = connection.execute(select(func.count()).select_from(SpanRollupRow)).scalar_one()
+    if not present:
+        began = time.perf_counter()
+        present = build(engine, args.models, args.hours)
+        print(f"built {present:,} rollups in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    opts = options(args.models)
+    runs: list[tuple[str, dict[str, float], int]] = []
+    if not args.skip_baseline:
+        stages: dict[str, float] = {}
+        firing = timed(stages, "total", lambda: baseline_pass(engine, opts, stages))
+        runs.append(("baseline: plain loop", stages, firing))
+    stages = {}
+    firing = scheduler_pass(engine, opts, stages)
+    runs.append(("scheduler pass", stages, firing))
+    print(
+        f"{present:,} rollups: {args.models} models x {args.hours} h of 1-minute intervals, SQLite, "
+        f"{len(opts.slos)} SLOs"
+    )
+    print(table(runs))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

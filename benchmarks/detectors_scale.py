@@ -39,7 +39,7 @@ from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions
 from detectors.latency_sketch import LatencySketch
 from detectors.pricing import Pricing, TokenPrice
-from detectors.rollups import Rollup, RollupKey
+from detectors.rollups import STORED_QUANTILES, Rollup, RollupKey
 from detectors.scheduler import DetectorScheduler, SchedulerOptions, latency_series
 from detectors.slo import SLO, evaluate_slo
 
@@ -67,8 +67,10 @@ def build(engine: Engine, count: int, hours: int) -> int:
     """Insert ``count`` models x ``hours`` of 1-minute rollups; returns how many rows."""
     rng = np.random.default_rng(0)
     # Sixteen latency summaries of 30 requests around 100 ms, reused: decoding cost is what matters.
-    sketches = [
-        LatencySketch.from_durations_ms(rng.lognormal(math.log(100.0), 0.1, REQUESTS)).to_bytes() for _ in range(16)
+    sketches = [LatencySketch.from_durations_ms(rng.lognormal(math.log(100.0), 0.1, REQUESTS)) for _ in range(16)]
+    stored = [
+        {"latency_sketch": sketch.to_bytes(), **{column: sketch.quantile(q) for q, column in STORED_QUANTILES.items()}}
+        for sketch in sketches
     ]
     start = END - hours * 3600
     rows: list[dict[str, Any]] = []
@@ -88,7 +90,7 @@ def build(engine: Engine, count: int, hours: int) -> int:
                     "busy_ns": REQUESTS * 100_000_000,
                     "input_tokens": REQUESTS * 800,
                     "output_tokens": REQUESTS * 150,
-                    "latency_sketch": sketches[(index * 7 + minute) % 16],
+                    **stored[(index * 7 + minute) % 16],
                 }
             )
         if len(rows) >= 100_000:

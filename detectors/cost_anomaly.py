@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from collector.domain import Finding
 from collector.errors import ConfigError
-from detectors.cost import rollup_cost
+from detectors.frame import RollupFrame
 from detectors.pricing import Pricing
-from detectors.rollups import Rollup
+from detectors.rollups import Rollup, RollupKey
 
 COST = "cost"
 DAY_S = 86400
@@ -140,13 +142,14 @@ class CostVerdict:
         return self.impact_usd / self.expected_usd * 100 if self.expected_usd > 0 else None
 
 
-def _parts(rollup: Rollup, pricing: Pricing) -> tuple[float, list[tuple[str, str, float]]]:
-    """A rollup's spend, and the same spend on each dimension's value."""
-    cost = rollup_cost(rollup, pricing)
-    total = cost.total_usd
-    parts = [("version", rollup.key.model_version, total), ("operation", rollup.key.operation, total)]
-    parts += [("usage", name, getattr(cost, field)) for name, field in USAGE if getattr(cost, field)]
-    return total, parts
+@dataclass(frozen=True)
+class Usage:
+    """What one rollup key used in one window: the quantities its price applies to."""
+
+    requests: int
+    busy_ns: int
+    input_tokens: int
+    output_tokens: int
 
 
 class CostAnomalyDetector:
@@ -158,25 +161,59 @@ class CostAnomalyDetector:
 
     def evaluate(self, rollups: Iterable[Rollup], end_s: int) -> list[CostVerdict]:
         """One verdict per model with enough comparable history, for the window ``[end_s - window_s, end_s)``."""
-        window = self.options.window_s
-        furthest, seasonal = self.options.windows_back()
-        # Per model and window index back (0 = the evaluated one): spend, traffic, spend per dimension value.
+        furthest, _ = self.options.windows_back()
+        sums: dict[tuple[RollupKey, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for rollup in rollups:
+            back = (end_s - 1 - rollup.bucket_start_unix_s) // self.options.window_s
+            if not 0 <= back <= furthest or rollup.requests == 0:
+                continue
+            total = sums[(rollup.key, back)]
+            total[0] += rollup.requests
+            total[1] += rollup.busy_ns
+            total[2] += rollup.input_tokens
+            total[3] += rollup.output_tokens
+        return self.judge({where: Usage(*values) for where, values in sums.items()}, end_s)
+
+    def evaluate_frame(self, frame: RollupFrame, end_s: int) -> list[CostVerdict]:
+        """``evaluate`` on columns: usage is summed per key and window in numpy, then priced once per sum."""
+        furthest, _ = self.options.windows_back()
+        back = (end_s - 1 - frame.bucket) // self.options.window_s
+        rows = (back >= 0) & (back <= furthest) & (frame.requests > 0)
+        cell = frame.key[rows] * (furthest + 1) + back[rows]
+        cells = len(frame.keys) * (furthest + 1)
+        # float64 sums are exact below 2**53: 100 days of busy nanoseconds per window and key.
+        totals = [
+            np.bincount(cell, weights=column[rows], minlength=cells)
+            for column in (frame.requests, frame.busy_ns, frame.input_tokens, frame.output_tokens)
+        ]
+        usage = {}
+        for index in np.flatnonzero(totals[0]).tolist():
+            key, window_back = divmod(index, furthest + 1)
+            usage[(frame.keys[key], window_back)] = Usage(*(int(total[index]) for total in totals))
+        return self.judge(usage, end_s)
+
+    def judge(self, usage: Mapping[tuple[RollupKey, int], Usage], end_s: int) -> list[CostVerdict]:
+        """Verdicts from the usage of each key in each window back (0 = the evaluated one)."""
+        _, seasonal = self.options.windows_back()
+        # Per model and window back: spend, traffic, and spend per dimension value.
         spend: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         traffic: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         parts: dict[str, dict[int, dict[tuple[str, str], float]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(float))
         )
-        for rollup in rollups:
-            back = (end_s - 1 - rollup.bucket_start_unix_s) // window
-            if not 0 <= back <= furthest or rollup.requests == 0:
-                continue
-            model = rollup.key.model_name
-            total, split = _parts(rollup, self.pricing)
-            spend[model][back] += total
-            traffic[model][back] += rollup.requests
-            bucket = parts[model][back]
-            for dimension, value, usd in split:
-                bucket[(dimension, value)] += usd
+        for (key, back), used in usage.items():
+            cost = self.pricing.cost(
+                key.model_name, key.hardware_class, used.busy_ns, used.input_tokens, used.output_tokens
+            )
+            model = key.model_name
+            spend[model][back] += cost.total_usd
+            traffic[model][back] += used.requests
+            split = parts[model][back]
+            split[("version", key.model_version)] += cost.total_usd
+            split[("operation", key.operation)] += cost.total_usd
+            for name, field in USAGE:
+                if getattr(cost, field):
+                    split[("usage", name)] += getattr(cost, field)
         verdicts = []
         for model in sorted(traffic):
             seen = traffic[model]

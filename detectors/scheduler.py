@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -27,6 +28,7 @@ from collector.domain import Finding
 from collector.findings import store_findings
 from collector.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
+from detectors.frame import RollupFrame, latency_columns, load_frame
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
 from detectors.latency_sketch import LatencySketch
 from detectors.pricing import Pricing
@@ -219,14 +221,20 @@ class DetectorScheduler:
             max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0,
             (cost_windows_back + 1) * self.options.cost.window_s,
         )
-        rollups = load_rollups(self._engine, end - lookback, end, interval)
+        frame = load_frame(self._engine, end - lookback, end, interval, self.options.latency.quantile)
         lap("load")
-        findings = self._latency_findings(rollups, end, interval)
+        findings = self._latency_findings(frame, end - lookback, end, interval)
         lap("latency")
-        for slo in self.options.slos:
-            findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
+        if self.options.slos:
+            # SLOs count requests over a threshold, which needs the latency summaries: load them for these models.
+            own: dict[str, list[Rollup]] = defaultdict(list)
+            models = {slo.model_name for slo in self.options.slos}
+            for rollup in load_rollups(self._engine, end - lookback, end, interval, model_names=models):
+                own[rollup.key.model_name].append(rollup)
+            for slo in self.options.slos:
+                findings.append(slo_finding(evaluate_slo(slo, own[slo.model_name], end), end - interval, end))
         lap("slo")
-        findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate(rollups, end)]
+        findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate_frame(frame, end)]
         lap("cost")
         kept = self._worth_keeping(findings)
         store_findings(self._engine, kept)
@@ -239,16 +247,41 @@ class DetectorScheduler:
         self.last_pass_timings = timings
         return kept
 
-    def _latency_findings(self, rollups: Sequence[Rollup], end: int, interval: int) -> list[Finding]:
+    def _latency_findings(self, frame: RollupFrame, start: int, end: int, interval: int) -> list[Finding]:
         quantile = self.options.latency.quantile
         evaluated_from = end - self.options.state_intervals * interval
         findings = []
-        for key, points in latency_series(rollups, quantile).items():
-            history = [p for p in points if p.start_s < evaluated_from]
-            recent = [p for p in points if p.start_s >= evaluated_from]
-            verdicts = self._latency.evaluate(history, recent)
+        ready, merge = latency_columns(frame)
+        for series in ready:
+            split = int(np.searchsorted(series.start_s, evaluated_from))
+            recent = [
+                LatencyPoint(int(start_s), int(requests), float(value))
+                for start_s, requests, value in zip(
+                    series.start_s[split:].tolist(),
+                    series.requests[split:].tolist(),
+                    series.value_ms[split:].tolist(),
+                    strict=True,
+                )
+            ]
+            if not recent:
+                continue
+            baselines = self._latency.baselines_of(
+                series.start_s[:split], series.requests[:split], series.value_ms[:split], recent[0].start_s
+            )
+            verdicts = self._latency.walk(baselines, recent)
             if verdicts and verdicts[-1].start_s == end - interval:
-                findings.append(latency_finding(key, verdicts[-1], interval, quantile))
+                findings.append(latency_finding(series.key, verdicts[-1], interval, quantile))
+        if merge:
+            # Series over several hardware classes (or without stored quantiles) merge their summaries.
+            models = {model for model, _, _ in merge}
+            rollups = load_rollups(self._engine, start, end, interval, model_names=models)
+            for key, points in latency_series(rollups, quantile).items():
+                if key not in merge:
+                    continue
+                history = [p for p in points if p.start_s < evaluated_from]
+                verdicts = self._latency.evaluate(history, [p for p in points if p.start_s >= evaluated_from])
+                if verdicts and verdicts[-1].start_s == end - interval:
+                    findings.append(latency_finding(key, verdicts[-1], interval, quantile))
         return findings
 
     def _worth_keeping(self, findings: Sequence[Finding]) -> list[Finding]:

@@ -8,35 +8,26 @@ columns cannot do: merging hardware classes, and counting requests above an SLO 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from collector.storage.tables import SpanRollupRow
 from detectors.rollups import STORED_QUANTILES, RollupKey
 
-_KEY_COLUMNS = "model_name, model_version, operation, hardware_class"
-_RANGE = "interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_unix_s < :end"
-# One statement, so one snapshot: the key numbering and the rows cannot disagree. Key names are sent only
-# on each key's first row; every other row carries the key's number alone, which is what makes it fast.
-_QUERY = f"""
-WITH k AS (
-    SELECT {_KEY_COLUMNS}, MIN(bucket_start_unix_s) AS first_bucket,
-           ROW_NUMBER() OVER (ORDER BY {_KEY_COLUMNS}) - 1 AS kid
-    FROM span_rollups WHERE {_RANGE}
-    GROUP BY {_KEY_COLUMNS}
-)
-SELECT k.kid, r.bucket_start_unix_s, r.requests, r.errors, r.busy_ns, r.input_tokens, r.output_tokens,
-       {{quantile}},
-       CASE WHEN r.bucket_start_unix_s = k.first_bucket THEN r.model_name END,
-       CASE WHEN r.bucket_start_unix_s = k.first_bucket THEN r.model_version END,
-       CASE WHEN r.bucket_start_unix_s = k.first_bucket THEN r.operation END,
-       CASE WHEN r.bucket_start_unix_s = k.first_bucket THEN r.hardware_class END
-FROM span_rollups r
-JOIN k ON r.model_name = k.model_name AND r.model_version = k.model_version
-      AND r.operation = k.operation AND r.hardware_class = k.hardware_class
-WHERE r.{_RANGE.replace(" AND ", " AND r.")}
+# A key travels as one string (four would cost four Python objects per row), split on the unit separator;
+# a name that contains one is resolved by asking the database for the keys instead.
+_SEPARATOR = "\x1f"
+_QUERY = """
+SELECT model_name || :sep || model_version || :sep || operation || :sep || hardware_class,
+       bucket_start_unix_s, requests, errors, busy_ns, input_tokens, output_tokens, {quantile}
+FROM span_rollups
+WHERE interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_unix_s < :end
 """
 
 
@@ -60,32 +51,81 @@ class RollupFrame:
         return int(self.key.size)
 
 
-def load_frame(engine: Engine, start_s: int, end_s: int, interval_s: int = 60, quantile: float = 0.95) -> RollupFrame:
-    """Rollups with buckets in ``[start_s, end_s)`` as columns, ordered by key, then time."""
+def _fetch(engine: Engine, start_s: int, end_s: int, interval_s: int, quantile: float) -> Sequence[Sequence[Any]]:
+    """The rows, from the driver's own cursor: SQLAlchemy's Row objects would double the cost of a pass."""
     column = STORED_QUANTILES.get(quantile)
-    statement = text(_QUERY.format(quantile=f"r.{column}" if column else "NULL"))
+    statement = text(_QUERY.format(quantile=column or "NULL"))
+    compiled = statement.compile(dialect=engine.dialect)
+    params = compiled.construct_params({"sep": _SEPARATOR, "interval": interval_s, "start": start_s, "end": end_s})
+    arguments = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
     with engine.connect() as connection:
-        rows = connection.execute(statement, {"interval": interval_s, "start": start_s, "end": end_s}).all()
+        cursor = connection.connection.cursor()
+        try:
+            # Collecting a million fresh tuples would run the cyclic collector dozens of times for nothing:
+            # rows hold no cycles. Paused for the fetch only.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                cursor.execute(compiled.string, arguments)
+                rows: Sequence[Sequence[Any]] = cursor.fetchall()
+            finally:
+                if collecting:
+                    gc.enable()
+        finally:
+            cursor.close()
+    return rows
+
+
+def _distinct_keys(engine: Engine, start_s: int, end_s: int, interval_s: int) -> list[tuple[str, str, str, str]]:
+    query = (
+        select(
+            SpanRollupRow.model_name, SpanRollupRow.model_version, SpanRollupRow.operation, SpanRollupRow.hardware_class
+        )
+        .where(
+            SpanRollupRow.interval_s == interval_s,
+            SpanRollupRow.bucket_start_unix_s >= start_s,
+            SpanRollupRow.bucket_start_unix_s < end_s,
+        )
+        .distinct()
+    )
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+
+
+def load_frame(engine: Engine, start_s: int, end_s: int, interval_s: int = 60, quantile: float = 0.95) -> RollupFrame:
+    """Rollups with buckets in ``[start_s, end_s)`` as columns, ordered by key (as named), then time."""
+    rows = _fetch(engine, start_s, end_s, interval_s, quantile)
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return RollupFrame(interval_s, (), empty, empty, empty, empty, empty, empty, empty, np.zeros(0))
     columns = list(zip(*rows, strict=True))
-    count = len(rows)
+    del rows
+    count = len(columns[0])
+    numbers: dict[str, int] = {}
+    raw_key = np.fromiter((numbers.setdefault(name, len(numbers)) for name in columns[0]), np.int64, count)
+    names = sorted(numbers)
+    if any(name.count(_SEPARATOR) != 3 for name in names):
+        # A name with the separator in it: ask the database which keys these are (rare, so a second query).
+        by_joined = {
+            _SEPARATOR.join(key): RollupKey(*key) for key in _distinct_keys(engine, start_s, end_s, interval_s)
+        }
+    else:
+        by_joined = {}
+    keys = [by_joined.get(name) or RollupKey(*name.split(_SEPARATOR)) for name in names]
+    # Renumber in name order, so a frame's keys come out sorted whatever order the rows arrived in.
+    renumber = np.empty(len(names), dtype=np.int64)
+    renumber[[numbers[name] for name in names]] = np.arange(len(names))
+    key = renumber[raw_key]
 
     def integers(index: int) -> np.ndarray:
         return np.fromiter(columns[index], dtype=np.int64, count=count)
 
-    key = integers(0)
-    names: dict[int, RollupKey] = {}
-    for row in rows:
-        if row[8] is not None:
-            names[int(row[0])] = RollupKey(row[8], row[9], row[10], row[11])
     bucket = integers(1)
     order = np.lexsort((bucket, key))
     quantiles = np.array(columns[7], dtype=np.float64)  # None becomes NaN
     return RollupFrame(
         interval_s=interval_s,
-        keys=tuple(names[index] for index in range(len(names))),
+        keys=tuple(keys),
         key=key[order],
         bucket=bucket[order],
         requests=integers(2)[order],

@@ -116,3 +116,12 @@ def replace_version(rollup: Rollup, version: str, factor: int) -> Rollup:
         rollup.output_tokens * factor,
         rollup.latency,
     )
+
+
+def test_a_name_with_the_key_separator_is_still_read_right(engine: Engine) -> None:
+    """Keys travel joined by U+001F; a model named with one is resolved through the database instead."""
+    odd = RollupKey("odd\x1fname", "1", "predict", "cpu")
+    store_rollups(engine, minutes(odd, 100.0)[-3:] + minutes(RollupKey("plain", "", "", ""), 100.0)[-3:])
+    frame = load_frame(engine, END - 3600, END)
+    assert set(frame.keys) == {odd, RollupKey("plain", "", "", "")}
+    assert frame.key.tolist() == [0, 0, 0, 1, 1, 1]

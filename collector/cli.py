@@ -316,9 +316,9 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 def cmd_cost_report(args: argparse.Namespace) -> int:
     """Report spend per model and version from the rollups."""
     from collector.storage.engine import create_engine_for
-    from detectors.cost import cost_line_to_json, cost_report, format_cost_report
+    from detectors.cost import cost_line_to_json, cost_report_frame, format_cost_report
+    from detectors.frame import load_frame
     from detectors.pricing import parse_pricing_section
-    from detectors.rollups import load_rollups
 
     config = _config(args)
     pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
@@ -326,12 +326,12 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
     since = args.since or now - timedelta(days=1)
     engine = create_engine_for(config.storage.db_url)
     try:
-        rollups = load_rollups(engine, int(since.timestamp()), int(now.timestamp()) + 1, model_name=args.model)
+        frame = load_frame(engine, int(since.timestamp()), int(now.timestamp()) + 1, model_name=args.model)
     finally:
         engine.dispose()
     lines = [
         line
-        for line in cost_report(rollups, pricing)
+        for line in cost_report_frame(frame, pricing)
         if args.model_version is None or line.model_version == args.model_version
     ]
     document = {"since": since.isoformat(), "until": now.isoformat(), "models": [cost_line_to_json(x) for x in lines]}

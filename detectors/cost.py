@@ -11,8 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from detectors.frame import RollupFrame
 from detectors.pricing import Cost, Pricing
-from detectors.rollups import Rollup
+from detectors.rollups import Rollup, RollupKey
 
 HOUR_S = 3600
 
@@ -75,24 +78,61 @@ class _Totals:
     last_end: int = 0
 
 
+def _add(
+    totals: dict[tuple[str, str], _Totals],
+    pricing: Pricing,
+    key: RollupKey,
+    used: tuple[int, int, int, int],
+    *,
+    first: int,
+    last_end: int,
+) -> None:
+    """Price ``used`` (requests, busy ns, input and output tokens) of one key and add it to its version's line."""
+    requests, busy_ns, input_tokens, output_tokens = used
+    cost = pricing.cost(key.model_name, key.hardware_class, busy_ns, input_tokens, output_tokens)
+    line = totals[(key.model_name, key.model_version)]
+    line.requests += requests
+    line.unpriced += 0 if cost.priced else requests
+    line.input_tokens += input_tokens
+    line.output_tokens += output_tokens
+    line.busy_ns += busy_ns
+    line.input_usd += cost.input_usd
+    line.output_usd += cost.output_usd
+    line.compute_usd += cost.compute_usd
+    line.first = first if line.first is None else min(line.first, first)
+    line.last_end = max(line.last_end, last_end)
+
+
 def cost_report(rollups: Iterable[Rollup], pricing: Pricing) -> list[CostLine]:
     """One line per model and version, most expensive first; hardware classes and operations are summed."""
     totals: dict[tuple[str, str], _Totals] = defaultdict(_Totals)
     for rollup in rollups:
-        if rollup.requests == 0:
-            continue
-        cost = rollup_cost(rollup, pricing)
-        line = totals[(rollup.key.model_name, rollup.key.model_version)]
-        line.requests += rollup.requests
-        line.unpriced += 0 if cost.priced else rollup.requests
-        line.input_tokens += rollup.input_tokens
-        line.output_tokens += rollup.output_tokens
-        line.busy_ns += rollup.busy_ns
-        line.input_usd += cost.input_usd
-        line.output_usd += cost.output_usd
-        line.compute_usd += cost.compute_usd
-        line.first = rollup.bucket_start_unix_s if line.first is None else min(line.first, rollup.bucket_start_unix_s)
-        line.last_end = max(line.last_end, rollup.bucket_start_unix_s + rollup.interval_s)
+        if rollup.requests:
+            used = (rollup.requests, rollup.busy_ns, rollup.input_tokens, rollup.output_tokens)
+            start = rollup.bucket_start_unix_s
+            _add(totals, pricing, rollup.key, used, first=start, last_end=start + rollup.interval_s)
+    return _lines(totals, pricing)
+
+
+def cost_report_frame(frame: RollupFrame, pricing: Pricing) -> list[CostLine]:
+    """``cost_report`` on columns: usage is summed per key first, then priced once (prices are linear)."""
+    totals: dict[tuple[str, str], _Totals] = defaultdict(_Totals)
+    bounds = np.searchsorted(frame.key, np.arange(len(frame.keys) + 1))
+    for index, key in enumerate(frame.keys):
+        rows = slice(int(bounds[index]), int(bounds[index + 1]))
+        buckets = frame.bucket[rows][frame.requests[rows] > 0]
+        if buckets.size:
+            requests, busy_ns, input_tokens, output_tokens = (
+                int(column[rows].sum())
+                for column in (frame.requests, frame.busy_ns, frame.input_tokens, frame.output_tokens)
+            )
+            first, last_end = int(buckets.min()), int(buckets.max()) + frame.interval_s
+            used = (requests, busy_ns, input_tokens, output_tokens)
+            _add(totals, pricing, key, used, first=first, last_end=last_end)
+    return _lines(totals, pricing)
+
+
+def _lines(totals: dict[tuple[str, str], _Totals], pricing: Pricing) -> list[CostLine]:
     lines = []
     for (model, version), t in totals.items():
         first = t.first if t.first is not None else 0

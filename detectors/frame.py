@@ -27,7 +27,7 @@ _QUERY = """
 SELECT model_name || :sep || model_version || :sep || operation || :sep || hardware_class,
        bucket_start_unix_s, requests, errors, busy_ns, input_tokens, output_tokens, {quantile}
 FROM span_rollups
-WHERE interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_unix_s < :end
+WHERE interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_unix_s < :end{model}
 """
 
 
@@ -51,12 +51,18 @@ class RollupFrame:
         return int(self.key.size)
 
 
-def _fetch(engine: Engine, start_s: int, end_s: int, interval_s: int, quantile: float) -> Sequence[Sequence[Any]]:
+def _fetch(
+    engine: Engine, start_s: int, end_s: int, interval_s: int, quantile: float, *, model_name: str | None
+) -> Sequence[Sequence[Any]]:
     """The rows, from the driver's own cursor: SQLAlchemy's Row objects would double the cost of a pass."""
     column = STORED_QUANTILES.get(quantile)
-    statement = text(_QUERY.format(quantile=column or "NULL"))
+    model = " AND model_name = :model" if model_name is not None else ""
+    statement = text(_QUERY.format(quantile=column or "NULL", model=model))
     compiled = statement.compile(dialect=engine.dialect)
-    params = compiled.construct_params({"sep": _SEPARATOR, "interval": interval_s, "start": start_s, "end": end_s})
+    values: dict[str, Any] = {"sep": _SEPARATOR, "interval": interval_s, "start": start_s, "end": end_s}
+    if model_name is not None:
+        values["model"] = model_name
+    params = compiled.construct_params(values)
     arguments = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
     with engine.connect() as connection:
         cursor = connection.connection.cursor()
@@ -92,9 +98,17 @@ def _distinct_keys(engine: Engine, start_s: int, end_s: int, interval_s: int) ->
         return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
 
 
-def load_frame(engine: Engine, start_s: int, end_s: int, interval_s: int = 60, quantile: float = 0.95) -> RollupFrame:
+def load_frame(
+    engine: Engine,
+    start_s: int,
+    end_s: int,
+    interval_s: int = 60,
+    quantile: float = 0.95,
+    *,
+    model_name: str | None = None,
+) -> RollupFrame:
     """Rollups with buckets in ``[start_s, end_s)`` as columns, ordered by key (as named), then time."""
-    rows = _fetch(engine, start_s, end_s, interval_s, quantile)
+    rows = _fetch(engine, start_s, end_s, interval_s, quantile, model_name=model_name)
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return RollupFrame(interval_s, (), empty, empty, empty, empty, empty, empty, empty, np.zeros(0))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import SpanRollupRow
+from detectors.cost import cost_report, cost_report_frame
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
 from detectors.frame import latency_columns, load_frame
 from detectors.latency_sketch import LatencySketch
@@ -125,3 +126,23 @@ def test_a_name_with_the_key_separator_is_still_read_right(engine: Engine) -> No
     frame = load_frame(engine, END - 3600, END)
     assert set(frame.keys) == {odd, RollupKey("plain", "", "", "")}
     assert frame.key.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_cost_report_on_columns_equals_the_report_on_rows(engine: Engine) -> None:
+    """Summing usage per key before pricing gives the per-rollup answer, and the model filter holds."""
+    pricing = Pricing(hardware={"cpu": 3.6}, tokens={"chat": TokenPrice(2.5, 10.0)})
+    stored = minutes(RollupKey("chat", "1", "chat", ""), 50.0, tokens=1000)
+    stored += minutes(RollupKey("fraud", "1", "predict", "cpu"), 10.0)
+    stored += minutes(RollupKey("fraud", "1", "explain", "tpu"), 10.0)[-5:]
+    store_rollups(engine, stored)
+    on_rows = cost_report(load_rollups(engine, END - 9000, END), pricing)
+    on_columns = cost_report_frame(load_frame(engine, END - 9000, END), pricing)
+    assert [(line.model_name, line.requests, line.unpriced_requests) for line in on_columns] == [
+        ("chat", 6000, 0),
+        ("fraud", 6200, 200),
+    ]
+    for columns, rows in zip(on_columns, on_rows, strict=True):
+        assert (columns.model_name, columns.active_s, columns.busy_s) == (rows.model_name, rows.active_s, rows.busy_s)
+        assert columns.total_usd == pytest.approx(rows.total_usd)
+    (fraud,) = cost_report_frame(load_frame(engine, END - 9000, END, model_name="fraud"), pricing)
+    assert fraud.model_name == "fraud"

@@ -58,7 +58,6 @@ class CostAnomalyOptions:
     min_history_windows: int = 3
     # Previous days looked at for the same time of day.
     seasonal_days: int = 7
-    max_contributors: int = 3
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
@@ -291,13 +290,12 @@ def cost_finding(verdict: CostVerdict, options: CostAnomalyOptions) -> Finding:
         f"spend ${verdict.actual_usd:,.4f} over {options.window_s // 60} min, expected ${verdict.expected_usd:,.4f} "
         f"(impact {'+' if impact >= 0 else '-'}${abs(impact):,.4f}{shown_percent})"
     )
-    top = {
-        dimension: [c for c in verdict.contributors if c.dimension == dimension and c.impact_usd > 0][
-            : options.max_contributors
-        ]
+    # Contributors come sorted by impact, so the first that added spend is each dimension's main one.
+    top = [
+        next((c for c in verdict.contributors if c.dimension == dimension and c.impact_usd > 0), None)
         for dimension in ("version", "operation", "usage")
-    }
-    named = [f"{_named(found[0])} +${found[0].impact_usd:,.4f}" for found in top.values() if found]
+    ]
+    named = [f"{_named(found)} +${found.impact_usd:,.4f}" for found in top if found is not None]
     if verdict.firing and named:
         summary += "; from " + ", ".join(named)
     return Finding(

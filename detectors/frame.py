@@ -25,7 +25,7 @@ from detectors.rollups import STORED_QUANTILES, RollupKey
 _SEPARATOR = "\x1f"
 _QUERY = """
 SELECT model_name || :sep || model_version || :sep || operation || :sep || hardware_class,
-       bucket_start_unix_s, requests, errors, busy_ns, input_tokens, output_tokens, {quantile}
+       bucket_start_unix_s, requests, busy_ns, input_tokens, output_tokens, {quantile}
 FROM span_rollups
 WHERE interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_unix_s < :end{model}
 """
@@ -33,14 +33,16 @@ WHERE interval_s = :interval AND bucket_start_unix_s >= :start AND bucket_start_
 
 @dataclass(frozen=True, eq=False)
 class RollupFrame:
-    """Rollups of one interval length as columns; row ``i`` is about ``keys[key[i]]``."""
+    """Rollups of one interval length as columns; row ``i`` is about ``keys[key[i]]``.
+
+    Only what latency and cost read: SLOs need the summaries anyway, so they load rows with errors.
+    """
 
     interval_s: int
     keys: tuple[RollupKey, ...]
     key: np.ndarray
     bucket: np.ndarray
     requests: np.ndarray
-    errors: np.ndarray
     busy_ns: np.ndarray
     input_tokens: np.ndarray
     output_tokens: np.ndarray
@@ -111,7 +113,7 @@ def load_frame(
     rows = _fetch(engine, start_s, end_s, interval_s, quantile, model_name=model_name)
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
-        return RollupFrame(interval_s, (), empty, empty, empty, empty, empty, empty, empty, np.zeros(0))
+        return RollupFrame(interval_s, (), empty, empty, empty, empty, empty, empty, np.zeros(0))
     columns = list(zip(*rows, strict=True))
     del rows
     count = len(columns[0])
@@ -136,17 +138,16 @@ def load_frame(
 
     bucket = integers(1)
     order = np.lexsort((bucket, key))
-    quantiles = np.array(columns[7], dtype=np.float64)  # None becomes NaN
+    quantiles = np.array(columns[6], dtype=np.float64)  # None becomes NaN
     return RollupFrame(
         interval_s=interval_s,
         keys=tuple(keys),
         key=key[order],
         bucket=bucket[order],
         requests=integers(2)[order],
-        errors=integers(3)[order],
-        busy_ns=integers(4)[order],
-        input_tokens=integers(5)[order],
-        output_tokens=integers(6)[order],
+        busy_ns=integers(3)[order],
+        input_tokens=integers(4)[order],
+        output_tokens=integers(5)[order],
         quantile_ms=quantiles[order],
     )
 

@@ -31,13 +31,16 @@ from collector.http_server import HttpServer
 from collector.ingest_service import IngestOptions, IngestServicers
 from collector.metrics import ServiceMetrics
 from collector.otlp_traces import SpanDecodeOptions
+from collector.pricing import parse_pricing_section
 from collector.readiness import Readiness, check_readiness
 from collector.spool import Spool
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
+from detectors.cost_anomaly import parse_cost_anomaly_section
 from detectors.drift import reference_service
 from detectors.drift.monitor import parse_drift_section
+from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
 from shadow import service as shadow_service
@@ -72,6 +75,9 @@ class Service:
         drift = parse_drift_section(config.feature_sections.get("drift", {}))
         alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
         sinks = build_sinks(alerting)
+        pricing_section = config.feature_sections.get("pricing", {})
+        pricing = parse_pricing_section(pricing_section)
+        cost_anomalies = parse_cost_anomaly_section(pricing_section)
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -131,6 +137,11 @@ class Service:
                         interval_s=config.detectors.detector_interval_s,
                         slos=slos,
                         drift=drift,
+                        pricing=pricing,
+                        cost=cost_anomalies,
+                        retention=RetentionOptions.from_days(
+                            config.storage.span_retention_days, config.storage.rollup_retention_days
+                        ),
                     ),
                 )
             )

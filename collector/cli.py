@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +43,7 @@ examples:
   inferwatch drift check --reference train.csv --current today.parquet --json
   inferwatch alerts list                        pending and firing alerts
   inferwatch alerts silence model=fraud --duration 2h --comment "deploying"
+  inferwatch cost report --since 6h             spend per model and version over the last six hours
 """
 
 
@@ -146,21 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_flag(findings_list)
     findings_list.set_defaults(handler=cmd_findings_list)
 
-    # Feature packages bring their own commands; they receive the resolved database URL.
-    from shadow.cli import add_commands as add_shadow_commands
-
-    add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
-    from detectors.drift.cli import add_drift_commands
-    from detectors.drift.reference_cli import add_reference_commands
-
-    add_reference_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
-    for name in ("models", "shadow", "reference"):
-        commands.choices[name].set_defaults(handler=cmd_feature)
-    add_drift_commands(commands)
-    from alerts.cli import add_commands as add_alert_commands
-
-    add_alert_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
-    commands.choices["alerts"].set_defaults(handler=cmd_alerts)
+    _add_cost_commands(commands)
+    _add_feature_commands(commands)
 
     config = commands.add_parser(
         "config", help="show the effective configuration", description="Inspect configuration."
@@ -176,6 +165,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_flag(show)
     show.set_defaults(handler=cmd_config_show)
     return parser
+
+
+def _add_cost_commands(commands: Any) -> None:
+    """`inferwatch cost report`."""
+    cost = commands.add_parser(
+        "cost",
+        help="what models cost: per model and version, per 1,000 predictions and per hour",
+        description="Cost from the stored rollups, priced with the [pricing] section of the configuration.",
+    )
+    cost_commands = cost.add_subparsers(dest="cost_command", metavar="COMMAND", required=True)
+    cost_report = cost_commands.add_parser(
+        "report",
+        help="spend per model and version over a range, most expensive first",
+        description="Spend per model and version from the rollups that start after --since (default 24h): "
+        "total, per 1,000 predictions, and per hour while the version served traffic. Token-priced models "
+        "cost tokens x price; the others busy time x the hourly price of their hardware class. Prices apply "
+        "to the whole range, so a corrected price reprices the past.",
+    )
+    cost_report.add_argument("--model", help="only this model")
+    cost_report.add_argument("--version", dest="model_version", help="only this model version")
+    cost_report.add_argument(
+        "--since", type=parse_since, help="rollups starting after this: an ISO time or 30m, 6h, 2d (default 24h)"
+    )
+    _add_config_flags(cost_report, keys=("db_url",))
+    _add_json_flag(cost_report)
+    cost_report.set_defaults(handler=cmd_cost_report)
+
+
+def _add_feature_commands(commands: Any) -> None:
+    """Commands the feature packages bring: drift, references, models, shadow and alerts."""
+    # Feature packages bring their own commands; they receive the resolved database URL.
+    from shadow.cli import add_commands as add_shadow_commands
+
+    add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    from detectors.drift.cli import add_drift_commands
+    from detectors.drift.reference_cli import add_reference_commands
+
+    add_reference_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    for name in ("models", "shadow", "reference"):
+        commands.choices[name].set_defaults(handler=cmd_feature)
+    add_drift_commands(commands)
+    from alerts.cli import add_commands as add_alert_commands
+
+    add_alert_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    commands.choices["alerts"].set_defaults(handler=cmd_alerts)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, object | None]:
@@ -286,6 +320,32 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
         for f in found
     ]
     _emit(args, {"findings": [finding_to_json(f) for f in found]}, "\n".join(lines) or "no findings")
+    return EXIT_OK
+
+
+def cmd_cost_report(args: argparse.Namespace) -> int:
+    """Report spend per model and version from the rollups."""
+    from collector.pricing import parse_pricing_section
+    from collector.storage.engine import create_engine_for
+    from detectors.cost import cost_line_to_json, cost_report_frame, format_cost_report
+    from detectors.frame import load_frame
+
+    config = _config(args)
+    pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
+    now = datetime.now(tz=UTC)
+    since = args.since or now - timedelta(days=1)
+    engine = create_engine_for(config.storage.db_url)
+    try:
+        frame = load_frame(engine, int(since.timestamp()), int(now.timestamp()) + 1, model_name=args.model)
+    finally:
+        engine.dispose()
+    lines = [
+        line
+        for line in cost_report_frame(frame, pricing)
+        if args.model_version is None or line.model_version == args.model_version
+    ]
+    document = {"since": since.isoformat(), "until": now.isoformat(), "models": [cost_line_to_json(x) for x in lines]}
+    _emit(args, document, format_cost_report(lines))
     return EXIT_OK
 
 

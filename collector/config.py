@@ -41,6 +41,9 @@ class StorageConfig:
 
     db_url: str = DEFAULT_DB_URL
     migrate_on_start: bool = True
+    # Days kept; 0 keeps forever. Rollups outlive raw spans: detectors read only rollups.
+    span_retention_days: float = 7.0
+    rollup_retention_days: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,14 @@ def parse_positive_float(raw: str) -> float:
     value = float(raw)
     if not 0 < value < float("inf"):
         raise ValueError("must be a finite number > 0")
+    return value
+
+
+def parse_retention_days(raw: str) -> float:
+    """A finite number of days >= 0, where 0 means keep forever."""
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number of days >= 0 (0 keeps forever)")
     return value
 
 
@@ -216,6 +227,20 @@ SETTINGS: tuple[Setting, ...] = (
         "migrate_on_start",
         parse_bool,
         "Apply pending database migrations at start-up (the same code path as `inferwatch db upgrade`).",
+    ),
+    Setting(
+        "storage",
+        "span_retention_days",
+        parse_retention_days,
+        "Days raw spans are kept, once rolled up (0 keeps them forever); the detector pass prunes older ones.",
+        has_flag=False,
+    ),
+    Setting(
+        "storage",
+        "rollup_retention_days",
+        parse_retention_days,
+        "Days span rollups are kept (0 keeps them forever); keep at least 30 for SLO budgets over 30 days.",
+        has_flag=False,
     ),
     Setting(
         "auth",
@@ -418,7 +443,12 @@ def load_config(
         server=ServerConfig(
             **pick("grpc_addr"), **pick("http_addr"), **pick("max_message_bytes"), **pick("shutdown_grace_s")
         ),
-        storage=StorageConfig(**pick("db_url"), **pick("migrate_on_start")),
+        storage=StorageConfig(
+            **pick("db_url"),
+            **pick("migrate_on_start"),
+            **pick("span_retention_days"),
+            **pick("rollup_retention_days"),
+        ),
         auth=AuthConfig(**pick("ingest_tokens"), **pick("admin_tokens")),
         collector=CollectorConfig(**{key: value.value for key, value in resolved.items() if key in _COLLECTOR_KEYS}),
         detectors=DetectorsConfig(**pick("detector_interval_s")),

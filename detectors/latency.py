@@ -102,10 +102,10 @@ class LatencyVerdict:
     baseline: Baseline
 
 
-def _seasonality(history: Sequence[LatencyPoint], evaluated_start: int) -> str:
-    if not history:
+def _seasonality(first_start_s: int | None, evaluated_start: int) -> str:
+    if first_start_s is None:
         return "none"
-    covered = evaluated_start - history[0].start_s
+    covered = evaluated_start - first_start_s
     if covered >= 3 * WEEK:
         return "hour_of_week"
     if covered >= 3 * DAY:
@@ -129,28 +129,51 @@ class LatencyAnomalyDetector:
 
     def baselines(self, history: Sequence[LatencyPoint], evaluated_start: int) -> tuple[str, dict[int, Baseline]]:
         """Per seasonal slot, the robust baseline from the history before ``evaluated_start``."""
+        return self.baselines_of(
+            np.fromiter((p.start_s for p in history), dtype=np.int64, count=len(history)),
+            np.fromiter((p.requests for p in history), dtype=np.int64, count=len(history)),
+            np.fromiter((p.value_ms for p in history), dtype=np.float64, count=len(history)),
+            evaluated_start,
+        )
+
+    def baselines_of(
+        self, start_s: np.ndarray, requests: np.ndarray, value_ms: np.ndarray, evaluated_start: int
+    ) -> tuple[str, dict[int, Baseline]]:
+        """``baselines`` on columns in time order, without a Python object per point (a pass covers millions)."""
         options = self.options
-        usable = [p for p in history if p.requests >= options.min_requests and p.value_ms > 0]
-        seasonality = _seasonality(usable, evaluated_start)
+        usable = (requests >= options.min_requests) & (value_ms > 0)
+        starts, values = start_s[usable], value_ms[usable]
+        seasonality = _seasonality(int(starts[0]) if starts.size else None, evaluated_start)
         if seasonality == "none":
-            usable = [p for p in usable if p.start_s >= evaluated_start - options.history_s]
-        by_slot: dict[int, list[float]] = {}
-        for point in usable:
-            by_slot.setdefault(_slot(point.start_s, seasonality), []).append(math.log(point.value_ms))
+            recent = starts >= evaluated_start - options.history_s
+            starts, values = starts[recent], values[recent]
+        if seasonality == "hour_of_week":
+            slots = (starts // HOUR) % (7 * 24)
+        elif seasonality == "hour_of_day":
+            slots = (starts // HOUR) % 24
+        else:
+            slots = np.zeros(starts.size, dtype=np.int64)
+        logs = np.log(values)
         baselines = {}
-        for slot, logs in by_slot.items():
-            values = np.asarray(logs)
-            median = float(np.median(values))
-            spread = MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
-            baselines[slot] = Baseline(median, max(spread, options.mad_floor), len(logs), seasonality)
+        for slot in np.unique(slots):
+            in_slot = logs[slots == slot]
+            median = float(np.median(in_slot))
+            spread = MAD_TO_SIGMA * float(np.median(np.abs(in_slot - median)))
+            baselines[int(slot)] = Baseline(median, max(spread, options.mad_floor), int(in_slot.size), seasonality)
         return seasonality, baselines
 
     def evaluate(self, history: Sequence[LatencyPoint], evaluated: Sequence[LatencyPoint]) -> list[LatencyVerdict]:
         """The verdict at each evaluated point, walking persistence, hysteresis and CUSUM in order."""
         if not evaluated:
             return []
+        return self.walk(self.baselines(history, evaluated[0].start_s), evaluated)
+
+    def walk(
+        self, baselines_by_slot: tuple[str, dict[int, Baseline]], evaluated: Sequence[LatencyPoint]
+    ) -> list[LatencyVerdict]:
+        """The verdicts of ``evaluate``, given the baselines already computed."""
         options = self.options
-        seasonality, baselines = self.baselines(history, evaluated[0].start_s)
+        seasonality, baselines = baselines_by_slot
         recent: list[tuple[int, bool]] = []
         calm = 0
         firing = False

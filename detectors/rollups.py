@@ -9,10 +9,12 @@ caught up in steps.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -24,7 +26,19 @@ from detectors.latency_sketch import LatencySketch
 
 NANOS = 1_000_000_000
 _KEY = ("model_name", "model_version", "operation", "hardware_class", "interval_s", "bucket_start_unix_s")
-_VALUES = ("requests", "errors", "busy_ns", "input_tokens", "output_tokens", "latency_sketch")
+_VALUES = (
+    "requests",
+    "errors",
+    "busy_ns",
+    "input_tokens",
+    "output_tokens",
+    "latency_sketch",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+)
+# The quantiles stored beside each summary, by the column that holds them.
+STORED_QUANTILES = {0.5: "p50_ms", 0.95: "p95_ms", 0.99: "p99_ms"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,15 @@ class RollupJob:
         self._engine = engine
         self.options = options or RollupOptions()
 
+    def recomputable_from(self) -> int | None:
+        """The earliest second a later run may still recompute; None before the first rollup."""
+        interval = self.options.interval_s
+        with self._engine.connect() as connection:
+            newest = connection.execute(
+                select(func.max(SpanRollupRow.bucket_start_unix_s)).where(SpanRollupRow.interval_s == interval)
+            ).scalar_one_or_none()
+        return None if newest is None else (int(newest) - self.options.late_s) // interval * interval
+
     def due_range(self, now_s: float) -> tuple[int, int] | None:
         """The ``[start, end)`` seconds to (re)compute now, or None when nothing is due."""
         interval = self.options.interval_s
@@ -155,6 +178,10 @@ class RollupJob:
         return rollups
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def store_rollups(engine: Engine, rollups: Sequence[Rollup]) -> None:
     """Upsert rollups on their key."""
     if not rollups:
@@ -177,14 +204,36 @@ def store_rollups(engine: Engine, rollups: Sequence[Rollup]) -> None:
                     "input_tokens": rollup.input_tokens,
                     "output_tokens": rollup.output_tokens,
                     "latency_sketch": rollup.latency.to_bytes(),
+                    **{column: _finite_or_none(rollup.latency.quantile(q)) for q, column in STORED_QUANTILES.items()},
                 },
             )
 
 
-def load_rollups(engine: Engine, start_s: int, end_s: int, interval_s: int = 60) -> list[Rollup]:
-    """Stored rollups with buckets in ``[start_s, end_s)``, oldest first."""
+def load_rollups(
+    engine: Engine,
+    start_s: int,
+    end_s: int,
+    interval_s: int = 60,
+    *,
+    model_name: str | None = None,
+    model_names: Collection[str] | None = None,
+) -> list[Rollup]:
+    """Stored rollups with buckets in ``[start_s, end_s)``, oldest first; of the named model(s) when given."""
+    columns = [
+        SpanRollupRow.model_name,
+        SpanRollupRow.model_version,
+        SpanRollupRow.operation,
+        SpanRollupRow.hardware_class,
+        SpanRollupRow.bucket_start_unix_s,
+        SpanRollupRow.requests,
+        SpanRollupRow.errors,
+        SpanRollupRow.busy_ns,
+        SpanRollupRow.input_tokens,
+        SpanRollupRow.output_tokens,
+        SpanRollupRow.latency_sketch,
+    ]
     query = (
-        select(SpanRollupRow)
+        select(*columns)
         .where(
             SpanRollupRow.interval_s == interval_s,
             SpanRollupRow.bucket_start_unix_s >= start_s,
@@ -192,18 +241,22 @@ def load_rollups(engine: Engine, start_s: int, end_s: int, interval_s: int = 60)
         )
         .order_by(SpanRollupRow.bucket_start_unix_s)
     )
+    if model_name is not None:
+        query = query.where(SpanRollupRow.model_name == model_name)
+    if model_names is not None:
+        query = query.where(SpanRollupRow.model_name.in_(sorted(model_names)))
+    keys: dict[tuple[str, str, str, str], RollupKey] = {}
+    rollups = []
+    # Plain columns, not ORM rows, and one RollupKey per key: this runs over a day of rollups per pass.
     with engine.connect() as connection:
-        return [
-            Rollup(
-                key=RollupKey(row.model_name, row.model_version, row.operation, row.hardware_class),
-                interval_s=row.interval_s,
-                bucket_start_unix_s=row.bucket_start_unix_s,
-                requests=row.requests,
-                errors=row.errors,
-                busy_ns=row.busy_ns,
-                input_tokens=row.input_tokens,
-                output_tokens=row.output_tokens,
-                latency=LatencySketch.from_bytes(row.latency_sketch),
+        for row in connection.execute(query):
+            values: tuple[Any, ...] = tuple(row)
+            model, version, operation, hardware, bucket, requests, errors, busy, inputs, outputs, sketch = values
+            names = (model, version, operation, hardware)
+            key = keys.get(names) or keys.setdefault(names, RollupKey(*names))
+            rollups.append(
+                Rollup(
+                    key, interval_s, bucket, requests, errors, busy, inputs, outputs, LatencySketch.from_bytes(sketch)
+                )
             )
-            for row in connection.execute(query)
-        ]
+    return rollups

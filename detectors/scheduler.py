@@ -1,4 +1,5 @@
-"""The detector scheduler: every interval, roll up new spans, evaluate latency, SLO burn and drift, store findings.
+"""The detector scheduler: every interval, roll up new spans, evaluate latency, SLO burn, cost and drift, store
+findings, and prune what is past its retention.
 
 Each evaluation is a pure function of what is stored, for the last complete interval, and findings are
 upserted on (detector, model, version, subject, window): evaluating the same interval twice (a restart, a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,15 +21,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from collector.domain import Finding
 from collector.findings import store_findings
+from collector.pricing import Pricing
 from collector.storage.tables import FindingRow
+from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
 from detectors.drift.monitor import DriftMonitor, DriftOptions
+from detectors.frame import RollupFrame, latency_columns, load_frame
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
 from detectors.latency_sketch import LatencySketch
+from detectors.retention import RetentionOptions, prune
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
 from detectors.slo import BURN_WINDOWS, SLO, SLOStatus, evaluate_slo
 
@@ -51,6 +58,9 @@ class SchedulerOptions:
     state_intervals: int = 30
     slos: tuple[SLO, ...] = ()
     drift: DriftOptions = field(default_factory=DriftOptions)
+    pricing: Pricing = field(default_factory=Pricing)
+    cost: CostAnomalyOptions = field(default_factory=CostAnomalyOptions)
+    retention: RetentionOptions = field(default_factory=RetentionOptions)
 
 
 def _utc(seconds: int) -> datetime:
@@ -164,7 +174,11 @@ class DetectorScheduler:
         self._rollups = RollupJob(engine, self.options.rollup)
         self._latency = LatencyAnomalyDetector(self.options.latency)
         self._drift = DriftMonitor(engine, self.options.drift)
+        self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
         self._task: asyncio.Task[None] | None = None
+        # Set once the first pass has ended, so a caller can tell that no pass is about to start.
+        self.first_pass_done = threading.Event()
+        self.last_pass_timings: dict[str, float] = {}
 
     async def __aenter__(self) -> DetectorScheduler:
         self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
@@ -187,33 +201,92 @@ class DetectorScheduler:
                 await asyncio.to_thread(self.evaluate_once)
             except Exception:  # one failed pass must not stop detection for good
                 logger.exception("detector pass failed; retrying at the next interval")
+            self.first_pass_done.set()
             await asyncio.sleep(self.options.interval_s)
 
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
         """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""
         now = time.time() if now_s is None else now_s
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            timings[stage] = time.perf_counter() - clock
+            clock = time.perf_counter()
+
         self._rollups.run_once(now)
+        lap("rollup")
         interval = self.options.rollup.interval_s
         end = int(now - self.options.rollup.settle_s) // interval * interval
-        lookback = max(self.options.lookback_s, max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0)
-        rollups = load_rollups(self._engine, end - lookback, end, interval)
-        findings = self._latency_findings(rollups, end, interval)
-        for slo in self.options.slos:
-            findings.append(slo_finding(evaluate_slo(slo, rollups, end), end - interval, end))
+        cost_windows_back, _ = self.options.cost.windows_back()
+        lookback = max(
+            self.options.lookback_s,
+            max(w.long_s for w in BURN_WINDOWS) if self.options.slos else 0,
+            (cost_windows_back + 1) * self.options.cost.window_s,
+        )
+        frame = load_frame(self._engine, end - lookback, end, interval, self.options.latency.quantile)
+        lap("load")
+        findings = self._latency_findings(frame, end - lookback, end, interval)
+        lap("latency")
+        if self.options.slos:
+            # SLOs count requests over a threshold, which needs the latency summaries: load them for these models.
+            own: dict[str, list[Rollup]] = defaultdict(list)
+            models = {slo.model_name for slo in self.options.slos}
+            for rollup in load_rollups(self._engine, end - lookback, end, interval, model_names=models):
+                own[rollup.key.model_name].append(rollup)
+            for slo in self.options.slos:
+                findings.append(slo_finding(evaluate_slo(slo, own[slo.model_name], end), end - interval, end))
+        lap("slo")
+        findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate_frame(frame, end)]
+        lap("cost")
         kept = self._worth_keeping(findings) + self._drift.evaluate(now)
+        lap("drift")
         store_findings(self._engine, kept)
+        lap("store")
+        pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
+        lap("prune")
+        if pruned.spans or pruned.rollups:
+            logger.info("retention pruned %d raw spans and %d rollups", pruned.spans, pruned.rollups)
+        # Seconds per stage of the last pass, for the logs and the scale benchmark.
+        self.last_pass_timings = timings
         return kept
 
-    def _latency_findings(self, rollups: Sequence[Rollup], end: int, interval: int) -> list[Finding]:
+    def _latency_findings(self, frame: RollupFrame, start: int, end: int, interval: int) -> list[Finding]:
         quantile = self.options.latency.quantile
         evaluated_from = end - self.options.state_intervals * interval
         findings = []
-        for key, points in latency_series(rollups, quantile).items():
-            history = [p for p in points if p.start_s < evaluated_from]
-            recent = [p for p in points if p.start_s >= evaluated_from]
-            verdicts = self._latency.evaluate(history, recent)
+        ready, merge = latency_columns(frame)
+        for series in ready:
+            split = int(np.searchsorted(series.start_s, evaluated_from))
+            recent = [
+                LatencyPoint(int(start_s), int(requests), float(value))
+                for start_s, requests, value in zip(
+                    series.start_s[split:].tolist(),
+                    series.requests[split:].tolist(),
+                    series.value_ms[split:].tolist(),
+                    strict=True,
+                )
+            ]
+            if not recent:
+                continue
+            baselines = self._latency.baselines_of(
+                series.start_s[:split], series.requests[:split], series.value_ms[:split], recent[0].start_s
+            )
+            verdicts = self._latency.walk(baselines, recent)
             if verdicts and verdicts[-1].start_s == end - interval:
-                findings.append(latency_finding(key, verdicts[-1], interval, quantile))
+                findings.append(latency_finding(series.key, verdicts[-1], interval, quantile))
+        if merge:
+            # Series over several hardware classes (or without stored quantiles) merge their summaries.
+            models = {model for model, _, _ in merge}
+            rollups = load_rollups(self._engine, start, end, interval, model_names=models)
+            for key, points in latency_series(rollups, quantile).items():
+                if key not in merge:
+                    continue
+                history = [p for p in points if p.start_s < evaluated_from]
+                verdicts = self._latency.evaluate(history, [p for p in points if p.start_s >= evaluated_from])
+                if verdicts and verdicts[-1].start_s == end - interval:
+                    findings.append(latency_finding(key, verdicts[-1], interval, quantile))
         return findings
 
     def _worth_keeping(self, findings: Sequence[Finding]) -> list[Finding]:

@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from collector.errors import ConfigError
 from detectors.rollups import Rollup
 
@@ -148,28 +150,32 @@ class SLOStatus:
         return tuple(verdict for verdict in self.verdicts if verdict.firing)
 
 
-def _bad_and_total(slo: SLO, rollups: Sequence[Rollup]) -> tuple[int, int]:
-    total = sum(r.requests for r in rollups)
+def _bad_per_rollup(slo: SLO, rollups: Sequence[Rollup]) -> list[int]:
     if slo.kind == "availability":
-        return sum(r.errors for r in rollups), total
+        return [r.errors for r in rollups]
     assert slo.latency_threshold_ms is not None
-    return sum(r.latency.count_above(slo.latency_threshold_ms) for r in rollups), total
+    return [r.latency.count_above(slo.latency_threshold_ms) for r in rollups]
 
 
 def evaluate_slo(slo: SLO, rollups: Sequence[Rollup], now_s: int) -> SLOStatus:
     """Burn over each window pair ending at ``now_s``; ``rollups`` are this model's, over at least the period."""
     own = [r for r in rollups if r.key.model_name == slo.model_name]
+    # Bad events are counted once per rollup, then summed per window: seven windows share the same rollups.
+    starts = np.array([r.bucket_start_unix_s for r in own], dtype=np.int64)
+    totals = np.array([r.requests for r in own], dtype=np.int64)
+    bad = np.array(_bad_per_rollup(slo, own), dtype=np.int64)
 
-    def within(seconds: int) -> list[Rollup]:
-        return [r for r in own if now_s - seconds <= r.bucket_start_unix_s < now_s]
+    def within(seconds: int) -> tuple[int, int]:
+        inside = (starts >= now_s - seconds) & (starts < now_s)
+        return int(bad[inside].sum()), int(totals[inside].sum())
 
     verdicts = []
     for window in BURN_WINDOWS:
-        long_burn = burn_rate(*_bad_and_total(slo, within(window.long_s)), slo.target)
-        short_burn = burn_rate(*_bad_and_total(slo, within(window.short_s)), slo.target)
+        long_burn = burn_rate(*within(window.long_s), slo.target)
+        short_burn = burn_rate(*within(window.short_s), slo.target)
         verdicts.append(
             BurnVerdict(window, long_burn, short_burn, long_burn > window.factor and short_burn > window.factor)
         )
-    bad, total = _bad_and_total(slo, within(PERIOD_S))
-    remaining = 1.0 - burn_rate(bad, total, slo.target) if total else 1.0
-    return SLOStatus(slo, tuple(verdicts), remaining if math.isfinite(remaining) else 0.0, bad, total)
+    period_bad, period_total = within(PERIOD_S)
+    remaining = 1.0 - burn_rate(period_bad, period_total, slo.target) if period_total else 1.0
+    return SLOStatus(slo, tuple(verdicts), remaining if math.isfinite(remaining) else 0.0, period_bad, period_total)

@@ -243,6 +243,11 @@ class SpanRollupRow(Base):
     input_tokens: Mapped[int] = mapped_column(BigInteger)
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     latency_sketch: Mapped[bytes] = mapped_column(LargeBinary)
+    # Quantiles read from the summary when the row is written, so a detector pass over a day of rollups need
+    # not decode a million summaries; None on rows written before revision 0005.
+    p50_ms: Mapped[float | None] = mapped_column(Float)
+    p95_ms: Mapped[float | None] = mapped_column(Float)
+    p99_ms: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

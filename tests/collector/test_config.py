@@ -86,6 +86,14 @@ def test_tokens_parse_from_env_list_and_file_array(tmp_path: Path) -> None:
             "invalid storage.migrate_on_start from env INFERWATCH_MIGRATE_ON_START: 'maybe'",
         ),
         ({"INFERWATCH_LOG_LEVEL": "loud"}, "invalid log_level from env INFERWATCH_LOG_LEVEL: 'loud'"),
+        (
+            {"INFERWATCH_SPAN_RETENTION_DAYS": "-1"},
+            "invalid storage.span_retention_days from env INFERWATCH_SPAN_RETENTION_DAYS: '-1'",
+        ),
+        (
+            {"INFERWATCH_ROLLUP_RETENTION_DAYS": "inf"},
+            "invalid storage.rollup_retention_days from env INFERWATCH_ROLLUP_RETENTION_DAYS: 'inf'",
+        ),
     ],
 )
 def test_bad_values_name_key_source_and_value(tmp_path: Path, environ: dict[str, str], expected: str) -> None:
@@ -146,3 +154,11 @@ def test_readme_documents_every_key() -> None:
     for setting in SETTINGS:
         assert f"`{setting.file_key}`" in readme
         assert f"`{setting.env_var}`" in readme
+
+
+def test_retention_days_from_file_and_env(tmp_path: Path) -> None:
+    """Raw-span and rollup retention are set separately; 0 keeps forever."""
+    (tmp_path / "inferwatch.toml").write_text("[storage]\nspan_retention_days = 2.5\nrollup_retention_days = 0\n")
+    config = load_config({}, environ={"INFERWATCH_ROLLUP_RETENTION_DAYS": "30"}, cwd=tmp_path)
+    assert (config.storage.span_retention_days, config.storage.rollup_retention_days) == (2.5, 30.0)
+    assert load_config({}, environ={}, cwd=tmp_path).storage.rollup_retention_days == 0.0

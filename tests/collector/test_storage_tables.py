@@ -344,6 +344,9 @@ def a_span_rollup(session: Session) -> SpanRollupRow:
         input_tokens=0,
         output_tokens=0,
         latency_sketch=b'{"g":1.02,"b":[[232,120]]}',
+        p50_ms=98.5,
+        p95_ms=98.5,
+        p99_ms=98.5,
         updated_at=at(32),
     )
 

@@ -44,6 +44,16 @@ def test_fast_burn_fires_the_page_pair_and_names_it() -> None:
     assert status.verdicts[0].short_burn == pytest.approx(20.0)
 
 
+def test_slow_burn_fires_only_the_six_hour_page_and_the_ticket() -> None:
+    """0.8% errors for 6 h against 99.9% is 8x: under 14.4 (no 1h/5m page), over 6 (6h/30m page) and 1 (ticket)."""
+    status = evaluate_slo(SLO("fraud", "availability", 0.999), minutes(360, 1000, 8), NOW)
+    assert [v.window.name for v in status.firing] == ["6h/30m", "3d/6h"]
+    assert [burn for v in status.verdicts for burn in (v.long_burn, v.short_burn)] == pytest.approx([8.0] * 6)
+    # 2,880 bad of 360,000 is 0.8%, 8 times the 0.1% allowed: the budget is overspent seven times over.
+    assert (status.period_bad, status.period_total) == (2880, 360_000)
+    assert status.budget_remaining == pytest.approx(-7.0)
+
+
 def test_burn_that_stopped_does_not_page() -> None:
     """An hour of 2% errors that ended 10 minutes ago: the 5-minute window is clean, so 1h/5m is quiet."""
     rollups = minutes(50, 1000, 20, end=NOW - 600) + minutes(10, 1000, 0)

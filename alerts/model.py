@@ -20,6 +20,9 @@ ALERTNAMES: Final = {
     "slo.burn": "ModelSLOBurn",
     "drift.data": "ModelDataDrift",
     "drift.prediction": "ModelPredictionDrift",
+    "drift.multivariate": "ModelMultivariateDrift",
+    "drift.performance": "ModelPerformanceDrop",
+    "drift.estimated_accuracy": "ModelEstimatedAccuracyDrop",
     "cost": "ModelCostAnomaly",
 }
 

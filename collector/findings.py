@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -61,14 +61,30 @@ def _row(finding: Finding) -> dict[str, Any]:
 
 
 def store_findings(engine: Engine, findings: Sequence[Finding]) -> None:
-    """Insert findings, replacing any for the same detector, model, subject and window (idempotent)."""
+    """Insert findings, replacing any for the same detector, model, subject and window (idempotent).
+
+    A finding whose verdict changed (it fires now and did not, or its severity moved) replaces the old row
+    with a new one, so whoever follows findings by id (the alert engine) sees the change; a re-evaluation
+    with the same verdict updates the row in place and notifies nobody twice.
+    """
     if not findings:
         return
     rows = [_row(finding) for finding in findings]
     statement = upsert(FindingRow, engine.dialect.name, index_elements=_KEY, update_columns=_UPDATED)
     with engine.begin() as connection:
         for row in rows:
-            connection.execute(statement, row)
+            same_key = [getattr(FindingRow, column) == row[column] for column in _KEY]
+            changed = or_(FindingRow.firing != row["firing"], FindingRow.severity != row["severity"])
+            replaced = connection.execute(select(FindingRow.id).where(*same_key, changed)).scalar_one_or_none()
+            params = row
+            if replaced is not None:
+                newest = connection.execute(select(func.max(FindingRow.id))).scalar_one()
+                connection.execute(delete(FindingRow).where(FindingRow.id == replaced))
+                if connection.dialect.name == "sqlite":
+                    # SQLite hands out max(id) + 1, which after deleting the newest row is that row's id again;
+                    # PostgreSQL's sequence never goes back, so only SQLite needs the id chosen.
+                    params = {**row, "id": newest + 1}
+            connection.execute(statement, params)
 
 
 def _finding(row: FindingRow) -> Finding:

@@ -1,0 +1,62 @@
+"""Storing findings: idempotent per window, and a changed verdict is a new row that followers by id see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from collector.domain import Finding
+from collector.findings import FindingFilter, findings_after, list_findings, store_findings
+from collector.storage.engine import create_engine_for
+
+WINDOW = (datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC))
+
+
+@pytest.fixture
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database of either backend."""
+    engine = create_engine_for(migrated_db_url)
+    yield engine
+    engine.dispose()
+
+
+def finding(*, firing: bool, summary: str = "s") -> Finding:
+    """A drift.performance finding over the fixed window."""
+    return Finding(
+        detector="drift.performance",
+        model_name="fraud",
+        model_version="7",
+        subject="accuracy",
+        severity="critical" if firing else "info",
+        firing=firing,
+        window_start=WINDOW[0],
+        window_end=WINDOW[1],
+        summary=summary,
+    )
+
+
+def stored(engine: Engine) -> list[Finding]:
+    """Every stored finding."""
+    return list_findings(engine, FindingFilter())
+
+
+def test_same_verdict_updates_in_place_and_a_changed_one_is_a_new_row(engine: Engine) -> None:
+    """Re-evaluating with the same verdict keeps the id; a window that starts firing later gets a new id."""
+    store_findings(engine, [finding(firing=False, summary="first")])
+    (quiet,) = stored(engine)
+    store_findings(engine, [finding(firing=False, summary="again")])
+    (same,) = stored(engine)
+    assert same.id == quiet.id
+    assert same.summary == "again"
+    store_findings(engine, [finding(firing=True, summary="outcomes arrived")])
+    (fired,) = stored(engine)
+    assert fired.firing
+    assert quiet.id is not None
+    assert fired.id is not None
+    assert fired.id > quiet.id
+    with Session(engine) as session:
+        assert [f.summary for f in findings_after(session, quiet.id, 10)] == ["outcomes arrived"]

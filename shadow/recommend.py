@@ -13,9 +13,10 @@ Rule, per variant, with every bound one-sided at the run's adjusted confidence:
 * switch needs both; the best switchable variant (largest improvement) is recommended.
 
 Sequential stopping: the replay is cut into ``looks`` equal chunks; after each, a variant is settled when
-quality has failed, or quality has passed and the latency gain is proven or disproven (its bound excludes
-the margin). Once every variant is settled, replay stops. Peeking is paid for with Bonferroni: every bound,
-at every look, uses alpha / (looks x variants), so the chance of a wrong switch stays below alpha overall.
+quality has failed, when the gain is disproven (latency bound past the margin and cost, measured before the
+looks, no better), or when quality has passed and the gain is proven. Once every variant is settled, replay
+stops. Peeking is paid for with Bonferroni: every bound, at every look, uses alpha / (looks x variants)
+(``adjusted_confidence``), so the chance of a wrong switch stays below alpha overall.
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ class Recommendation:
     latency_improvement: float | None = None
     cost_improvement: float | None = None
     verdicts: tuple[Verdict, ...] = field(default_factory=tuple)
+
+
+def adjusted_confidence(confidence: float, looks: int, variants: int) -> float:
+    """The per-bound confidence after Bonferroni over every look and every variant compared."""
+    if looks <= 0 or variants <= 0:
+        raise ValueError(f"`looks` and `variants` must be > 0, got {looks} and {variants}")
+    return 1 - (1 - confidence) / (looks * variants)
 
 
 def latency_gain(baseline: Sequence[float], variant: Sequence[float], confidence: float, seed: int = 0) -> LatencyGain:
@@ -243,11 +251,17 @@ def judge_variant(
             f"cost per 1k ${cost.baseline_per_1k:.3g} -> ${cost.variant_per_1k:.3g} at batch "
             f"{variant.throughput_batch} ({-cost.improvement:+.1%} conservatively)"
         )
-    settled = quality == "fail" or (quality == "pass" and gain != "inconclusive")
+    # A disproven gain settles the variant whatever more traffic would say about quality: it cannot switch.
+    settled = quality == "fail" or gain == "fail" or (quality == "pass" and gain != "inconclusive")
     decision: Decision = "switch" if quality == "pass" and gain == "pass" else "keep"
     reason: KeepReason | None = None
     if decision == "keep":
-        reason = "quality" if quality == "fail" else "no_gain" if quality == "pass" else "not_enough_traffic"
+        if quality == "fail":
+            reason = "quality"
+        elif gain == "fail" or quality == "pass":
+            reason = "no_gain"
+        else:
+            reason = "not_enough_traffic"
     if not final and decision == "keep" and not settled:
         reason = "not_enough_traffic"
     headline = {

@@ -24,6 +24,7 @@ from collector.http_server import HttpServer
 from collector.ingest_service import IngestOptions, IngestServicers
 from collector.metrics import ServiceMetrics
 from collector.otlp_traces import SpanDecodeOptions
+from collector.pricing import parse_pricing_section
 from collector.readiness import Readiness, check_readiness
 from collector.spool import Spool
 from collector.storage.engine import create_engine_for
@@ -34,6 +35,7 @@ from detectors.drift.monitor import parse_drift_section
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
 from shadow import service as shadow_service
+from shadow.settings import parse_shadow_section
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Service:
         # Feature configuration is checked before anything starts, like every other setting.
         slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
         drift = parse_drift_section(config.feature_sections.get("drift", {}))
+        shadow_settings = parse_shadow_section(
+            config.feature_sections.get("shadow", {}), parse_pricing_section(config.feature_sections.get("pricing", {}))
+        )
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -95,7 +100,7 @@ class Service:
                     retry_after_s=ingest.retry_after_s,
                 ),
             )
-            shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url)
+            shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)
             # Registered before the gRPC server, so it runs after the server has drained its calls.
             self._stack.callback(shadow_runs.interrupt_running)
             self.grpc = await self._stack.enter_async_context(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 from collector.errors import ConfigError
@@ -42,6 +43,8 @@ class ShadowSettings:
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
+        # Read-only, so one settings object can be shared by every run thread.
+        object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
 
     def with_margins(self, **overrides: float | int | None) -> ShadowSettings:
         """A copy with the given margins replaced; None (an unset flag or a zero proto field) keeps the setting."""

@@ -165,7 +165,7 @@ def _replay_and_judge(
     options: ShadowOptions,
     progress: Progress | None,
 ) -> ShadowResult:
-    """The replay loop with sequential looks, then throughput, comparisons and the recommendation."""
+    """Throughput, then the replay loop with sequential looks, comparisons and the recommendation."""
     failures = [item for item in built if isinstance(item, VariantFailure)]
     runs = {"baseline": baseline, **provider_runs(item for item in built if isinstance(item, Variant))}
     models = [ModelToRun(key, v.path, v.execution_provider or CPU_PROVIDER) for key, v in runs.items()]
@@ -197,12 +197,9 @@ def _replay_and_judge(
             comparisons, verdicts = _judge(
                 runs, measured, task, truth[:done], options=options, confidence=confidence, final=final
             )
+            # Settled verdicts read the same at a look as at the end, so the last look's judgement is final.
             if final or all(verdict.settled for verdict in verdicts.values()):
                 break
-        measured = replay.measurements()
-    comparisons, verdicts = _judge(
-        runs, measured, task, truth[:done], options=options, confidence=confidence, final=True
-    )
     recommendation: Recommendation = recommend(
         verdicts, {f.name: f.error for f in failures} | {k: m.error for k, m in measured.items() if m.error}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,7 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
+from collector.app import Service
 from collector.config import Config
+from collector.errors import ConfigError
 from inferwatch.v1 import (
     common_pb2,
     model_service_pb2,
@@ -207,3 +210,15 @@ def test_request_fields_and_configured_settings_are_honoured(
     assert "'NoSuchExecutionProvider' is not available here" in (absent.value.details() or "")
     assert bad_margin.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "min_agreement_lower_bound" in (bad_margin.value.details() or "")
+
+
+def test_a_bad_shadow_section_stops_start_up(db_url: str, tmp_path: Path) -> None:
+    """The composition root parses [shadow] before anything starts, and names the bad key."""
+    config = replace(loopback_config(db_url, tmp_path / "spool"), feature_sections={"shadow": {"min_agreement": 0.9}})
+
+    async def start() -> None:
+        async with Service(config):
+            pass
+
+    with pytest.raises(ConfigError, match=r"\[shadow\] has unknown key\(s\): min_agreement"):
+        asyncio.run(start())

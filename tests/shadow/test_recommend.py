@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shadow.compare import AccuracyStats, AgreementStats, Comparison
-from shadow.recommend import Margins, adjusted_confidence, judge_variant, recommend
+from shadow.recommend import Margins, _row_medians, adjusted_confidence, judge_variant, recommend
 from shadow.replay import Measurement
 
 MARGINS = Margins()
@@ -145,3 +145,10 @@ def test_bonferroni_confidence_over_looks_and_variants() -> None:
     assert strict.latency is not None
     assert strict.latency.ratio_upper >= plain.latency.ratio_upper
     assert strict.latency.ratio_lower <= plain.latency.ratio_lower
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_bootstrap_row_medians_match_numpy(n: int) -> None:
+    """The in-place median used by the latency bootstrap equals np.median, for odd and even rows."""
+    rows = np.random.default_rng(n).random((50, n))
+    assert np.allclose(_row_medians(rows.copy()), np.median(rows, axis=1))

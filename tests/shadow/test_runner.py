@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,13 @@ def test_tiny_model_variant_accurate_but_never_claims_unmeasured_speed(tiny: Bui
     assert (rec.decision, rec.keep_reason, rec.variant) == ("keep", "no_gain", None)
     assert "faster" not in rec.explanation
     assert "no gain on this hardware" in rec.explanation
+    # With early stop, the disproven gain settles the copy at the first look, before quality could be proven.
+    early = run_shadow(tiny.path, inputs, replace(options, early_stop=True))
+    (copied,) = early.variants
+    assert copied.verdict is not None
+    assert (early.looks_taken, early.stopped_early) == (1, True)
+    assert (copied.verdict.quality, copied.verdict.gain, copied.verdict.settled) == ("inconclusive", "fail", True)
+    assert early.recommendation.keep_reason == "no_gain"
 
 
 def test_first_look_spans_the_whole_time_range(extreme: BuiltModel, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,6 +44,7 @@ from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import parse_slo_section
 from shadow import service as shadow_service
+from shadow.settings import parse_shadow_section
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Service:
         pricing_section = config.feature_sections.get("pricing", {})
         pricing = parse_pricing_section(pricing_section)
         cost_anomalies = parse_cost_anomaly_section(pricing_section)
+        shadow_settings = parse_shadow_section(config.feature_sections.get("shadow", {}), pricing)
         try:
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
@@ -111,7 +113,7 @@ class Service:
                     retry_after_s=ingest.retry_after_s,
                 ),
             )
-            shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url)
+            shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)
             # Registered before the gRPC server, so it runs after the server has drained its calls.
             self._stack.callback(shadow_runs.interrupt_running)
             self.grpc = await self._stack.enter_async_context(

@@ -350,8 +350,17 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
 
 
 def cmd_feature(args: argparse.Namespace) -> int:
-    """Run a feature package's command with the configured database."""
-    result: int = args.feature_handler(args, _config(args).storage.db_url)
+    """Run a feature package's command with the configured database (shadow: also its [shadow] and [pricing])."""
+    config = _config(args)
+    if args.command == "shadow":
+        from collector.pricing import parse_pricing_section
+        from shadow.settings import parse_shadow_section
+
+        sections = config.feature_sections
+        settings = parse_shadow_section(sections.get("shadow", {}), parse_pricing_section(sections.get("pricing", {})))
+        shadow_result: int = args.feature_handler(args, config.storage.db_url, settings)
+        return shadow_result
+    result: int = args.feature_handler(args, config.storage.db_url)
     return result
 
 

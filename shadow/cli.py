@@ -1,7 +1,7 @@
 """`inferwatch models ...` and `inferwatch shadow run`: the command-line side of the registry and the runner.
 
 The composition root's CLI mounts these with ``add_commands``; each handler takes the parsed arguments and
-the resolved database URL and returns an exit status.
+the resolved database URL (``shadow`` handlers also the ``[shadow]`` settings) and returns an exit status.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import MODEL_TASKS
 from shadow.registry import ModelVersion, latest_version, list_model_versions, register_model_version
+
+if TYPE_CHECKING:
+    from shadow.settings import ShadowSettings
 
 Handler = Callable[[argparse.Namespace, str], int]
 
@@ -74,6 +77,26 @@ def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser]
     run.add_argument("--requests", type=int, default=1000, help="recorded inputs to replay (default 1000)")
     run.add_argument("--batch-size", type=int, default=32, help="batch size of the throughput test (default 32)")
     run.add_argument("--report", type=Path, help="also write an HTML report with charts to this file")
+    # Unset flags (None) keep the [shadow] section's values, which keep the built-in defaults.
+    run.add_argument(
+        "--min-agreement",
+        type=float,
+        help="switch only if the agreement lower bound is at least this ([shadow] min_agreement_lower_bound, 0.99)",
+    )
+    run.add_argument(
+        "--max-accuracy-loss",
+        type=float,
+        help="... or the accuracy-loss upper bound is at most this many points "
+        "([shadow] max_accuracy_loss_points, 0.5)",
+    )
+    run.add_argument(
+        "--min-improvement",
+        type=float,
+        help="minimum latency or cost improvement as a fraction ([shadow] min_improvement, 0.1)",
+    )
+    run.add_argument(
+        "--no-early-stop", action="store_true", help="replay every request even when the answer is already clear"
+    )
     for parser in (register, listing, run):
         add_db_flags(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -157,19 +180,30 @@ class ProgressBar:
             self._stream.write("\n")
 
 
-def cmd_shadow_run(args: argparse.Namespace, db_url: str) -> int:
-    """Run a shadow comparison from the store and record it."""
+def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettings | None = None) -> int:
+    """Run a shadow comparison from the store and record it; flags override ``settings`` ([shadow])."""
     from shadow.errors import ShadowError
     from shadow.replay import ReplayOptions
     from shadow.report import render_html
     from shadow.runner import ShadowOptions, run_shadow_from_store
+    from shadow.settings import ShadowSettings
     from shadow.store import create_run, fail_run, finish_run, update_run
     from shadow.variants import parse_variant_specs
 
     if args.requests < 1:
         raise ValueError(f"--requests must be >= 1, got {args.requests}")
+    settings = (settings or ShadowSettings()).with_margins(
+        min_agreement_lower_bound=args.min_agreement,
+        max_accuracy_loss_points=args.max_accuracy_loss,
+        min_improvement=args.min_improvement,
+    )
     options = ShadowOptions(
-        variants=parse_variant_specs(args.variants), replay=replace(ReplayOptions(), batch_size=args.batch_size)
+        variants=parse_variant_specs(args.variants),
+        replay=replace(ReplayOptions(), batch_size=args.batch_size),
+        margins=settings.margins,
+        early_stop=settings.early_stop and not args.no_early_stop,
+        looks=settings.looks,
+        prices=settings.prices,
     )
     engine = create_engine_for(db_url)
     try:
@@ -178,7 +212,12 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str) -> int:
             engine,
             args.model,
             version,
-            {"variants": args.variants, "requests": args.requests, "batch_size": args.batch_size},
+            {
+                "variants": args.variants,
+                "requests": args.requests,
+                "batch_size": args.batch_size,
+                "early_stop": options.early_stop,
+            },
         )
         update_run(engine, run_id, state="running", started_at=datetime.now(tz=UTC))
         bar = ProgressBar()

@@ -95,6 +95,12 @@ def stratified_pick(ts: Sequence[int], count: int, strata: int, seed: int = 0) -
     return sorted(int(i) for i in np.concatenate(picked))
 
 
+def replay_order(inputs: Sequence[RecordedInput], seed: int = 0) -> list[RecordedInput]:
+    """The sample in a seeded random order, so every prefix (every look of a replay) spans the time range."""
+    order = np.random.default_rng(seed).permutation(len(inputs))
+    return [inputs[int(i)] for i in order]
+
+
 def sample_recorded_inputs(
     db: str | Engine,
     model_name: str,

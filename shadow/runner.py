@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import platform
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,8 +21,8 @@ from collector.storage.engine import create_engine_for
 from collector.storage.tables import ModelRow, ModelVersionRow
 from shadow.compare import Comparison, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
-from shadow.recommend import Margins, Recommendation, Verdict, judge_variant, recommend
-from shadow.recorded import RecordedInput, sample_recorded_inputs
+from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
+from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
 from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
 from shadow.result import MeasurementSummary, ShadowResult, VariantResult
 from shadow.tensors import Feed
@@ -61,8 +61,8 @@ class ShadowOptions:
         if self.calibration_size <= 0:
             raise ValueError(f"`calibration_size` must be > 0, got {self.calibration_size}")
         for name, price in self.prices.items():
-            if not price > 0:
-                raise ValueError(f"`prices[{name!r}]` must be > 0 $/hour, got {price}")
+            if not (math.isfinite(price) and price >= 0):
+                raise ValueError(f"`prices[{name!r}]` must be a finite number >= 0 $/hour, got {price}")
 
 
 def recorded_from_feeds(
@@ -165,14 +165,12 @@ def _replay_and_judge(
     options: ShadowOptions,
     progress: Progress | None,
 ) -> ShadowResult:
-    """The replay loop with sequential looks, then throughput, comparisons and the recommendation."""
+    """Throughput, then the replay loop with sequential looks, comparisons and the recommendation."""
     failures = [item for item in built if isinstance(item, VariantFailure)]
-    runs: dict[str, Variant] = {"baseline": baseline}
-    for variant in (item for item in built if isinstance(item, Variant)):
-        for provider in choose_providers(variant.execution_provider):
-            key = variant.name if provider == CPU_PROVIDER else f"{variant.name}@{provider}"
-            runs[key] = replace(variant, execution_provider=provider)
+    runs = {"baseline": baseline, **provider_runs(item for item in built if isinstance(item, Variant))}
     models = [ModelToRun(key, v.path, v.execution_provider or CPU_PROVIDER) for key, v in runs.items()]
+    # Shuffled (seeded), so that an early stop at the first look has seen the whole time range, not its start.
+    replayed = replay_order(replayed, options.seed)
     feeds = [item.inputs for item in replayed]
     truth = [
         item.outcome.label
@@ -181,13 +179,15 @@ def _replay_and_judge(
         for item in replayed
     ]
     looks = options.looks if options.early_stop else 1
-    variant_count = max(1, len(runs) - 1)
-    confidence = 1 - (1 - options.margins.confidence) / (looks * variant_count)
+    confidence = adjusted_confidence(options.margins.confidence, looks, max(1, len(runs) - 1))
     bounds = [math.ceil(len(feeds) * (k + 1) / looks) for k in range(looks)]
     verdicts: dict[str, Verdict] = {}
     comparisons: dict[str, Comparison] = {}
     looks_taken, done = 0, 0
     with Replay(models, options.replay, feeds) as replay:
+        # Throughput first, so the cost gain is known at every look: a cheaper variant is not settled as
+        # "no gain" on latency alone before its cost was measured.
+        replay.run_throughput(feeds[:_THROUGHPUT_ROWS], progress)
         for bound in bounds:
             replay.run_requests(feeds[done:bound], progress, done, len(feeds))
             done, looks_taken = bound, looks_taken + 1
@@ -197,13 +197,9 @@ def _replay_and_judge(
             comparisons, verdicts = _judge(
                 runs, measured, task, truth[:done], options=options, confidence=confidence, final=final
             )
+            # Settled verdicts read the same at a look as at the end, so the last look's judgement is final.
             if final or all(verdict.settled for verdict in verdicts.values()):
                 break
-        replay.run_throughput(feeds[: min(done, _THROUGHPUT_ROWS)], progress)
-        measured = replay.measurements()
-    comparisons, verdicts = _judge(
-        runs, measured, task, truth[:done], options=options, confidence=confidence, final=True
-    )
     recommendation: Recommendation = recommend(
         verdicts, {f.name: f.error for f in failures} | {k: m.error for k, m in measured.items() if m.error}
     )
@@ -235,6 +231,16 @@ def _replay_and_judge(
     )
 
 
+def provider_runs(variants: Iterable[Variant]) -> dict[str, Variant]:
+    """Each variant on each provider it runs on: keyed by its name on CPU, ``name@provider`` elsewhere."""
+    runs: dict[str, Variant] = {}
+    for variant in variants:
+        for provider in choose_providers(variant.execution_provider):
+            key = variant.name if provider == CPU_PROVIDER else f"{variant.name}@{provider}"
+            runs[key] = replace(variant, execution_provider=provider)
+    return runs
+
+
 def _hardware(variant: Variant, options: ShadowOptions) -> str:
     """The pricing class of a variant: its own, else the baseline's."""
     return variant.hardware_class or options.hardware_class
@@ -262,7 +268,8 @@ def _judge(
         prices = None
         base_price = options.prices.get(options.hardware_class)
         var_price = options.prices.get(_hardware(variant, options))
-        if base_price is not None and var_price is not None:
+        # A free (0 $/hour) class has no cost ratio to speak of, so it is compared on latency alone.
+        if base_price and var_price:
             prices = (base_price, var_price)
         comparisons[key] = comparison
         verdicts[key] = judge_variant(
@@ -287,8 +294,13 @@ def run_shadow_from_store(
     options: ShadowOptions | None = None,
     *,
     progress: Progress | None = None,
+    start_unix_nano: int | None = None,
+    end_unix_nano: int | None = None,
 ) -> ShadowResult:
-    """Run a shadow comparison of a registered version on a time-stratified sample of its recorded inputs."""
+    """Run a shadow comparison of a registered version on a time-stratified sample of its recorded inputs.
+
+    ``start_unix_nano`` and ``end_unix_nano`` (end exclusive) restrict the sample to a time range.
+    """
     engine = create_engine_for(db_url)
     try:
         with engine.connect() as connection:
@@ -300,7 +312,13 @@ def run_shadow_from_store(
         if row is None:
             raise ArtifactNotFoundError(f"model {model_name!r} version {model_version!r} is not registered")
         sample = sample_recorded_inputs(
-            engine, model_name, model_version, requests, seed=(options or ShadowOptions()).seed
+            engine,
+            model_name,
+            model_version,
+            requests,
+            seed=(options or ShadowOptions()).seed,
+            start_unix_nano=start_unix_nano,
+            end_unix_nano=end_unix_nano,
         )
     finally:
         engine.dispose()

@@ -32,6 +32,7 @@ from inferwatch.v1 import (
     shadow_service_pb2_grpc,
 )
 from shadow.errors import ArtifactNotFoundError, ShadowError
+from shadow.plan import RunPlan, plan_run
 from shadow.registry import (
     ModelVersion,
     VersionConflictError,
@@ -39,6 +40,7 @@ from shadow.registry import (
     list_model_versions,
     register_model_version,
 )
+from shadow.settings import ShadowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +51,6 @@ _TASKS = {
     model_service_pb2.TASK_EMBEDDING: "embedding",
 }
 _TASK_ENUM = {name: number for number, name in _TASKS.items()}
-_BUILTINS = {
-    shadow_service_pb2.BUILTIN_VARIANT_INT8_DYNAMIC: "int8-dynamic",
-    shadow_service_pb2.BUILTIN_VARIANT_INT8_STATIC: "int8-static",
-    shadow_service_pb2.BUILTIN_VARIANT_FLOAT16: "fp16",
-}
 _STATES = {
     "queued": shadow_service_pb2.SHADOW_RUN_STATE_QUEUED,
     "running": shadow_service_pb2.SHADOW_RUN_STATE_RUNNING,
@@ -61,7 +58,6 @@ _STATES = {
     "failed": shadow_service_pb2.SHADOW_RUN_STATE_FAILED,
     "cancelled": shadow_service_pb2.SHADOW_RUN_STATE_CANCELLED,
 }
-DEFAULT_REQUESTS = 1000
 PROGRESS_EVERY_S = 0.5
 
 
@@ -215,38 +211,32 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
 class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
     """Starts runs on worker threads and answers from the stored rows."""
 
-    def __init__(self, engine: Engine, db_url: str) -> None:
+    def __init__(self, engine: Engine, db_url: str, settings: ShadowSettings | None = None) -> None:
         self._engine = engine
         self._db_url = db_url
+        self._settings = settings or ShadowSettings()
         self._workers: dict[str, threading.Thread] = {}
 
     async def StartShadowRun(self, request: shadow_service_pb2.StartShadowRunRequest, context: Any) -> Any:
         from shadow.store import create_run
-        from shadow.variants import parse_variant_specs
 
         if not request.model.name:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "model.name is required")
         try:
             version = request.model.version or await asyncio.to_thread(latest_version, self._engine, request.model.name)
-            names = [
-                _BUILTINS[spec.builtin] if spec.WhichOneof("source") == "builtin" else spec.onnx_path
-                for spec in request.variants
-                if spec.WhichOneof("source") is not None
-                and (spec.WhichOneof("source") != "builtin" or spec.builtin in _BUILTINS)
-            ]
-            variants = ",".join(names) or "int8-dynamic,int8-static,fp16"
-            parse_variant_specs(variants)  # refuse a bad spec now, not minutes later
-        except (ShadowError, ValueError) as error:
+        except ShadowError as error:
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
-        settings = {
-            "variants": variants,
-            "requests": request.requests or DEFAULT_REQUESTS,
-            "batch_size": request.batch_size or 32,
-        }
-        run_id = await asyncio.to_thread(create_run, self._engine, request.model.name, version, settings)
+        try:
+            # Everything is checked now, not minutes later on the worker: specs, providers, margins.
+            plan = await asyncio.to_thread(plan_run, request, self._settings)
+        except ShadowError as error:
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        except ValueError as error:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        run_id = await asyncio.to_thread(create_run, self._engine, request.model.name, version, plan.stored)
         worker = threading.Thread(
             target=self._execute,
-            args=(run_id, request.model.name, version, settings),
+            args=(run_id, request.model.name, version, plan),
             name=f"shadow-{run_id[:8]}",
             daemon=True,
         )
@@ -254,11 +244,9 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
         worker.start()
         return await self._status(run_id, context)
 
-    def _execute(self, run_id: str, model: str, version: str, settings: dict[str, Any]) -> None:
-        from shadow.replay import ReplayOptions
-        from shadow.runner import ShadowOptions, run_shadow_from_store
+    def _execute(self, run_id: str, model: str, version: str, plan: RunPlan) -> None:
+        from shadow.runner import run_shadow_from_store
         from shadow.store import fail_run, finish_run, update_run
-        from shadow.variants import parse_variant_specs
 
         last = 0.0
 
@@ -270,12 +258,15 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
 
         try:
             update_run(self._engine, run_id, state="running", started_at=datetime.now(tz=UTC))
-            options = ShadowOptions(
-                variants=parse_variant_specs(settings["variants"]),
-                replay=ReplayOptions(batch_size=settings["batch_size"]),
-            )
             result = run_shadow_from_store(
-                self._db_url, model, version, settings["requests"], options, progress=progress
+                self._db_url,
+                model,
+                version,
+                plan.requests,
+                plan.options,
+                progress=progress,
+                start_unix_nano=plan.start_unix_nano,
+                end_unix_nano=plan.end_unix_nano,
             )
             finish_run(self._engine, run_id, result)
         except Exception as error:  # a failed run is reported on the run, never lost in a thread
@@ -351,10 +342,15 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
             fail_run(self._engine, run_id, "the service stopped during the run; start it again")
 
 
-def registrations(engine: Engine, db_url: str) -> tuple[list[ServiceRegistration], ShadowServicer]:
-    """Both servicers, and the shadow servicer so the composition root can interrupt runs on shutdown."""
+def registrations(
+    engine: Engine, db_url: str, settings: ShadowSettings | None = None
+) -> tuple[list[ServiceRegistration], ShadowServicer]:
+    """Both servicers, and the shadow servicer so the composition root can interrupt runs on shutdown.
+
+    ``settings`` (the ``[shadow]`` and ``[pricing]`` sections) are what a request's zero fields fall back to.
+    """
     models = ModelServicer(engine)
-    shadow = ShadowServicer(engine, db_url)
+    shadow = ShadowServicer(engine, db_url, settings)
     return [
         ServiceRegistration(
             "inferwatch.v1.ModelService",

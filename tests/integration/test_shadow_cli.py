@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -17,6 +18,9 @@ from inferwatch.v1 import common_pb2, prediction_service_pb2
 from tests.integration.ingest_helpers import prediction_stub
 from tests.integration.service_harness import RunningService, loopback_config
 from tests.shadow.models import iris_tiny_mlp
+
+FIRST_NS = 1_763_000_000_000_000_000
+SECOND_NS = 1_000_000_000
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def record_predictions(service: RunningService, input_name: str, rows: np.ndarra
         prediction = prediction_service_pb2.Prediction(
             prediction_id=f"iris-{n}",
             model=common_pb2.ModelRef(name="iris", version="1"),
-            time_unix_nano=1_763_000_000_000_000_000 + n * 1_000_000_000,
+            time_unix_nano=FIRST_NS + n * SECOND_NS,
         )
         prediction.raw_inputs[input_name].CopyFrom(
             common_pb2.Tensor(dtype=common_pb2.DATA_TYPE_FLOAT32, shape=list(row.shape), data=row.tobytes())
@@ -180,3 +184,57 @@ def test_shadow_run_errors_are_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("inferwatch: error: ")
     assert "recorded" in err
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    """Run `inferwatch shadow run ... --json`, expect success, return its document."""
+    assert main(["shadow", "run", *argv, "--json"]) == 0
+    document: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return document
+
+
+def test_shadow_section_pricing_and_flags(
+    service: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[shadow] margins and looks and [pricing] prices reach the run; flags override the file; bad keys exit 2."""
+    model = iris_tiny_mlp(tmp_path)
+    db_url = service.config.storage.db_url
+    register = ["models", "register", "--name", "iris", "--version", "1", "--onnx", str(model.path)]
+    assert main([*register, "--db-url", db_url]) == 0
+    capsys.readouterr()
+    record_predictions(service, model.input_name, model.rows, 120)
+    config = tmp_path / "inferwatch.toml"
+    config.write_text(
+        "[shadow]\nmin_agreement_lower_bound = 0.95\nmax_accuracy_loss_points = 1.5\nmin_improvement = 0.2\nlooks = 3\n"
+        "[pricing.hardware]\ncpu = 2.0\n"
+    )
+    common = ["--model", "iris", "--variants", "fp16", "--requests", "100", "--db-url", db_url, "--config", str(config)]
+    from_file = _run_json(capsys, *common, "--batch-size", "16")
+    margins = from_file["margins"]
+    assert (margins["min_agreement_lower_bound"], margins["max_accuracy_loss_points"]) == (0.95, 1.5)
+    assert margins["min_improvement"] == 0.2
+    assert from_file["looks_planned"] == 3
+    for result in from_file["results"]:
+        measurement = result["measurement"]
+        assert measurement["throughput_batch"] == 16
+        assert measurement["peak_memory_bytes"] > 0
+    fp16 = next(r for r in from_file["results"] if r["key"] == "fp16")
+    # Priced at the file's 2.0 $/hour: cost per 1k = 1000 / 3600 h x price / median rows per second.
+    baseline_rps = from_file["results"][0]["measurement"]["throughput_rps"]
+    assert fp16["verdict"]["cost"]["baseline_per_1k"] == pytest.approx(1000 / 3600 * 2.0 / baseline_rps)
+    assert "margin 95.00%" in fp16["verdict"]["explanation"]
+
+    flags = ["--min-agreement", "0.9", "--max-accuracy-loss", "2", "--min-improvement", "0.3", "--no-early-stop"]
+    overridden = _run_json(capsys, *common, *flags)
+    margins = overridden["margins"]
+    assert (margins["min_agreement_lower_bound"], margins["max_accuracy_loss_points"]) == (0.9, 2.0)
+    assert margins["min_improvement"] == 0.3
+    assert (overridden["looks_planned"], overridden["stopped_early"]) == (1, False)
+    assert overridden["requests_replayed"] == 100
+
+    config.write_text("[shadow]\nmin_agrement = 0.9\n")
+    assert main(["shadow", "run", *common]) == 2
+    assert "[shadow] has unknown key(s): min_agrement" in capsys.readouterr().err
+    config.write_text("[shadow]\nlooks = 0\n")
+    assert main(["shadow", "run", *common]) == 2
+    assert "looks" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import OutcomeRow, PredictionRow
 from shadow.errors import NoRecordedInputsError
-from shadow.recorded import parse_outcome, sample_recorded_inputs, stratified_pick
+from shadow.recorded import RecordedInput, parse_outcome, replay_order, sample_recorded_inputs, stratified_pick
 from shadow.tensors import encode_raw_inputs
 
 SECOND = 1_000_000_000
@@ -110,3 +110,18 @@ def test_parse_outcome_accepts_labels_and_values_only() -> None:
     assert parse_outcome({"value": 1.5}) is not None
     assert parse_outcome({"value": True}) is None
     assert parse_outcome([1]) is None
+
+
+def test_replay_order_spreads_every_look_over_the_time_range() -> None:
+    """A time-ordered stratified sample, shuffled with a seed: its first quarter has rows from every stratum."""
+    ts = list(range(0, 10_000, 7))
+    picked = stratified_pick(ts, 400, strata=10, seed=0)
+    sample = [RecordedInput(f"p{i}", ts[i], {}) for i in picked]
+    order = replay_order(sample, seed=0)
+    assert sorted(item.prediction_id for item in order) == sorted(item.prediction_id for item in sample)
+    assert order == replay_order(sample, seed=0)
+    width = (max(ts) + 1) / 10
+    first_look = {int(item.ts_unix_nano // width) for item in order[:100]}
+    assert first_look == set(range(10))
+    # In time order, the same first look would have seen only the oldest three strata.
+    assert {int(item.ts_unix_nano // width) for item in sample[:100]} <= {0, 1, 2}

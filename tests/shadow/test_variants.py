@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError
+from shadow.runner import provider_runs
 from shadow.variants import (
     CPU_PROVIDER,
     Variant,
@@ -81,3 +83,23 @@ def test_providers_always_include_cpu() -> None:
     assert choose_providers(CPU_PROVIDER) == (CPU_PROVIDER,)
     with pytest.raises(ValueError, match="not available here"):
         choose_providers("NoSuchExecutionProvider")
+
+
+def test_run_keys_name_each_provider(monkeypatch: pytest.MonkeyPatch, digits: BuiltModel) -> None:
+    """With CUDA and TensorRT present, a variant runs on each: ``name@provider`` keys, plain name on CPU."""
+    # CI has CPU only: this checks provider selection and naming, not results on a GPU.
+    present = ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU_PROVIDER, "AzureExecutionProvider"]
+    monkeypatch.setattr("onnxruntime.get_available_providers", lambda: present)
+    fp16 = Variant("fp16", digits.path, "fp16", 1)
+    runs = provider_runs([fp16])
+    assert list(runs) == ["fp16@TensorrtExecutionProvider", "fp16@CUDAExecutionProvider", "fp16"]
+    assert {key: v.execution_provider for key, v in runs.items()} == {
+        "fp16@TensorrtExecutionProvider": "TensorrtExecutionProvider",
+        "fp16@CUDAExecutionProvider": "CUDAExecutionProvider",
+        "fp16": CPU_PROVIDER,
+    }
+    pinned = provider_runs([replace(fp16, execution_provider="CUDAExecutionProvider", hardware_class="nvidia-t4")])
+    assert list(pinned) == ["fp16@CUDAExecutionProvider"]
+    assert pinned["fp16@CUDAExecutionProvider"].hardware_class == "nvidia-t4"
+    with pytest.raises(ValueError, match="'OpenVINOExecutionProvider' is not available here"):
+        provider_runs([replace(fp16, execution_provider="OpenVINOExecutionProvider")])

@@ -1,0 +1,84 @@
+"""The ``[shadow]`` section of ``inferwatch.toml``: margins, sequential looks and the prices runs use.
+
+Read once by the composition root and the CLI, with the ``[pricing]`` section parsed by the kernel's
+``collector.pricing``, and passed down explicitly::
+
+    [shadow]
+    min_agreement_lower_bound = 0.99   # switch only if the agreement lower bound is at least this
+    max_accuracy_loss_points = 0.5     # ... or the accuracy-loss upper bound (points) is at most this
+    max_regression_error = 0.05        # regressors: MAE upper bound / baseline std
+    min_improvement = 0.10             # latency or cost must improve by at least this fraction
+    confidence = 0.95                  # of every bound, before the correction for looks and variants
+    min_requests = 30                  # no quality verdict on fewer replayed requests
+    looks = 4                          # sequential looks at the data
+    early_stop = true                  # stop once every variant's answer is clear
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any
+
+from collector.errors import ConfigError
+from collector.pricing import Pricing
+from shadow.recommend import Margins
+
+_MARGIN_KEYS = frozenset(f.name for f in fields(Margins))
+_KEYS = _MARGIN_KEYS | {"looks", "early_stop"}
+
+
+@dataclass(frozen=True)
+class ShadowSettings:
+    """What every shadow run of this process starts from; requests and flags may override parts of it."""
+
+    margins: Margins = field(default_factory=Margins)
+    looks: int = 4
+    early_stop: bool = True
+    # $/hour per hardware class, so each variant is priced by its own class.
+    prices: Mapping[str, float] = field(default_factory=lambda: dict(Pricing().hardware))
+
+    def __post_init__(self) -> None:
+        if self.looks <= 0:
+            raise ValueError(f"`looks` must be > 0, got {self.looks}")
+        # Read-only, so one settings object can be shared by every run thread.
+        object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
+
+    def with_margins(self, **overrides: float | int | None) -> ShadowSettings:
+        """A copy with the given margins replaced; None (an unset flag or a zero proto field) keeps the setting."""
+        given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
+        return replace(self, margins=replace(self.margins, **given)) if given else self
+
+
+def _number(key: str, value: object, *, integer: bool = False) -> float | int:
+    """A TOML number (bool refused, although Python counts it as an int)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"[shadow] {key} must be {kind}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"[shadow] {key} must be finite, got {value!r}")
+    return value
+
+
+def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = None) -> ShadowSettings:
+    """The ``[shadow]`` table (and the hardware prices of ``[pricing]``); a bad key or value raises ConfigError."""
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"[shadow] must be a table, got {section!r}")
+    unknown = set(section) - _KEYS
+    if unknown:
+        raise ConfigError(f"[shadow] has unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    margins: dict[str, float | int] = {}
+    for key in sorted(_MARGIN_KEYS & set(section)):
+        margins[key] = _number(key, section[key], integer=key == "min_requests")
+    looks = _number("looks", section.get("looks", 4), integer=True)
+    early_stop = section.get("early_stop", True)
+    if not isinstance(early_stop, bool):
+        raise ConfigError(f"[shadow] early_stop must be true or false, got {early_stop!r}")
+    prices = dict((pricing or Pricing()).hardware)
+    try:
+        return ShadowSettings(Margins(**margins), int(looks), early_stop, prices)  # type: ignore[arg-type]
+    except ValueError as error:
+        # Margins and settings name the offending field; the file's section is added for the reader.
+        raise ConfigError(f"[shadow] {error}") from None

@@ -1,0 +1,154 @@
+"""The recommendation rule on hand-built comparisons and measurements: every reason, cost, and the correction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shadow.compare import AccuracyStats, AgreementStats, Comparison
+from shadow.recommend import Margins, _row_medians, adjusted_confidence, judge_variant, recommend
+from shadow.replay import Measurement
+
+MARGINS = Margins()
+
+
+def _agreement(lower: float, upper: float, n: int = 1000) -> Comparison:
+    """A classification comparison whose agreement bounds are given directly."""
+    rate = (lower + upper) / 2
+    return Comparison("classification", n, AgreementStats(n, round(rate * n), rate, lower, upper))
+
+
+def _measure(key: str, p50_ms: float, rounds_rps: tuple[float, ...] = (), n: int = 400) -> Measurement:
+    """Batch-1 latencies around ``p50_ms`` (seeded jitter of 2%), and optional throughput rounds."""
+    jitter = np.random.default_rng(len(key)).normal(1.0, 0.02, n)
+    return Measurement(
+        key=key,
+        execution_provider="CPUExecutionProvider",
+        latencies_ms=tuple(float(x) for x in p50_ms * jitter),
+        throughput_rps=float(np.median(rounds_rps)) if rounds_rps else float("nan"),
+        throughput_batch=32,
+        throughput_rounds_rps=rounds_rps,
+        peak_memory_bytes=1 << 20,
+        memory_method="test",
+    )
+
+
+BASE = _measure("baseline", 1.0)
+FASTER = _measure("variant-fast", 0.5)
+SAME = _measure("variant-same", 1.0)
+
+
+def test_switch_when_quality_and_latency_clear_their_margins() -> None:
+    """Agreement bound above 99% and a halved p50: switch, settled, the numbers in the explanation."""
+    verdict = judge_variant("int8", _agreement(0.995, 1.0), BASE, FASTER, MARGINS, confidence=0.95)
+    assert (verdict.decision, verdict.keep_reason, verdict.quality, verdict.gain) == ("switch", None, "pass", "pass")
+    assert verdict.settled
+    assert verdict.latency is not None
+    assert verdict.latency.ratio_upper <= 1 - MARGINS.min_improvement
+    assert "faster or cheaper" in verdict.explanation
+    assert "agreement" in verdict.explanation
+    assert "p50" in verdict.explanation
+
+
+def test_quality_failure_keeps_for_quality_even_when_faster() -> None:
+    """An agreement upper bound below the margin keeps the baseline for quality, and settles the variant."""
+    verdict = judge_variant("int8", _agreement(0.85, 0.90), BASE, FASTER, MARGINS, confidence=0.95, final=False)
+    assert (verdict.decision, verdict.keep_reason, verdict.quality) == ("keep", "quality", "fail")
+    assert verdict.settled
+
+
+def test_disproven_gain_settles_as_no_gain_while_quality_is_inconclusive() -> None:
+    """Not faster and not cheaper: settled at once with no_gain, although quality has not been proven yet."""
+    verdict = judge_variant("fp16", _agreement(0.95, 1.0), BASE, SAME, MARGINS, confidence=0.95, final=False)
+    assert (verdict.quality, verdict.gain) == ("inconclusive", "fail")
+    assert verdict.settled
+    assert (verdict.decision, verdict.keep_reason) == ("keep", "no_gain")
+    assert "no gain on this hardware" in verdict.explanation
+    assert "faster" not in verdict.explanation
+
+
+def test_quality_proven_but_not_faster_is_no_gain() -> None:
+    """Quality passes and the latency ratio's lower bound is past the margin: keep, no_gain."""
+    verdict = judge_variant("fp16", _agreement(0.995, 1.0), BASE, SAME, MARGINS, confidence=0.95)
+    assert (verdict.decision, verdict.keep_reason, verdict.quality, verdict.gain) == ("keep", "no_gain", "pass", "fail")
+    assert verdict.improvement == 0.0
+
+
+def test_inconclusive_quality_with_a_gain_is_not_enough_traffic() -> None:
+    """Faster, but the agreement bound straddles the margin: not settled, not_enough_traffic."""
+    verdict = judge_variant("int8", _agreement(0.97, 1.0), BASE, FASTER, MARGINS, confidence=0.95, final=False)
+    assert (verdict.quality, verdict.gain) == ("inconclusive", "pass")
+    assert not verdict.settled
+    assert (verdict.decision, verdict.keep_reason) == ("keep", "not_enough_traffic")
+    few = judge_variant("int8", _agreement(0.999, 1.0, n=10), BASE, FASTER, MARGINS, confidence=0.95)
+    assert (few.quality, few.keep_reason) == ("inconclusive", "not_enough_traffic")
+    assert "only 10 requests" in few.explanation
+
+
+def test_accuracy_bound_alone_can_pass_quality() -> None:
+    """Agreement inconclusive, but the accuracy-loss upper bound is within 0.5 points: quality passes."""
+    accuracy = AccuracyStats(1000, 0.95, 0.951, 1, 2, -0.001, -0.004, 0.002)
+    comparison = Comparison("classification", 1000, AgreementStats(1000, 985, 0.985, 0.97, 0.99), accuracy)
+    verdict = judge_variant("int8", comparison, BASE, FASTER, MARGINS, confidence=0.95)
+    assert (verdict.quality, verdict.decision) == ("pass", "switch")
+    assert "accuracy 95.00% -> 95.10%" in verdict.explanation
+
+
+def test_cost_alone_can_justify_a_switch_on_cheaper_hardware() -> None:
+    """Same latency and throughput on a class at half the price: a cost-based switch, the cost in the text."""
+    base = _measure("baseline", 1.0, (1000.0, 1010.0, 990.0))
+    same = _measure("variant-same", 1.0, (1000.0, 1005.0, 995.0))
+    verdict = judge_variant("cheap", _agreement(0.995, 1.0), base, same, MARGINS, confidence=0.95, prices=(1.0, 0.5))
+    assert verdict.latency is not None
+    assert verdict.latency.ratio_upper > 1 - MARGINS.min_improvement
+    assert verdict.cost is not None
+    # Conservative: the variant's slowest round against the baseline's fastest, at the two prices.
+    assert verdict.cost.conservative_ratio == pytest.approx((0.5 / 995.0) / (1.0 / 1010.0))
+    assert (verdict.decision, verdict.gain) == ("switch", "pass")
+    assert verdict.improvement == pytest.approx(verdict.cost.improvement)
+    assert "cost per 1k" in verdict.explanation
+    pricier = judge_variant("dear", _agreement(0.995, 1.0), base, same, MARGINS, confidence=0.95, prices=(1.0, 2.0))
+    assert (pricier.gain, pricier.keep_reason) == ("fail", "no_gain")
+
+
+def test_recommend_picks_the_largest_proven_gain_and_the_closest_reason() -> None:
+    """The best switchable variant wins; without one, no_gain outranks not_enough_traffic outranks quality."""
+    faster = _measure("faster-still", 0.3)
+    verdicts = {
+        "a": judge_variant("a", _agreement(0.995, 1.0), BASE, FASTER, MARGINS, confidence=0.95),
+        "b": judge_variant("b", _agreement(0.995, 1.0), BASE, faster, MARGINS, confidence=0.95),
+    }
+    picked = recommend(verdicts, {})
+    assert (picked.decision, picked.variant) == ("switch", "b")
+    assert picked.explanation.splitlines()[0].startswith("b: switch")
+    keeps = {
+        "q": judge_variant("q", _agreement(0.8, 0.9), BASE, FASTER, MARGINS, confidence=0.95),
+        "t": judge_variant("t", _agreement(0.97, 1.0), BASE, FASTER, MARGINS, confidence=0.95),
+    }
+    assert recommend(keeps, {}).keep_reason == "not_enough_traffic"
+    nothing = recommend({}, {"int8-static": "no calibration data"})
+    assert (nothing.keep_reason, nothing.variant) == ("no_variant", None)
+    assert "int8-static: not built (no calibration data)" in nothing.explanation
+
+
+def test_bonferroni_confidence_over_looks_and_variants() -> None:
+    """alpha is split over every look and every variant, and the wider bounds follow from it."""
+    assert adjusted_confidence(0.95, 4, 3) == pytest.approx(1 - 0.05 / 12)
+    assert adjusted_confidence(0.95, 1, 1) == pytest.approx(0.95)
+    with pytest.raises(ValueError, match="`looks` and `variants` must be > 0"):
+        adjusted_confidence(0.95, 0, 1)
+    plain = judge_variant("v", _agreement(0.995, 1.0), BASE, FASTER, MARGINS, confidence=0.95)
+    strict = judge_variant(
+        "v", _agreement(0.995, 1.0), BASE, FASTER, MARGINS, confidence=adjusted_confidence(0.95, 4, 3)
+    )
+    assert plain.latency is not None
+    assert strict.latency is not None
+    assert strict.latency.ratio_upper >= plain.latency.ratio_upper
+    assert strict.latency.ratio_lower <= plain.latency.ratio_lower
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_bootstrap_row_medians_match_numpy(n: int) -> None:
+    """The in-place median used by the latency bootstrap equals np.median, for odd and even rows."""
+    rows = np.random.default_rng(n).random((50, n))
+    assert np.allclose(_row_medians(rows.copy()), np.median(rows, axis=1))

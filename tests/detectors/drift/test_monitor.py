@@ -81,10 +81,8 @@ def store(engine: Engine, model: str, start_s: int, data: list[Row], *, prefix: 
     return ids
 
 
-def label_outcomes(engine: Engine, ids: list[str], data: list[Row], accuracy: float, seed: int) -> None:
-    """Outcomes that agree with the predicted label for an ``accuracy`` share of the predictions."""
-    rng = np.random.default_rng(seed)
-    flip = {"ok": "fraud", "fraud": "ok"}
+def store_outcomes(engine: Engine, ids: list[str], labels: list[str]) -> None:
+    """The true label of each prediction id."""
     with engine.begin() as connection:
         connection.execute(
             insert(OutcomeRow),
@@ -94,30 +92,25 @@ def label_outcomes(engine: Engine, ids: list[str], data: list[Row], accuracy: fl
                     "model_name": "m",
                     "ts_unix_nano": 0,
                     "received_unix_nano": 0,
-                    "actual": {"label": output["label"] if rng.random() < accuracy else flip[output["label"]]},
+                    "actual": {"label": label},
                 }
-                for pid, (_, output) in zip(ids, data, strict=True)
+                for pid, label in zip(ids, labels, strict=True)
             ],
         )
+
+
+def label_outcomes(engine: Engine, ids: list[str], data: list[Row], accuracy: float, seed: int) -> None:
+    """Outcomes that agree with the predicted label for an ``accuracy`` share of the predictions."""
+    rng = np.random.default_rng(seed)
+    flip = {"ok": "fraud", "fraud": "ok"}
+    labels = [output["label"] if rng.random() < accuracy else flip[output["label"]] for _, output in data]
+    store_outcomes(engine, ids, labels)
 
 
 def calibrated_outcomes(engine: Engine, ids: list[str], data: list[Row], seed: int) -> None:
     """Outcomes drawn from the model's own scores: a calibrated model, right as often as it is confident."""
     rng = np.random.default_rng(seed)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(OutcomeRow),
-            [
-                {
-                    "prediction_id": pid,
-                    "model_name": "m",
-                    "ts_unix_nano": 0,
-                    "received_unix_nano": 0,
-                    "actual": {"label": "fraud" if rng.random() < output["scores"][1] else "ok"},
-                }
-                for pid, (_, output) in zip(ids, data, strict=True)
-            ],
-        )
+    store_outcomes(engine, ids, ["fraud" if rng.random() < output["scores"][1] else "ok" for _, output in data])
 
 
 def set_reference(engine: Engine, model: str) -> None:

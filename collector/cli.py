@@ -13,17 +13,27 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 import collector
-from collector.cli_args import parse_since
-from collector.config import SETTINGS, Config, describe, load_config, resolve
+from collector.cli_args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_flags,
+    add_json_flag,
+    config_of,
+    emit,
+    flags_of,
+)
+from collector.cli_reports import add_report_commands
+from collector.config import describe, load_config, resolve
 from collector.errors import ConfigError, InferwatchError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Re-exported: scripts and tests read the exit codes from the command's own module.
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 DESCRIPTION = """\
 inferwatch watches machine-learning models in production: it collects OpenTelemetry traces and logs and
@@ -47,29 +57,6 @@ examples:
 """
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, *, keys: Sequence[str] | None = None) -> None:
-    """Add ``--config`` and one flag per setting (all, or those in ``keys``), derived from SETTINGS."""
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="TOML configuration file (env INFERWATCH_CONFIG; default ./inferwatch.toml)",
-    )
-    for setting in SETTINGS:
-        if not setting.has_flag or (keys is not None and setting.key not in keys):
-            continue
-        parser.add_argument(
-            setting.flag,
-            dest=setting.key,
-            metavar="VALUE",
-            default=None,
-            help=f"{setting.help} (env {setting.env_var})",
-        )
-
-
-def _add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(
@@ -89,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reflection on one port, and HTTP /healthz, /readyz and /metrics. On SIGTERM it stops taking calls, "
         "lets in-flight calls finish for shutdown_grace_s, and flushes everything it acknowledged.",
     )
-    _add_config_flags(serve)
+    add_config_flags(serve)
     serve.set_defaults(handler=cmd_serve)
 
     db = commands.add_parser(
@@ -118,37 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show the revision the database is at and the head revision this version of inferwatch expects.",
     )
     for sub in (upgrade, downgrade, current):
-        _add_config_flags(sub, keys=("db_url",))
-        _add_json_flag(sub)
+        add_config_flags(sub, keys=("db_url",))
+        add_json_flag(sub)
     upgrade.set_defaults(handler=cmd_db_upgrade)
     downgrade.set_defaults(handler=cmd_db_downgrade)
     current.set_defaults(handler=cmd_db_current)
 
-    findings = commands.add_parser(
-        "findings",
-        help="detector findings: latency anomalies, SLO burn, drift, cost",
-        description="Inspect what the detectors found.",
-    )
-    findings_commands = findings.add_subparsers(dest="findings_command", metavar="COMMAND", required=True)
-    findings_list = findings_commands.add_parser(
-        "list",
-        help="list findings, newest window first",
-        description="List findings, newest window first. Firing findings are the anomalies; a quiet finding "
-        "right after a firing one records that the condition resolved. The same as FindingService/ListFindings.",
-    )
-    findings_list.add_argument("--model", help="only this model")
-    findings_list.add_argument("--version", dest="model_version", help="only this model version")
-    findings_list.add_argument("--detector", help="only this detector (latency, slo.burn, drift.data, cost, ...)")
-    findings_list.add_argument(
-        "--since", type=parse_since, help="only windows ending after this: an ISO time (UTC if no zone) or 30m, 6h, 2d"
-    )
-    findings_list.add_argument("--firing", action="store_true", help="only findings that fired")
-    findings_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    _add_config_flags(findings_list, keys=("db_url",))
-    _add_json_flag(findings_list)
-    findings_list.set_defaults(handler=cmd_findings_list)
-
-    _add_cost_commands(commands)
+    add_report_commands(commands)
     _add_feature_commands(commands)
 
     config = commands.add_parser(
@@ -161,36 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print every setting with its effective value and its source: flag, environment, file "
         "or default. Secrets are redacted. Exits 2 with the offending key when a value is invalid.",
     )
-    _add_config_flags(show)
-    _add_json_flag(show)
+    add_config_flags(show)
+    add_json_flag(show)
     show.set_defaults(handler=cmd_config_show)
     return parser
-
-
-def _add_cost_commands(commands: Any) -> None:
-    """`inferwatch cost report`."""
-    cost = commands.add_parser(
-        "cost",
-        help="what models cost: per model and version, per 1,000 predictions and per hour",
-        description="Cost from the stored rollups, priced with the [pricing] section of the configuration.",
-    )
-    cost_commands = cost.add_subparsers(dest="cost_command", metavar="COMMAND", required=True)
-    cost_report = cost_commands.add_parser(
-        "report",
-        help="spend per model and version over a range, most expensive first",
-        description="Spend per model and version from the rollups that start after --since (default 24h): "
-        "total, per 1,000 predictions, and per hour while the version served traffic. Token-priced models "
-        "cost tokens x price; the others busy time x the hourly price of their hardware class. Prices apply "
-        "to the whole range, so a corrected price reprices the past.",
-    )
-    cost_report.add_argument("--model", help="only this model")
-    cost_report.add_argument("--version", dest="model_version", help="only this model version")
-    cost_report.add_argument(
-        "--since", type=parse_since, help="rollups starting after this: an ISO time or 30m, 6h, 2d (default 24h)"
-    )
-    _add_config_flags(cost_report, keys=("db_url",))
-    _add_json_flag(cost_report)
-    cost_report.set_defaults(handler=cmd_cost_report)
 
 
 def _add_feature_commands(commands: Any) -> None:
@@ -198,38 +135,25 @@ def _add_feature_commands(commands: Any) -> None:
     # Feature packages bring their own commands; they receive the resolved database URL.
     from shadow.cli import add_commands as add_shadow_commands
 
-    add_shadow_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    add_shadow_commands(commands, lambda parser: add_config_flags(parser, keys=("db_url",)))
     from detectors.drift.cli import add_drift_commands
     from detectors.drift.reference_cli import add_reference_commands
 
-    add_reference_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    add_reference_commands(commands, lambda parser: add_config_flags(parser, keys=("db_url",)))
     for name in ("models", "shadow", "reference"):
         commands.choices[name].set_defaults(handler=cmd_feature)
     add_drift_commands(commands)
     from alerts.cli import add_commands as add_alert_commands
 
-    add_alert_commands(commands, lambda parser: _add_config_flags(parser, keys=("db_url",)))
+    add_alert_commands(commands, lambda parser: add_config_flags(parser, keys=("db_url",)))
     commands.choices["alerts"].set_defaults(handler=cmd_alerts)
-
-
-def _flags(args: argparse.Namespace) -> dict[str, object | None]:
-    return {setting.key: getattr(args, setting.key, None) for setting in SETTINGS}
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(_flags(args), config_path=args.config)
-
-
-def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
-    """Print either the JSON document or the human text."""
-    print(json.dumps(document, indent=2, default=str) if getattr(args, "json", False) else text)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service in the foreground."""
     from collector.app import serve
 
-    config = _config(args)
+    config = config_of(args)
     logging.getLogger().setLevel(config.log_level.upper())
     asyncio.run(serve(config))
     return EXIT_OK
@@ -241,7 +165,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, upgrade
 
-    config = _config(args)
+    config = config_of(args)
     upgrade(config.storage.db_url, args.revision)
     engine = create_engine_for(config.storage.db_url)
     try:
@@ -249,7 +173,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     url = redacted_url(config.storage.db_url)
-    _emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision}")
+    emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision}")
     return EXIT_OK
 
 
@@ -259,7 +183,7 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, downgrade
 
-    config = _config(args)
+    config = config_of(args)
     downgrade(config.storage.db_url, args.revision)
     engine = create_engine_for(config.storage.db_url)
     try:
@@ -267,7 +191,7 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     url = redacted_url(config.storage.db_url)
-    _emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision or 'base (empty)'}")
+    emit(args, {"database": url, "revision": revision}, f"{url} is at revision {revision or 'base (empty)'}")
     return EXIT_OK
 
 
@@ -277,7 +201,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, head_revision
 
-    config = _config(args)
+    config = config_of(args)
     engine = create_engine_for(config.storage.db_url)
     try:
         revision = current_revision(engine)
@@ -287,71 +211,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     url = redacted_url(config.storage.db_url)
     at_head = revision == head
     text = f"{url}: revision {revision or 'none'}, head {head}" + ("" if at_head else " (run `inferwatch db upgrade`)")
-    _emit(args, {"database": url, "revision": revision, "head": head, "at_head": at_head}, text)
+    emit(args, {"database": url, "revision": revision, "head": head, "at_head": at_head}, text)
     return EXIT_OK if at_head else EXIT_FAILED
-
-
-def cmd_findings_list(args: argparse.Namespace) -> int:
-    """List findings from the database."""
-    from collector.findings import FindingFilter, finding_to_json, list_findings
-    from collector.storage.engine import create_engine_for
-
-    if args.limit < 1:
-        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    config = _config(args)
-    engine = create_engine_for(config.storage.db_url)
-    try:
-        found = list_findings(
-            engine,
-            FindingFilter(
-                model_name=args.model,
-                model_version=args.model_version,
-                detector=args.detector,
-                since=args.since,
-                firing_only=args.firing,
-                limit=args.limit,
-            ),
-        )
-    finally:
-        engine.dispose()
-    lines = [
-        f"{f.window_end:%Y-%m-%d %H:%M} {'FIRING' if f.firing else 'ok    '} {f.severity:<8} {f.detector:<10} "
-        f"{f.model_name}:{f.model_version or '-'} {f.subject or '-'}: {f.summary}"
-        for f in found
-    ]
-    _emit(args, {"findings": [finding_to_json(f) for f in found]}, "\n".join(lines) or "no findings")
-    return EXIT_OK
-
-
-def cmd_cost_report(args: argparse.Namespace) -> int:
-    """Report spend per model and version from the rollups."""
-    from collector.pricing import parse_pricing_section
-    from collector.storage.engine import create_engine_for
-    from detectors.cost import cost_line_to_json, cost_report_frame, format_cost_report
-    from detectors.frame import load_frame
-
-    config = _config(args)
-    pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
-    now = datetime.now(tz=UTC)
-    since = args.since or now - timedelta(days=1)
-    engine = create_engine_for(config.storage.db_url)
-    try:
-        frame = load_frame(engine, int(since.timestamp()), int(now.timestamp()) + 1, model_name=args.model)
-    finally:
-        engine.dispose()
-    lines = [
-        line
-        for line in cost_report_frame(frame, pricing)
-        if args.model_version is None or line.model_version == args.model_version
-    ]
-    document = {"since": since.isoformat(), "until": now.isoformat(), "models": [cost_line_to_json(x) for x in lines]}
-    _emit(args, document, format_cost_report(lines))
-    return EXIT_OK
 
 
 def cmd_feature(args: argparse.Namespace) -> int:
     """Run a feature package's command with the configured database (shadow: also its [shadow] and [pricing])."""
-    config = _config(args)
+    config = config_of(args)
     if args.command == "shadow":
         from collector.pricing import parse_pricing_section
         from shadow.settings import parse_shadow_section
@@ -366,28 +232,35 @@ def cmd_feature(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Run an `inferwatch alerts` command with the resolved configuration (database, inhibition rules)."""
-    result: int = args.alerts_handler(args, _config(args))
+    result: int = args.alerts_handler(args, config_of(args))
     return result
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     """Print the effective configuration."""
-    flags = _flags(args)
+    flags = flags_of(args)
     resolved = resolve(flags, config_path=args.config)
     config = load_config(flags, config_path=args.config)
     rows = describe(config, resolved)
     width = max(len(row["key"]) for row in rows)
     lines = [f"config file: {config.config_file or 'none'}"]
     lines += [f"{row['key']:<{width}}  {json.dumps(row['value'])}  ({row['source']})" for row in rows]
-    _emit(args, {"config_file": config.config_file, "settings": rows}, "\n".join(lines))
+    emit(args, {"config_file": config.config_file, "settings": rows}, "\n".join(lines))
     return EXIT_OK
+
+
+def _quiet_alembic_setup(record: logging.LogRecord) -> bool:
+    """Keep alembic's "Running upgrade ..." lines; drop its per-connection "Context impl" chatter."""
+    return not record.getMessage().startswith(("Context impl", "Will assume"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``inferwatch`` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Alembic logs each of its plugins at INFO on import, which buries `--help` and every command's output.
+    # Alembic logs each of its plugins at INFO on import, which buries `--help` and every command's output, and
+    # two lines of set-up each time it reads the revision, which /readyz does on every probe.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_quiet_alembic_setup)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

@@ -121,7 +121,7 @@ def fit_from_range(
 ) -> FittedReference:
     """Fit a reference on the version's predictions in ``[start, end)``; ValueError when there are none."""
     if end <= start:
-        raise ValueError(f"`--to` must be after `--from`, got {start.isoformat()} .. {end.isoformat()}")
+        raise ValueError(f"the range must end after it starts, got {start.isoformat()} .. {end.isoformat()}")
     columns = load_predictions(engine, model_name, model_version, _nanos(start), _nanos(end), max_rows=max_rows)
     if columns.rows == 0:
         raise ValueError(

@@ -45,6 +45,10 @@ class ReferenceServicer(finding_service_pb2_grpc.ReferenceServiceServicer):
         if not (request.range.HasField("start") and request.range.HasField("end")):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "range.start and range.end are required")
         start, end = request.range.start.ToDatetime(tzinfo=UTC), request.range.end.ToDatetime(tzinfo=UTC)
+        if end <= start:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"range.end ({end.isoformat()}) must be after range.start"
+            )
         model, version = request.model.name, request.model.version
         try:
             fitted = await asyncio.to_thread(fit_from_range, self._engine, model, version, start=start, end=end)

@@ -85,6 +85,14 @@ def test_shift_is_found_for_that_model_and_version(service: RunningService, caps
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "no predictions of model 'nobody'" in (refused.value.details() or "")
 
+        inverted = finding_service_pb2.SetReferenceRequest(model=common_pb2.ModelRef(name="fraud", version="3"))
+        inverted.range.start.FromSeconds(T0 + HOUR)
+        inverted.range.end.FromSeconds(T0)
+        with pytest.raises(grpc.RpcError) as refused:
+            references.SetReference(inverted, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "must be after range.start" in (refused.value.details() or "")
+
     settle = service.service.detectors.options.drift.settle_s
     service.service.detectors.evaluate_once(now_s=T0 + 2 * HOUR + settle)
 

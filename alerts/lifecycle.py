@@ -61,21 +61,38 @@ def _clear_pending(session: Session, row: AlertRow) -> None:
         session.delete(row)
 
 
-def _observe_firing(session: Session, finding: Finding, options: LifecycleOptions) -> AlertRow:
+def _evidence(finding: Finding, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """When the condition started, when it was observed, and until when the observation stands.
+
+    Most detectors judge every interval, so a finding speaks for its moment and ``for`` needs a second one. A
+    window verdict (drift: ``details["holds_for_s"]``) already judged a whole window with statistical control:
+    it speaks for that window, and stands until the next window's verdict is due. Its observation time is
+    when this pass reads it if that is later (a verdict that changed once outcomes arrived), so it is not
+    expired the moment it is read.
+    """
+    hold = finding.details.get("holds_for_s")
+    if not isinstance(hold, int | float) or isinstance(hold, bool) or hold <= 0:
+        return finding.window_end, finding.window_end, finding.window_end
+    observed = max(finding.window_end, now)
+    return finding.window_start, observed, observed + timedelta(seconds=float(hold))
+
+
+def _observe_firing(session: Session, finding: Finding, options: LifecycleOptions, now: datetime) -> AlertRow:
     labels = finding_labels(finding)
     key = fingerprint(labels)
-    at = finding.window_end
+    since, at, held_until = _evidence(finding, now)
     url = evidence_url(options.external_url, finding.id)
     annotations = finding_annotations(finding, evidence_url=url, runbook_url=_runbook(options.runbook_url, labels))
     row = session.scalars(select(AlertRow).where(AlertRow.fingerprint == key)).one_or_none()
     if row is None:
-        row = AlertRow(fingerprint=key, labels=labels, annotations=annotations, state=PENDING, starts_at=at)
-        row.pending_since = at
+        row = AlertRow(fingerprint=key, labels=labels, annotations=annotations, state=PENDING, starts_at=since)
+        row.pending_since = since
         session.add(row)
     elif row.state == RESOLVED:
-        row.state, row.pending_since, row.starts_at = PENDING, at, at
-    if row.last_firing_at is None or at >= row.last_firing_at:
-        row.last_firing_at = at
+        row.state, row.pending_since, row.starts_at = PENDING, since, since
+    # last_firing_at is when the firing evidence stops standing; quiet stretches are counted from it.
+    if row.last_firing_at is None or held_until >= row.last_firing_at:
+        row.last_firing_at = held_until
         row.annotations = annotations
         row.last_finding_id = finding.id
     if (
@@ -98,11 +115,11 @@ def _observe_quiet(session: Session, finding: Finding, active: Iterable[AlertRow
             _clear_pending(session, row)
 
 
-def apply_findings(session: Session, findings: Iterable[Finding], options: LifecycleOptions) -> None:
-    """Move alerts through their lifecycle for each finding, in the order given."""
+def apply_findings(session: Session, findings: Iterable[Finding], options: LifecycleOptions, now: datetime) -> None:
+    """Move alerts through their lifecycle for each finding, in the order given, read at ``now``."""
     for finding in findings:
         if finding.firing:
-            _observe_firing(session, finding, options)
+            _observe_firing(session, finding, options, now)
             session.flush()
         else:
             _observe_quiet(session, finding, _active(session))
@@ -140,7 +157,7 @@ def follow_findings(session: Session, options: LifecycleOptions, now: datetime) 
         batch = findings_after(session, cursor.position, BATCH)
         if not batch:
             break
-        apply_findings(session, batch, options)
+        apply_findings(session, batch, options, now)
         cursor.position = max(f.id or 0 for f in batch)
         read += len(batch)
     expire(session, options, now)

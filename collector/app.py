@@ -155,6 +155,12 @@ class Service:
             if not alerting.external_url:
                 # Evidence links need an address people can open; without one, the bound HTTP address is the best guess.
                 host = config.server.http_addr.rpartition(":")[0]
+                if host in ("0.0.0.0", "::", "[::]", ""):
+                    logger.warning(
+                        "alerts.external_url is not set and HTTP listens on every address (%s): evidence links "
+                        "in alerts will not open from elsewhere; set alerts.external_url",
+                        config.server.http_addr,
+                    )
                 alerting = replace(alerting, external_url=f"http://{host}:{self.http.port}")
             # Entered last, so it is left first: no pass runs on a closed engine or after the HTTP side is gone.
             self.alerts = await self._stack.enter_async_context(AlertDispatcher(engine, alerting, sinks))

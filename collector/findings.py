@@ -38,6 +38,17 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
+def _json_safe(value: Any) -> Any:
+    """Details with every NaN and infinity, however deep, as None: one would fail the whole pass's insert."""
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(inner) for inner in value]
+    return value
+
+
 def _row(finding: Finding) -> dict[str, Any]:
     if finding.severity not in SEVERITIES:
         raise ValueError(f"`severity` must be one of {', '.join(SEVERITIES)}, got {finding.severity!r}")
@@ -55,7 +66,7 @@ def _row(finding: Finding) -> dict[str, Any]:
         "band_low": _finite(finding.band_low),
         "band_high": _finite(finding.band_high),
         "summary": finding.summary,
-        "details": dict(finding.details),
+        "details": _json_safe(dict(finding.details)),
         "since": finding.since,
     }
 
@@ -69,7 +80,8 @@ def store_findings(engine: Engine, findings: Sequence[Finding]) -> None:
     """
     if not findings:
         return
-    rows = [_row(finding) for finding in findings]
+    # In key order, so replicas storing the same windows lock them in the same order and cannot deadlock.
+    rows = sorted((_row(finding) for finding in findings), key=lambda row: tuple(str(row[k]) for k in _KEY))
     statement = upsert(FindingRow, engine.dialect.name, index_elements=_KEY, update_columns=_UPDATED)
     with engine.begin() as connection:
         for row in rows:
@@ -162,6 +174,6 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "band_high": finding.band_high,
         "summary": finding.summary,
         "since": finding.since.isoformat() if finding.since else None,
-        "details": dict(finding.details),
+        "details": _json_safe(dict(finding.details)),
         "created_at": finding.created_at.isoformat() if finding.created_at else None,
     }

@@ -176,11 +176,13 @@ class DetectorScheduler:
         self._drift = DriftMonitor(engine, self.options.drift)
         self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
         self.first_pass_done = threading.Event()
         self.last_pass_timings: dict[str, float] = {}
 
     async def __aenter__(self) -> DetectorScheduler:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
         return self
 
@@ -190,19 +192,21 @@ class DetectorScheduler:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # Not a cancel: a pass runs in a worker thread that a cancel would leave running on an engine the
+        # composition root is about to dispose. The pass in flight finishes; no new one starts.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await asyncio.to_thread(self.evaluate_once)
             except Exception:  # one failed pass must not stop detection for good
                 logger.exception("detector pass failed; retrying at the next interval")
             self.first_pass_done.set()
-            await asyncio.sleep(self.options.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.options.interval_s)
 
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
         """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""
@@ -240,7 +244,7 @@ class DetectorScheduler:
         lap("slo")
         findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate_frame(frame, end)]
         lap("cost")
-        kept = self._worth_keeping(findings) + self._drift.evaluate(now)
+        kept = self._worth_keeping(findings) + self._drift_findings(now)
         lap("drift")
         store_findings(self._engine, kept)
         lap("store")
@@ -251,6 +255,14 @@ class DetectorScheduler:
         # Seconds per stage of the last pass, for the logs and the scale benchmark.
         self.last_pass_timings = timings
         return kept
+
+    def _drift_findings(self, now: float) -> list[Finding]:
+        """Drift findings; a failure there must not cost the latency, SLO and cost findings of this pass."""
+        try:
+            return self._drift.evaluate(now)
+        except Exception:
+            logger.exception("drift evaluation failed; the other detectors' findings are stored")
+            return []
 
     def _latency_findings(self, frame: RollupFrame, start: int, end: int, interval: int) -> list[Finding]:
         quantile = self.options.latency.quantile

@@ -47,6 +47,8 @@ ESTIMATED: Final = "drift.estimated_accuracy"
 WindowKind = Literal["tumbling", "rolling"]
 # Per interval, at most this many predictions are summarised (an even sample above it), bounding memory.
 MAX_INTERVAL_ROWS: Final = 50_000
+# Per performance window, at most this many predictions (an even sample) are joined with their outcomes.
+MAX_PERFORMANCE_ROWS: Final = 200_000
 NANOS: Final = 1_000_000_000
 
 
@@ -125,6 +127,9 @@ class DriftMonitor:
         self._engine = engine
         self.options = options or DriftOptions()
         self._performance_checked_at: float | None = None
+        # A window verdict stands until the next window's is due; alerts read it as evidence that long.
+        cadence = self.options.window_s if self.options.window == "tumbling" else self.options.step_s
+        self.holds_for_s = cadence + self.options.settle_s
 
     def latest_window(self, now_s: float) -> Window:
         """The newest complete window at ``now_s``."""
@@ -138,10 +143,9 @@ class DriftMonitor:
         """Findings for the latest window of every referenced model version."""
         now = time.time() if now_s is None else now_s
         window = self.latest_window(now)
-        check_performance = (
-            self._performance_checked_at is None
-            or now - self._performance_checked_at >= self.options.performance_every_s
-        )
+        last_check = self._performance_checked_at
+        # A clock that went back (a replayed pass) counts as due, not as checked in the future.
+        check_performance = last_check is None or not 0 <= now - last_check < self.options.performance_every_s
         findings: list[Finding] = []
         for info, fitted in load_active_references(self._engine):
             try:
@@ -239,7 +243,11 @@ class DriftMonitor:
             ),
             value=estimate,
             expected=calibration.reference_accuracy,
-            details={"rows": confidence.count, "calibration_outcomes": calibration.outcomes},
+            details={
+                "rows": confidence.count,
+                "calibration_outcomes": calibration.outcomes,
+                "holds_for_s": self.holds_for_s,
+            },
         )
 
     def _not_enough(self, detector: str, info: ReferenceInfo, window: Window, rows: int) -> Finding:
@@ -282,7 +290,12 @@ class DriftMonitor:
             window_end=_utc(window.end_s),
             summary=summary,
             value=report.share_drifted,
-            details={"enough_data": report.enough_data, "rows": rows, "report": report.to_dict()},
+            details={
+                "enough_data": report.enough_data,
+                "rows": rows,
+                "holds_for_s": self.holds_for_s,
+                "report": report.to_dict(),
+            },
         )
 
     def performance_findings(self, info: ReferenceInfo, fitted: FittedReference, latest: Window) -> list[Finding]:
@@ -291,11 +304,18 @@ class DriftMonitor:
         if reference is None:
             return []
         findings = []
+        # Aligned to whole windows even when drift windows roll, so a re-check revisits the same windows.
+        newest_end = latest.end_s // self.options.window_s * self.options.window_s
         for back in range(self.options.performance_windows):
-            end = latest.end_s - back * self.options.window_s
+            end = newest_end - back * self.options.window_s
             window = Window(end - self.options.window_s, end)
             columns = load_predictions(
-                self._engine, info.model_name, info.model_version, window.start_s * NANOS, window.end_s * NANOS
+                self._engine,
+                info.model_name,
+                info.model_version,
+                window.start_s * NANOS,
+                window.end_s * NANOS,
+                max_rows=MAX_PERFORMANCE_ROWS,
             )
             current = performance_of(self._engine, columns) if columns.rows else None
             if current is None or current.task != reference.task:
@@ -324,6 +344,7 @@ class DriftMonitor:
                         "p_value": verdict.p_value,
                         "loss": verdict.loss,
                         "outcomes": current.count,
+                        "holds_for_s": self.holds_for_s,
                         "min_outcomes": MIN_OUTCOMES,
                         "current": current.to_dict(),
                         "reference": reference.to_dict(),

@@ -7,6 +7,7 @@ interval summaries made on the old reference's bins go with it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +27,8 @@ from detectors.drift.performance import MIN_OUTCOMES, Performance, classificatio
 from detectors.drift.records import CONFIDENCE, PredictionColumns, load_outcomes, load_predictions
 from detectors.drift.reference import FittedReference, WindowSummary
 from detectors.drift.summaries import NumericSummary
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_REFERENCE: Final = "default"
 # Enough for quantile edges and PCA to be stable; a larger range is sampled evenly down to this.
@@ -200,9 +203,20 @@ def list_references(
 
 def load_active_references(engine: Engine) -> list[tuple[ReferenceInfo, FittedReference]]:
     """Every model version's default reference, fitted body included."""
+    query = (
+        select(DriftReferenceRow)
+        .where(DriftReferenceRow.name == DEFAULT_REFERENCE)
+        .order_by(DriftReferenceRow.model_name, DriftReferenceRow.model_version)
+    )
+    loaded = []
     with Session(engine) as session:
-        rows = session.scalars(select(DriftReferenceRow).where(DriftReferenceRow.name == DEFAULT_REFERENCE)).all()
-        return [(_info(row), FittedReference.from_bytes(row.fitted)) for row in rows]
+        for row in session.scalars(query):
+            try:
+                loaded.append((_info(row), FittedReference.from_bytes(row.fitted)))
+            except ValueError:
+                # One unreadable reference (written by another version, say) must not stop the others.
+                logger.exception("drift reference of %s version %s cannot be read", row.model_name, row.model_version)
+    return loaded
 
 
 def load_summaries(

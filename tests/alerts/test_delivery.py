@@ -192,6 +192,7 @@ def test_two_dispatchers_on_one_postgresql_send_each_alert_once(
             thread.start()
         for thread in threads:
             thread.join(120)
+        assert not any(thread.is_alive() for thread in threads), "a dispatcher pass did not finish"
         assert not errors
     finally:
         for engine in engines:

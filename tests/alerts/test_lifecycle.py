@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from collector.domain import Finding
+from collector.findings import store_findings
 from collector.storage.tables import AlertRow
 from tests.alerts.conftest import Clock, Store
 from tests.alerts.helpers import dispatcher
@@ -78,3 +82,36 @@ def test_flapping_input_does_not_flap_notifications(engine: Engine, clock: Clock
         ("firing", "ModelLatencyAnomaly"),
         ("resolved", "ModelLatencyAnomaly"),
     ]
+
+
+def drift_window(end: datetime, *, firing: bool = True) -> Finding:
+    """A drift.data verdict on the hour ending at ``end``, standing until the next hour's is due (62 min)."""
+    return Finding(
+        detector="drift.data",
+        model_name="fraud",
+        model_version="3",
+        subject="",
+        severity="warning" if firing else "info",
+        firing=firing,
+        window_start=end - timedelta(hours=1),
+        window_end=end,
+        summary="input features: 1 of 20 drifted: amount" if firing else "input features: no drift",
+        details={"holds_for_s": 3720},
+    )
+
+
+def test_a_window_verdict_fires_at_once_and_stands_until_the_next_window(engine: Engine, clock: Clock) -> None:
+    """A drifted hour is already persistent evidence: it fires on its own, holds through the hour until the next
+    verdict is due, and resolves keep_firing_for after a quiet hour instead of flapping every five minutes."""
+    runner, sink = dispatcher(engine, clock, group_wait="0s")
+    store_findings(engine, [drift_window(clock.now)])
+    runner.run_once(clock.advance(120))
+    assert states(engine) == {"ModelDataDrift/": "firing"}
+    for _ in range(11):
+        runner.run_once(clock.advance(300))  # an hour of passes with no new window verdict
+    assert states(engine) == {"ModelDataDrift/": "firing"}
+    store_findings(engine, [drift_window(clock.now - timedelta(minutes=1), firing=False)])
+    runner.run_once(clock.advance(60))
+    runner.run_once(clock.advance(3720 + 300))
+    assert states(engine) == {"ModelDataDrift/": "resolved"}
+    assert [a.status for a in sink.alerts] == ["firing", "resolved"]

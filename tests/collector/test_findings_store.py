@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -60,3 +61,15 @@ def test_same_verdict_updates_in_place_and_a_changed_one_is_a_new_row(engine: En
     assert fired.id > quiet.id
     with Session(engine) as session:
         assert [f.summary for f in findings_after(session, quiet.id, 10)] == ["outcomes arrived"]
+
+
+def test_non_finite_numbers_deep_in_details_are_stored_as_null(engine: Engine) -> None:
+    """An infinite RMSE or a NaN p-value inside details is stored as null instead of failing the whole pass."""
+    nested = {"p_value": float("nan"), "current": {"metrics": [{"name": "rmse", "value": float("inf")}]}}
+    store_findings(engine, [replace(finding(firing=True), details=nested), replace(finding(firing=False), subject="b")])
+    by_subject = {f.subject: f for f in stored(engine)}
+    assert by_subject["accuracy"].details == {
+        "p_value": None,
+        "current": {"metrics": [{"name": "rmse", "value": None}]},
+    }
+    assert "b" in by_subject

@@ -4,6 +4,7 @@ AlertService over gRPC and `inferwatch alerts ...` on the same alerts."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 from collections import Counter
@@ -178,6 +179,11 @@ def test_two_serve_processes_on_one_postgresql_notify_each_alert_once(
         engine.dispose()
         for process in processes:
             process.terminate()
-            process.wait(30)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # never leave a server behind for the next test
+                process.wait(30)
     models = Counter(alert["labels"]["model"] for body in receiver.received() for alert in body["alerts"])
     assert models == {f"r{batch}-{n}": 1 for batch in range(4) for n in range(5)}

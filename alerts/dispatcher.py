@@ -9,8 +9,6 @@ so tests can stand a receiver down for an hour without waiting one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -31,6 +29,7 @@ from alerts.grouping import plan_notifications
 from alerts.lifecycle import LifecycleOptions, follow_findings
 from alerts.outbox import Claimed, RetryPolicy, claim, record, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
+from collector.periodic import PeriodicPass
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +88,7 @@ class AlertDispatcher:
             # A send can take up to the timeout; the lease outlasts it with room to spare.
             lease_s=max(60.0, 3 * config.send_timeout_s),
         )
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._periodic = PeriodicPass("inferwatch-alerts", self.run_once, config.evaluation_interval_s)
 
     def evaluate(self, now: datetime) -> PassResult:
         """Follow findings and plan notifications, unless another replica is doing it right now."""
@@ -153,7 +151,7 @@ class AlertDispatcher:
         return PassResult(evaluated.evaluated, evaluated.findings_read, evaluated.enqueued, sent, failed)
 
     async def __aenter__(self) -> AlertDispatcher:
-        self._task = asyncio.create_task(self._loop(), name="inferwatch-alerts")
+        await self._periodic.__aenter__()
         return self
 
     async def __aexit__(
@@ -162,17 +160,5 @@ class AlertDispatcher:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            # A pass in flight runs to its end: cancelling would leave its worker thread using an engine that
-            # the composition root is about to dispose, and its sends unrecorded until their leases run out.
-            self._stopping.set()
-            await self._task
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:  # a database outage must not stop alerting for good
-                logger.exception("alert pass failed; retrying at the next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.config.evaluation_interval_s)
+        # A pass in flight runs to its end, so its sends are recorded rather than left until their leases run out.
+        await self._periodic.__aexit__(exc_type, exc, traceback)

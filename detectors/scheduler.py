@@ -10,10 +10,7 @@ window and detector, quiet or not, so a model version's drift history (and "not 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from collector.domain import Finding
 from collector.findings import store_findings
+from collector.periodic import PeriodicPass
 from collector.pricing import Pricing
 from collector.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
@@ -175,15 +173,13 @@ class DetectorScheduler:
         self._latency = LatencyAnomalyDetector(self.options.latency)
         self._drift = DriftMonitor(engine, self.options.drift)
         self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._periodic = PeriodicPass("inferwatch-detectors", self.evaluate_once, self.options.interval_s)
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
-        self.first_pass_done = threading.Event()
+        self.first_pass_done = self._periodic.first_pass_done
         self.last_pass_timings: dict[str, float] = {}
 
     async def __aenter__(self) -> DetectorScheduler:
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._loop(), name="inferwatch-detectors")
+        await self._periodic.__aenter__()
         return self
 
     async def __aexit__(
@@ -192,21 +188,7 @@ class DetectorScheduler:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # Not a cancel: a pass runs in a worker thread that a cancel would leave running on an engine the
-        # composition root is about to dispose. The pass in flight finishes; no new one starts.
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await asyncio.to_thread(self.evaluate_once)
-            except Exception:  # one failed pass must not stop detection for good
-                logger.exception("detector pass failed; retrying at the next interval")
-            self.first_pass_done.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.options.interval_s)
+        await self._periodic.__aexit__(exc_type, exc, traceback)
 
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
         """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""

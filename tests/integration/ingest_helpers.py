@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import grpc
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import create_engine, make_url, text
 
 from inferwatch.v1 import common_pb2, prediction_service_pb2, prediction_service_pb2_grpc
+from tests.integration.service_harness import RunningService
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -143,3 +145,24 @@ def database_write_lock(db_url: str) -> Iterator[threading.Event]:
         finally:
             connection.rollback()
             released.set()
+
+
+def export_through_stall(service: RunningService, db_url: str, signal: str, export: Callable[[], bool]) -> None:
+    """Run ``export`` (a real SDK export) while the database is stalled, until the collector refuses at least once;
+    then release the stall and check the SDK's retries got everything through."""
+    assert service.service is not None
+    registry = service.service.metrics.registry
+
+    def refusals() -> float:
+        return registry.get_sample_value("inferwatch_ingest_refusals_total", {"signal": signal}) or 0.0
+
+    result: list[bool] = []
+    with database_write_lock(db_url):
+        exporter = threading.Thread(target=lambda: result.append(export()))
+        exporter.start()
+        deadline = time.monotonic() + 30
+        while refusals() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    exporter.join(120)
+    assert refusals() >= 1, "the stall never caused a refusal"
+    assert result == [True]

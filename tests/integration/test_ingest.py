@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.integration.ingest_helpers import (
     database_write_lock,
     export_prediction_events_with_sdk,
     export_spans_with_sdk,
+    export_through_stall,
     fetch_json,
     prediction_request,
     prediction_stub,
@@ -239,21 +239,7 @@ def test_sdk_retries_through_a_stall_and_stores_exactly_n(
         loopback_config(db_url, tmp_path / "spool", collector=CollectorConfig(spool_max_bytes=8 * 1024))
     )
     assert service.service is not None
-    registry = service.service.metrics.registry
-
-    def refusals() -> float:
-        return registry.get_sample_value("inferwatch_ingest_refusals_total", {"signal": "spans"}) or 0.0
-
-    result: list[bool] = []
-    with database_write_lock(db_url):
-        exporter = threading.Thread(target=lambda: result.append(export_spans_with_sdk(service.grpc_target, 2048)))
-        exporter.start()
-        deadline = time.monotonic() + 30
-        while refusals() < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    exporter.join(120)
-    assert refusals() >= 1, "the stall never caused a refusal"
-    assert result == [True]
+    export_through_stall(service, db_url, "spans", lambda: export_spans_with_sdk(service.grpc_target, 2048))
     flushed(service)
     assert count_rows(db_url, "spans") == 2048
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from collector.config import CollectorConfig, Config
 from tests.integration.ingest_helpers import (
     LOGS_EXPORT,
     count_rows,
-    database_write_lock,
     export_prediction_events_with_sdk,
+    export_through_stall,
     raw_call,
 )
 from tests.integration.service_harness import RunningService, loopback_config
@@ -79,22 +77,6 @@ def test_sdk_prediction_events_retry_through_a_stall_and_store_exactly_n(
         loopback_config(db_url, tmp_path / "spool", collector=CollectorConfig(spool_max_bytes=8 * 1024))
     )
     assert service.service is not None
-    registry = service.service.metrics.registry
-
-    def refusals() -> float:
-        return registry.get_sample_value("inferwatch_ingest_refusals_total", {"signal": "logs"}) or 0.0
-
-    result: list[bool] = []
-    with database_write_lock(db_url):
-        exporter = threading.Thread(
-            target=lambda: result.append(export_prediction_events_with_sdk(service.grpc_target, 1500))
-        )
-        exporter.start()
-        deadline = time.monotonic() + 30
-        while refusals() < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    exporter.join(120)
-    assert refusals() >= 1, "the stall never caused a refusal"
-    assert result == [True]
+    export_through_stall(service, db_url, "logs", lambda: export_prediction_events_with_sdk(service.grpc_target, 1500))
     flushed(service)
     assert count_rows(db_url, "predictions") == 1500

@@ -1,0 +1,55 @@
+"""A blocking pass run in a worker thread on an interval: what the detector scheduler and the alert dispatcher share."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+
+class PeriodicPass:
+    """Runs ``run`` off the event loop every ``interval_s`` until left; an async context manager.
+
+    Leaving it is not a cancel: a pass runs in a worker thread that a cancel would leave running on an engine
+    the composition root is about to dispose. The pass in flight finishes; no new one starts. A pass that
+    raises is logged and retried at the next interval, so one outage does not stop the work for good.
+    """
+
+    def __init__(self, name: str, run: Callable[[], object], interval_s: float) -> None:
+        self.name = name
+        self._run = run
+        self.interval_s = interval_s
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # Set once the first pass has ended, so a caller can tell that no pass is about to start.
+        self.first_pass_done = threading.Event()
+
+    async def __aenter__(self) -> PeriodicPass:
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self._run)
+            except Exception:
+                logger.exception("%s pass failed; retrying at the next interval", self.name)
+            self.first_pass_done.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)

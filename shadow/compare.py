@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special, stats
 
 from shadow.tensors import Array
 
@@ -30,7 +30,7 @@ def _z(confidence: float) -> float:
     """The one-sided normal quantile for ``confidence``."""
     if not 0.5 < confidence < 1:
         raise ValueError(f"`confidence` must be in (0.5, 1), got {confidence}")
-    return float(stats.norm.ppf(confidence))
+    return float(special.ndtri(confidence))  # stats.norm.ppf's value, without its ~0.1 ms of call overhead
 
 
 def wilson_interval(k: int, n: int, z: float) -> tuple[float, float]:
@@ -155,24 +155,20 @@ class Comparison:
     regression: RegressionStats | None = None
 
 
-def agreement_stats(baseline: Sequence[Any], variant: Sequence[Any], confidence: float) -> AgreementStats:
-    """Agreement of two label sequences with Wilson bounds."""
+def agreement_stats(baseline: Array, variant: Array, confidence: float) -> AgreementStats:
+    """Agreement of two label arrays with Wilson bounds."""
     n = len(baseline)
-    agree = sum(1 for x, y in zip(baseline, variant, strict=True) if x == y)
-    z = _z(confidence)
-    lower, upper = wilson_interval(agree, n, z)
+    agree = int(np.count_nonzero(baseline == variant))
+    lower, upper = wilson_interval(agree, n, _z(confidence))
     return AgreementStats(n, agree, agree / n, lower, upper)
 
 
-def accuracy_stats(
-    baseline: Sequence[Any], variant: Sequence[Any], truth: Sequence[Any], confidence: float
-) -> AccuracyStats:
+def accuracy_stats(baseline: Array, variant: Array, truth: Array, confidence: float) -> AccuracyStats:
     """Paired accuracy against outcomes; the loss is baseline minus variant accuracy, as a fraction."""
-    right_b = [x == t for x, t in zip(baseline, truth, strict=True)]
-    right_v = [y == t for y, t in zip(variant, truth, strict=True)]
-    a = sum(rb and rv for rb, rv in zip(right_b, right_v, strict=True))
-    b = sum(rb and not rv for rb, rv in zip(right_b, right_v, strict=True))
-    c = sum(rv and not rb for rb, rv in zip(right_b, right_v, strict=True))
+    right_b, right_v = baseline == truth, variant == truth
+    a = int(np.count_nonzero(right_b & right_v))
+    b = int(np.count_nonzero(right_b & ~right_v))
+    c = int(np.count_nonzero(right_v & ~right_b))
     n = len(truth)
     lower, upper = newcombe_paired_difference(a, b, c, n - a - b - c, confidence)
     return AccuracyStats(n, (a + b) / n, (a + c) / n, b, c, (b - c) / n, lower, upper)
@@ -209,14 +205,19 @@ def infer_task(outputs: dict[str, Array]) -> Task:
     return "regression"
 
 
-def top1_labels(outputs: dict[str, Array]) -> list[str]:
-    """Predicted labels as text: a 1-D label output if there is one, else the arg-max of the first 2-D float."""
+def top1_labels(outputs: dict[str, Array]) -> Array:
+    """Predicted labels: a 1-D label output if there is one, else the arg-max of the first 2-D float output.
+
+    Left in the model's own type (ints, strings), so agreement is one array comparison; only the rows with a
+    known outcome are turned into text to meet the recorded labels.
+    """
     for array in outputs.values():
         if array.ndim == 1 and array.dtype.kind in {"i", "u", "U", "O", "S", "b"}:
-            return [str(item) for item in array.tolist()]
+            return array
     for array in outputs.values():
         if array.ndim == 2 and array.dtype.kind == "f":
-            return [str(item) for item in np.argmax(array, axis=1).tolist()]
+            top: Array = np.argmax(array, axis=1)
+            return top
     raise ValueError(f"no output holds labels or scores: {sorted(outputs)}")
 
 
@@ -251,9 +252,8 @@ def compare_outputs(
     known = [i for i, t in enumerate(truth) if isinstance(t, str)]
     accuracy = None
     if known:
-        accuracy = accuracy_stats(
-            [base_labels[i] for i in known], [var_labels[i] for i in known], [truth[i] for i in known], confidence
-        )
+        labels = np.array([truth[i] for i in known], dtype=str)
+        accuracy = accuracy_stats(base_labels[known].astype(str), var_labels[known].astype(str), labels, confidence)
     base_p, var_p = _probabilities(baseline), _probabilities(variant)
     probabilities = probability_stats(base_p, var_p) if base_p is not None and var_p is not None else None
     return Comparison(task, len(base_labels), agreement, accuracy, probabilities)

@@ -202,7 +202,7 @@ class Replay:
         try:
             for i in range(self.options.warmup):
                 session.run(None, feeds[i % len(feeds)])
-            session.run(None, self._batch(opened, feeds)[0])
+            session.run(None, self._batches(opened.dynamic_batch, feeds[: self.options.batch_size])[0])
         except Exception as error:
             opened.error = f"warm-up failed: {type(error).__name__}: {error}"
         peak_after = _status_kib("VmHWM" if peak_resets else "VmRSS")
@@ -217,9 +217,9 @@ class Replay:
             opened.memory_method = f"{method} (the larger of: {', '.join(rises)})"
         return opened
 
-    def _batch(self, opened: _Open, feeds: Sequence[Feed]) -> list[Feed]:
+    def _batches(self, dynamic_batch: bool, feeds: Sequence[Feed]) -> list[Feed]:
         """The feeds grouped into throughput batches (single requests if the batch dimension is fixed)."""
-        size = self.options.batch_size if opened.dynamic_batch else 1
+        size = self.options.batch_size if dynamic_batch else 1
         return [stack_feeds(feeds[i : i + size]) for i in range(0, len(feeds), size)]
 
     @property
@@ -233,43 +233,54 @@ class Replay:
         """Run each request at batch 1 through every live model, keeping latencies and outputs.
 
         The loop is kept lean (bound methods, rotations computed once, outputs converted later), since its
-        per-call cost is the runner's overhead over a bare ``session.run`` loop.
+        per-call cost is the runner's overhead over a bare ``session.run`` loop; the timer brackets the call
+        alone.
         """
         clock = time.perf_counter_ns
         live = self.live
         if not live or live[0] is not self._opened[0]:
             raise ReplayError(f"baseline failed: {self._opened[0].error}")
-        orders = [live[start:] + live[:start] for start in range(len(live))]
-        for index, feed in enumerate(feeds):
-            order = orders[self._rotation % len(orders)]
-            self._rotation += 1
-            for opened in order:
-                if opened.error is not None:
-                    continue
-                run = opened.session.run
-                began = clock()
-                try:
-                    results = run(None, feed)
-                except Exception as error:  # a variant that fails at run time is reported, not fatal
-                    opened.error = f"run failed: {type(error).__name__}: {error}"
-                    continue
-                opened.latencies_ns.append(clock() - began)
-                opened.raw_outputs.append(results)
-            if progress is not None:
-                progress(done_before + index + 1, total or len(feeds), "replay")
+        # Per model, what the loop calls, bound once: the run method, its output names (so ORT does not list
+        # them again on every call, as it does for None) and the two appends.
+        slots = [
+            (opened, opened.session.run, opened.output_names, opened.latencies_ns.append, opened.raw_outputs.append)
+            for opened in live
+        ]
+        orders = [slots[start:] + slots[:start] for start in range(len(slots))]
+        rotation = self._rotation
+        try:
+            for index, feed in enumerate(feeds):
+                order = orders[rotation % len(orders)]
+                rotation += 1
+                for opened, run, names, keep_latency, keep_outputs in order:
+                    if opened.error is not None:
+                        continue
+                    began = clock()
+                    try:
+                        results = run(names, feed)
+                    except Exception as error:  # a variant that fails at run time is reported, not fatal
+                        opened.error = f"run failed: {type(error).__name__}: {error}"
+                        continue
+                    keep_latency(clock() - began)
+                    keep_outputs(results)
+                if progress is not None:
+                    progress(done_before + index + 1, total or len(feeds), "replay")
+        finally:
+            self._rotation = rotation
         if self._opened[0].error is not None:
             raise ReplayError(f"baseline failed: {self._opened[0].error}")
 
     def run_throughput(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None:
         """Rows per second at the throughput batch size, the median over rounds, models alternating."""
-        batches = {id(opened): self._batch(opened, feeds) for opened in self.live}
+        # Built once per batching, not per model: stacking the feeds is the runner's work, not the model's.
+        batches = {dynamic: self._batches(dynamic, feeds) for dynamic in {opened.dynamic_batch for opened in self.live}}
         rounds = self.options.throughput_rounds
         for round_index in range(rounds):
             for opened in self.live:
                 rows = 0
                 began = time.perf_counter()
                 try:
-                    for batch in batches[id(opened)]:
+                    for batch in batches[opened.dynamic_batch]:
                         opened.session.run(None, batch)
                         rows += len(next(iter(batch.values())))
                 except Exception as error:
@@ -296,7 +307,7 @@ class Replay:
             result[opened.model.key] = Measurement(
                 key=opened.model.key,
                 execution_provider=opened.provider,
-                latencies_ms=tuple(ns / 1e6 for ns in opened.latencies_ns),
+                latencies_ms=tuple((np.asarray(opened.latencies_ns, dtype=np.float64) / 1e6).tolist()),
                 throughput_rps=float(np.median(opened.throughput)) if opened.throughput else float("nan"),
                 throughput_batch=self.options.batch_size if opened.dynamic_batch else 1,
                 throughput_rounds_rps=tuple(opened.throughput),
@@ -311,9 +322,9 @@ class Replay:
 
 def _concat(parts: list[Array]) -> Array:
     """Per-request outputs joined along the batch axis (scalars stacked)."""
-    if all(part.ndim >= 1 for part in parts):
-        try:
-            return np.concatenate(parts, axis=0)
-        except ValueError:
-            pass
-    return np.stack([part.reshape(-1) for part in parts]) if parts else np.empty(0)
+    if not parts:
+        return np.empty(0)
+    try:
+        return np.concatenate(parts, axis=0)
+    except ValueError:  # 0-d outputs, or shapes that differ beyond the batch axis
+        return np.stack([np.asarray(part).reshape(-1) for part in parts])

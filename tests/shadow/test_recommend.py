@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shadow.compare import AccuracyStats, AgreementStats, Comparison
-from shadow.recommend import Margins, _row_medians, adjusted_confidence, judge_variant, recommend
+from shadow.recommend import Margins, adjusted_confidence, judge_variant, latency_gain, recommend
 from shadow.replay import Measurement
 
 MARGINS = Margins()
@@ -147,8 +147,32 @@ def test_bonferroni_confidence_over_looks_and_variants() -> None:
     assert strict.latency.ratio_lower <= plain.latency.ratio_lower
 
 
-@pytest.mark.parametrize("n", [7, 8])
-def test_bootstrap_row_medians_match_numpy(n: int) -> None:
-    """The in-place median used by the latency bootstrap equals np.median, for odd and even rows."""
-    rows = np.random.default_rng(n).random((50, n))
-    assert np.allclose(_row_medians(rows.copy()), np.median(rows, axis=1))
+def test_latency_bounds_are_the_sign_test_order_statistics() -> None:
+    """Known answers: at 95%, the bounds of five ratios are the extremes; four ratios cannot bound anything."""
+    five = latency_gain([1.0] * 5, [0.5, 0.9, 0.6, 0.8, 0.7], 0.95)
+    assert (five.ratio, five.ratio_lower, five.ratio_upper) == pytest.approx((0.7, 0.5, 0.9))
+    assert (five.baseline_p50_ms, five.variant_p50_ms) == pytest.approx((1.0, 0.7))
+    # P(Bin(4, 1/2) <= 3) = 15/16 < 95%: no order statistic of four pairs is a 95% bound.
+    four = latency_gain([1.0] * 4, [0.5, 0.6, 0.7, 0.8], 0.95)
+    assert (four.ratio_lower, four.ratio_upper) == (0.0, float("inf"))
+    # At 90% the fourth smallest of four bounds the median: 15/16 >= 0.9.
+    assert latency_gain([1.0] * 4, [0.5, 0.6, 0.7, 0.8], 0.9).ratio_upper == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="no latencies"):
+        latency_gain([], [], 0.95)
+
+
+def test_latency_bounds_cover_the_true_ratio_at_their_confidence() -> None:
+    """Simulated paired, skewed latencies with a true median ratio of 0.8: each one-sided bound holds >= 95%."""
+    rng = np.random.default_rng(7)
+    trials, n, truth = 400, 60, 0.8
+    upper_holds = lower_holds = 0
+    for _ in range(trials):
+        base = rng.lognormal(0.0, 0.5, n)  # load on the machine: shared by both calls of a request
+        noise = rng.standard_t(3, n) * 0.1  # heavy-tailed, symmetric about 0 on the log scale
+        variant = base * truth * np.exp(noise)
+        gain = latency_gain(base.tolist(), variant.tolist(), 0.95)
+        upper_holds += gain.ratio_upper >= truth
+        lower_holds += gain.ratio_lower <= truth
+    # 95% of 400 is 380; a binomial sd is ~4.4, so 370 is a floor the bound should never miss by chance.
+    assert upper_holds >= 370
+    assert lower_holds >= 370

@@ -97,6 +97,14 @@ def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser]
     run.add_argument(
         "--no-early-stop", action="store_true", help="replay every request even when the answer is already clear"
     )
+    run.add_argument(
+        "--provider-hardware",
+        action="append",
+        default=[],
+        metavar="PROVIDER=CLASS",
+        help="price runs on an execution provider as this hardware class, e.g. CUDAExecutionProvider=nvidia-t4 "
+        "(repeatable; adds to [shadow.provider_hardware]; default: the GPU nvidia-smi names)",
+    )
     for parser in (register, listing, run):
         add_db_flags(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -180,6 +188,19 @@ class ProgressBar:
             self._stream.write("\n")
 
 
+def _provider_hardware_flags(values: list[str]) -> dict[str, str]:
+    """``--provider-hardware PROVIDER=CLASS`` flags as a mapping; ValueError names a malformed one."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        provider, sep, hardware = value.partition("=")
+        if not sep or not provider.strip().endswith("ExecutionProvider") or not hardware.strip():
+            raise ValueError(
+                f"--provider-hardware {value!r}: expected PROVIDER=CLASS, e.g. CUDAExecutionProvider=nvidia-t4"
+            )
+        mapping[provider.strip()] = hardware.strip()
+    return mapping
+
+
 def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettings | None = None) -> int:
     """Run a shadow comparison from the store and record it; flags override ``settings`` ([shadow])."""
     from shadow.errors import ShadowError
@@ -204,6 +225,7 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         early_stop=settings.early_stop and not args.no_early_stop,
         looks=settings.looks,
         prices=settings.prices,
+        provider_hardware={**settings.provider_hardware, **_provider_hardware_flags(args.provider_hardware)},
     )
     engine = create_engine_for(db_url)
     try:

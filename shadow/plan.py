@@ -85,6 +85,7 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
         early_stop=configured.early_stop and not request.disable_early_stop,
         looks=configured.looks,
         prices=configured.prices,
+        provider_hardware=configured.provider_hardware,
     )
     requests = request.requests or DEFAULT_REQUESTS
     stored = {

@@ -9,8 +9,9 @@ Rule, per variant, with every bound one-sided at the run's adjusted confidence:
 * gain passes when the upper bound of the median per-request latency ratio (variant / baseline, paired by
   request; an exact order-statistic bound) is <= 1 - ``min_improvement``, or when the cost per 1k
   predictions improves by ``min_improvement`` even comparing the variant's slowest throughput round with the
-  baseline's fastest. Nothing else counts as
-  a speed-up, so no claim is made that was not measured;
+  baseline's fastest. Nothing else counts as a speed-up, so no claim is made that was not measured;
+* a variant on other hardware than the baseline's (a GPU provider) needs a price for both classes: without
+  one, being faster does not show that it pays, and it is kept as ``unpriced`` (see shadow.hardware);
 * switch needs both; the best switchable variant (largest improvement) is recommended.
 
 Sequential stopping: the replay is cut into ``looks`` equal chunks; after each, a variant is settled when
@@ -34,7 +35,7 @@ from shadow.compare import Comparison
 from shadow.replay import Measurement
 
 Decision = Literal["switch", "keep"]
-KeepReason = Literal["quality", "no_gain", "not_enough_traffic", "no_variant"]
+KeepReason = Literal["quality", "no_gain", "unpriced", "not_enough_traffic", "no_variant"]
 Status = Literal["pass", "fail", "inconclusive"]
 
 
@@ -243,8 +244,13 @@ def judge_variant(
     confidence: float,
     prices: tuple[float, float] | None = None,
     final: bool = True,
+    unpriced: str | None = None,
 ) -> Verdict:
-    """One variant's verdict at one look; ``confidence`` is the look's adjusted level."""
+    """One variant's verdict at one look; ``confidence`` is the look's adjusted level.
+
+    ``unpriced`` says why a variant on other hardware than the baseline's has no price: being faster there
+    does not show that it pays, so it is kept (``unpriced``) whatever its latency, unless quality fails.
+    """
     adjusted = Margins(**{**margins.__dict__, "confidence": confidence})
     quality, quality_text = quality_status(comparison, adjusted)
     latency = latency_gain(baseline.latencies_ms, variant.latencies_ms, confidence) if variant.latencies_ms else None
@@ -256,6 +262,8 @@ def judge_variant(
     cost_pass = cost is not None and cost.improvement >= margins.min_improvement
     latency_fail = latency is None or latency.ratio_lower > threshold
     gain: Status = "pass" if latency_pass or cost_pass else "fail" if latency_fail else "inconclusive"
+    if unpriced is not None:
+        gain = "fail"
     texts = [quality_text]
     if latency is not None:
         texts.append(
@@ -264,6 +272,8 @@ def judge_variant(
             f"{latency.ratio:.3f} ({-latency.improvement:+.1%}; bounds {latency.ratio_lower:.3f}.."
             f"{latency.ratio_upper:.3f}, need <= {threshold:.2f})"
         )
+    if unpriced is not None:
+        texts.append(unpriced)
     if cost is not None:
         texts.append(
             f"cost per 1k ${cost.baseline_per_1k:.3g} -> ${cost.variant_per_1k:.3g} at batch "
@@ -276,6 +286,8 @@ def judge_variant(
     if decision == "keep":
         if quality == "fail":
             reason = "quality"
+        elif unpriced is not None:
+            reason = "unpriced"
         elif gain == "fail" or quality == "pass":
             reason = "no_gain"
         else:
@@ -286,6 +298,7 @@ def judge_variant(
         None: "switch: quality holds and it is faster or cheaper",
         "quality": "keep: quality is worse than the margin allows",
         "no_gain": "keep: quality holds but no gain on this hardware",
+        "unpriced": "keep: it runs on other hardware with no price, so no gain can be shown",
         "not_enough_traffic": "keep: not enough traffic to prove quality",
         "no_variant": "keep",
     }[reason]
@@ -313,7 +326,8 @@ def recommend(verdicts: Mapping[str, Verdict], failures: Mapping[str, str]) -> R
     if not all_verdicts:
         return Recommendation("keep", None, "no_variant", "\n".join(["keep: no variant could be built", *failed]))
     reasons = [verdict.keep_reason for verdict in all_verdicts]
-    reason: KeepReason = next(r for r in ("no_gain", "not_enough_traffic", "quality") if r in reasons)
+    # The reason closest to a switch leads: a price to set, then a gain that is missing, then more traffic.
+    reason: KeepReason = next(r for r in ("unpriced", "no_gain", "not_enough_traffic", "quality") if r in reasons)
     return Recommendation(
         "keep", None, reason, "\n".join([*(v.explanation for v in all_verdicts), *failed]), verdicts=all_verdicts
     )

@@ -140,18 +140,18 @@ def _heap_in_use() -> int | None:
 class _Open:
     """A live session and what it has measured so far."""
 
-    def __init__(self, model: ModelToRun, session: Any, dynamic_batch: bool) -> None:
+    def __init__(self, model: ModelToRun, session: Any, dynamic_batch: bool, error: str | None = None) -> None:
         self.model = model
         self.session = session
         self.dynamic_batch = dynamic_batch
-        self.provider: str = session.get_providers()[0]
-        self.output_names: list[str] = [output.name for output in session.get_outputs()]
+        self.provider: str = session.get_providers()[0] if session is not None else model.execution_provider
+        self.output_names: list[str] = [output.name for output in session.get_outputs()] if session else []
         self.latencies_ns: list[int] = []
         self.raw_outputs: list[list[Array]] = []
         self.throughput: list[float] = []
         self.peak: int | None = None
         self.memory_method = "unavailable"
-        self.error: str | None = None
+        self.error = error
 
 
 class Replay:
@@ -164,8 +164,13 @@ class Replay:
             raise ValueError("`warmup_feeds` must not be empty")
         self.options = options
         self._opened: list[_Open] = []
-        for model in models:
-            self._opened.append(self._open(model, warmup_feeds))
+        for index, model in enumerate(models):
+            try:
+                self._opened.append(self._open(model, warmup_feeds))
+            except ReplayError as error:
+                if index == 0:  # without the baseline there is nothing to compare against
+                    raise
+                self._opened.append(_Open(model, None, dynamic_batch=False, error=str(error)))
         self._rotation = 0
 
     def __enter__(self) -> Replay:
@@ -199,6 +204,17 @@ class Replay:
             raise ReplayError(f"{model.key}: cannot load {model.path} on {model.execution_provider}: {error}") from None
         first = session.get_inputs()[0].shape
         opened = _Open(model, session, dynamic_batch=bool(first) and not isinstance(first[0], int))
+        bound = session.get_providers()
+        if model.execution_provider not in bound:
+            # ORT falls back to CPU when a provider cannot start (onnxruntime-gpu lists CUDA whether or not a GPU
+            # and its libraries are there), and says so only in its log. Measuring that session would report
+            # CPU numbers under the provider's name and price.
+            opened.error = (
+                f"asked for {model.execution_provider}, ONNX Runtime bound only {bound}: the provider could not "
+                "start here (for CUDA: no GPU, or a missing CUDA or cuDNN library; ORT's log names it)"
+            )
+            opened.session = None
+            return opened
         try:
             for i in range(self.options.warmup):
                 session.run(None, feeds[i % len(feeds)])
@@ -295,10 +311,8 @@ class Replay:
         result: dict[str, Measurement] = {}
         for opened in self._opened:
             notes: list[str] = []
-            if not opened.dynamic_batch:
+            if not opened.dynamic_batch and opened.throughput:
                 notes.append("first input dimension is fixed: throughput measured at batch 1")
-            if opened.provider != opened.model.execution_provider:
-                notes.append(f"asked for {opened.model.execution_provider}, ORT bound {opened.provider}")
             outputs = {
                 name: _concat([np.asarray(results[i]) for results in opened.raw_outputs])
                 for i, name in enumerate(opened.output_names)

@@ -21,6 +21,7 @@ from collector.storage.engine import create_engine_for
 from collector.storage.tables import ModelRow, ModelVersionRow
 from shadow.compare import Comparison, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
+from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
 from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
 from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
@@ -52,6 +53,8 @@ class ShadowOptions:
     task: Task | None = None
     hardware_class: str = "cpu"
     prices: Mapping[str, float] = field(default_factory=dict)
+    # Execution provider -> hardware class, for runs off the baseline's CPU ([shadow.provider_hardware]).
+    provider_hardware: Mapping[str, str] = field(default_factory=dict)
     calibration_size: int = 128
     seed: int = 0
 
@@ -168,7 +171,8 @@ def _replay_and_judge(
 ) -> ShadowResult:
     """Throughput, then the replay loop with sequential looks, comparisons and the recommendation."""
     failures = [item for item in built if isinstance(item, VariantFailure)]
-    runs = {"baseline": baseline, **provider_runs(item for item in built if isinstance(item, Variant))}
+    variants = (item for item in built if isinstance(item, Variant))
+    runs = {"baseline": baseline, **provider_runs(variants, options.hardware_class, options.provider_hardware)}
     models = [ModelToRun(key, v.path, v.execution_provider or CPU_PROVIDER) for key, v in runs.items()]
     # Shuffled (seeded), so that an early stop at the first look has seen the whole time range, not its start.
     replayed = replay_order(replayed, options.seed)
@@ -208,7 +212,7 @@ def _replay_and_judge(
         VariantResult(
             key,
             runs[key],
-            _summary(runs[key], measured[key], _hardware(runs[key], options)),
+            _summary(runs[key], measured[key], runs[key].hardware_class or "unknown"),
             comparisons.get(key),
             verdicts.get(key),
         )
@@ -232,19 +236,43 @@ def _replay_and_judge(
     )
 
 
-def provider_runs(variants: Iterable[Variant]) -> dict[str, Variant]:
-    """Each variant on each provider it runs on: keyed by its name on CPU, ``name@provider`` elsewhere."""
+def provider_runs(
+    variants: Iterable[Variant], baseline_class: str = "cpu", provider_hardware: Mapping[str, str] | None = None
+) -> dict[str, Variant]:
+    """Each variant on each provider it runs on: keyed by its name on CPU, ``name@provider`` elsewhere.
+
+    Each run carries the hardware class it is priced by (``shadow.hardware``); None where that is unknown.
+    """
     runs: dict[str, Variant] = {}
     for variant in variants:
         for provider in choose_providers(variant.execution_provider):
             key = variant.name if provider == CPU_PROVIDER else f"{variant.name}@{provider}"
-            runs[key] = replace(variant, execution_provider=provider)
+            hardware = hardware_class_for(
+                provider,
+                requested=variant.hardware_class,
+                baseline_class=baseline_class,
+                provider_hardware=provider_hardware or {},
+            )
+            runs[key] = replace(variant, execution_provider=provider, hardware_class=hardware)
     return runs
 
 
-def _hardware(variant: Variant, options: ShadowOptions) -> str:
-    """The pricing class of a variant: its own, else the baseline's."""
-    return variant.hardware_class or options.hardware_class
+def _unpriced(key: str, variant: Variant, options: ShadowOptions) -> str | None:
+    """Why a run on other hardware than the baseline's cannot be priced; None when it can, or needs no price."""
+    hardware = variant.hardware_class
+    if hardware == options.hardware_class:
+        return None  # the same hardware: latency alone shows a gain, and cost follows it
+    if hardware is None:
+        return (
+            f"{key} runs on {variant.execution_provider}, whose hardware class is unknown: name it in "
+            f'[shadow.provider_hardware] ({variant.execution_provider} = "<class>") or in the request, '
+            f"and give the class a price in [pricing.hardware]"
+        )
+    missing = [name for name in (options.hardware_class, hardware) if name not in options.prices]
+    if missing:
+        names = " and ".join(map(repr, missing))
+        return f"{key} runs on hardware class {hardware!r}; {names} has no price in [pricing.hardware]"
+    return None
 
 
 def _judge(
@@ -268,13 +296,21 @@ def _judge(
         comparison = compare_outputs(task, base.outputs, m.outputs, truth, confidence=confidence, seed=options.seed)
         prices = None
         base_price = options.prices.get(options.hardware_class)
-        var_price = options.prices.get(_hardware(variant, options))
+        var_price = options.prices.get(variant.hardware_class or "")
         # A free (0 $/hour) class has no cost ratio to speak of, so it is compared on latency alone.
         if base_price and var_price:
             prices = (base_price, var_price)
         comparisons[key] = comparison
         verdicts[key] = judge_variant(
-            key, comparison, base, m, options.margins, confidence=confidence, prices=prices, final=final
+            key,
+            comparison,
+            base,
+            m,
+            options.margins,
+            confidence=confidence,
+            prices=prices,
+            final=final,
+            unpriced=_unpriced(key, variant, options),
         )
     return comparisons, verdicts
 

@@ -195,6 +195,7 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
         "quality": shadow_service_pb2.KEEP_REASON_QUALITY,
         "no_gain": shadow_service_pb2.KEEP_REASON_NO_GAIN,
         "not_enough_traffic": shadow_service_pb2.KEEP_REASON_NOT_ENOUGH_TRAFFIC,
+        "unpriced": shadow_service_pb2.KEEP_REASON_UNPRICED,
     }
     return shadow_service_pb2.Recommendation(
         decision=shadow_service_pb2.DECISION_SWITCH

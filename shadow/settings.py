@@ -12,6 +12,9 @@ Read once by the composition root and the CLI, with the ``[pricing]`` section pa
     min_requests = 30                  # no quality verdict on fewer replayed requests
     looks = 4                          # sequential looks at the data
     early_stop = true                  # stop once every variant's answer is clear
+
+    [shadow.provider_hardware]         # the hardware class a run on another execution provider is priced by
+    CUDAExecutionProvider = "nvidia-t4"   # default: the GPU nvidia-smi names; unknown means no gain is claimed
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collector.pricing import Pricing
 from shadow.recommend import Margins
 
 _MARGIN_KEYS = frozenset(f.name for f in fields(Margins))
-_KEYS = _MARGIN_KEYS | {"looks", "early_stop"}
+_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,15 @@ class ShadowSettings:
     early_stop: bool = True
     # $/hour per hardware class, so each variant is priced by its own class.
     prices: Mapping[str, float] = field(default_factory=lambda: dict(Pricing().hardware))
+    # Execution provider -> hardware class, for variants that run off the baseline's CPU.
+    provider_hardware: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
         # Read-only, so one settings object can be shared by every run thread.
         object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
+        object.__setattr__(self, "provider_hardware", MappingProxyType(dict(self.provider_hardware)))
 
     def with_margins(self, **overrides: float | int | None) -> ShadowSettings:
         """A copy with the given margins replaced; None (an unset flag or a zero proto field) keeps the setting."""
@@ -62,6 +68,23 @@ def _number(key: str, value: object, *, integer: bool = False) -> float | int:
     return value
 
 
+def _provider_hardware(table: object) -> dict[str, str]:
+    """``[shadow.provider_hardware]``: execution provider names to hardware class names, both non-empty text."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[shadow.provider_hardware] must be a table, got {table!r}")
+    mapping: dict[str, str] = {}
+    for provider, hardware in table.items():
+        if not str(provider).endswith("ExecutionProvider"):
+            raise ConfigError(
+                f"[shadow.provider_hardware] {provider!r} is not an execution provider name "
+                '(e.g. "CUDAExecutionProvider")'
+            )
+        if not isinstance(hardware, str) or not hardware.strip():
+            raise ConfigError(f"[shadow.provider_hardware] {provider} must name a hardware class, got {hardware!r}")
+        mapping[str(provider)] = hardware.strip()
+    return mapping
+
+
 def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = None) -> ShadowSettings:
     """The ``[shadow]`` table (and the hardware prices of ``[pricing]``); a bad key or value raises ConfigError."""
     if not isinstance(section, Mapping):
@@ -77,8 +100,15 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
     if not isinstance(early_stop, bool):
         raise ConfigError(f"[shadow] early_stop must be true or false, got {early_stop!r}")
     prices = dict((pricing or Pricing()).hardware)
+    provider_hardware = _provider_hardware(section.get("provider_hardware", {}))
     try:
-        return ShadowSettings(Margins(**margins), int(looks), early_stop, prices)  # type: ignore[arg-type]
+        return ShadowSettings(
+            Margins(**margins),  # type: ignore[arg-type]
+            int(looks),
+            early_stop,
+            prices,
+            provider_hardware,
+        )
     except ValueError as error:
         # Margins and settings name the offending field; the file's section is added for the reader.
         raise ConfigError(f"[shadow] {error}") from None

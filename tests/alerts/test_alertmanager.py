@@ -57,6 +57,44 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _start_alertmanager(binary: str, config: Path, data: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start Alertmanager on a free port and wait until it is ready; a lost race for the port is retried.
+
+    The port is free when probed, but another process can bind it before Alertmanager does; it then exits
+    with "address already in use", and a new port is tried.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.path={data}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+
+        def ready(process: subprocess.Popen[bytes] = process, url: str = url) -> bool | str:
+            if process.poll() is not None:
+                return "exited"
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        if wait_for(ready, "alertmanager to be ready") is True:
+            return process, url
+        if "address already in use" not in log_path.read_text():
+            break
+    pytest.fail(f"alertmanager exited: {log_path.read_text()}")
+
+
 @pytest.fixture
 def alertmanager(alertmanager_binary: str, receiver: Receiver, tmp_path: Path) -> Iterator[str]:
     """An Alertmanager on loopback grouping by alertname and model, notifying ``receiver``; yields its URL."""
@@ -71,37 +109,12 @@ def alertmanager(alertmanager_binary: str, receiver: Receiver, tmp_path: Path) -
         "receivers": [{"name": "hook", "webhook_configs": [{"url": f"{receiver.url}/alert", "send_resolved": True}]}],
     }
     (tmp_path / "am.yml").write_text(json.dumps(config))  # JSON is YAML
-    port = free_port()
-    log = (tmp_path / "am.log").open("w")
-    process = subprocess.Popen(
-        [
-            alertmanager_binary,
-            f"--config.file={tmp_path / 'am.yml'}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"alertmanager exited: {(tmp_path / 'am.log').read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
+    process, url = _start_alertmanager(alertmanager_binary, tmp_path / "am.yml", tmp_path / "data", tmp_path / "am.log")
     try:
-        wait_for(ready, "alertmanager to be ready")
         yield url
     finally:
         process.terminate()
         process.wait(10)
-        log.close()
 
 
 def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
@@ -129,7 +142,14 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
         firing = [body for body in receiver.received() if body["status"] == "firing"]
         return {body["groupLabels"]["model"]: body for body in firing}
 
-    groups = wait_for(lambda: len(grouped()) == 2 and grouped(), "both groups to be notified")
+    def both_notified() -> dict[str, Any] | None:
+        # On a loaded machine the two fraud alerts can reach Alertmanager either side of its 1 s group_wait; its
+        # next notification (group_interval) then carries both. The latest notification per group is what counts.
+        groups = grouped()
+        complete = len(groups) == 2 and len(groups["fraud"]["alerts"]) == 2
+        return groups if complete else None
+
+    groups = wait_for(both_notified, "both groups to be notified, the fraud group with both alerts")
     fraud = groups["fraud"]
     assert fraud["version"] == "4"
     assert fraud["groupKey"] == '{}:{alertname="ModelLatencyAnomaly", model="fraud"}'

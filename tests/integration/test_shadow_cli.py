@@ -238,3 +238,9 @@ def test_shadow_section_pricing_and_flags(
     config.write_text("[shadow]\nlooks = 0\n")
     assert main(["shadow", "run", *common]) == 2
     assert "looks" in capsys.readouterr().err
+    config.write_text('[shadow.provider_hardware]\nCUDA = "nvidia-t4"\n')
+    assert main(["shadow", "run", *common]) == 2
+    assert "[shadow.provider_hardware] 'CUDA' is not an execution provider name" in capsys.readouterr().err
+    config.write_text("")
+    assert main(["shadow", "run", *common, "--provider-hardware", "CUDAExecutionProvider"]) == 2
+    assert "--provider-hardware 'CUDAExecutionProvider': expected PROVIDER=CLASS" in capsys.readouterr().err

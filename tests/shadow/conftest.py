@@ -1,12 +1,22 @@
-"""Models built once per test module for the shadow tests."""
+"""Models built once per test module for the shadow tests, and a fresh GPU detection for each test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from shadow.hardware import detected_nvidia_class
 from tests.shadow.models import BuiltModel, digits_mlp, extreme_range_mlp, iris_tiny_mlp
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gpu_detection() -> Iterator[None]:
+    """nvidia-smi's answer is cached per process; tests that change PATH must not leak theirs to others."""
+    detected_nvidia_class.cache_clear()
+    yield
+    detected_nvidia_class.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,25 @@ def test_cost_alone_can_justify_a_switch_on_cheaper_hardware() -> None:
     assert (pricier.gain, pricier.keep_reason) == ("fail", "no_gain")
 
 
+def test_faster_on_unpriced_hardware_is_kept_as_unpriced() -> None:
+    """Twice as fast on a GPU whose class has no price: kept and settled, saying why; a quality failure leads."""
+    why = "fp16@CUDAExecutionProvider runs on CUDAExecutionProvider, whose hardware class is unknown"
+    good = _agreement(0.995, 1.0)
+    verdict = judge_variant("fp16@CUDA", good, BASE, FASTER, MARGINS, confidence=0.95, final=False, unpriced=why)
+    assert (verdict.decision, verdict.keep_reason, verdict.gain, verdict.settled) == ("keep", "unpriced", "fail", True)
+    assert why in verdict.explanation
+    assert "no price" in verdict.explanation
+    # The speed-up is still measured and shown; it just does not count as a gain without a price.
+    assert verdict.latency is not None
+    assert verdict.latency.ratio_upper <= 1 - MARGINS.min_improvement
+    broken = judge_variant("fp16@CUDA", _agreement(0.85, 0.9), BASE, FASTER, MARGINS, confidence=0.95, unpriced=why)
+    assert broken.keep_reason == "quality"
+    # Across variants, a price to set is the reason closest to a switch.
+    same = judge_variant("int8", good, BASE, SAME, MARGINS, confidence=0.95)
+    assert same.keep_reason == "no_gain"
+    assert recommend({"int8": same, "fp16@CUDA": verdict}, {}).keep_reason == "unpriced"
+
+
 def test_recommend_picks_the_largest_proven_gain_and_the_closest_reason() -> None:
     """The best switchable variant wins; without one, no_gain outranks not_enough_traffic outranks quality."""
     faster = _measure("faster-still", 0.3)

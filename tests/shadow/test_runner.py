@@ -15,7 +15,7 @@ import pytest
 
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.recommend import Verdict
-from shadow.replay import Replay
+from shadow.replay import ModelToRun, Replay, ReplayOptions
 from shadow.report import render_html
 from shadow.result import ShadowResult
 from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow
@@ -107,6 +107,60 @@ def test_tiny_model_variant_accurate_but_never_claims_unmeasured_speed(tiny: Bui
     assert (early.looks_taken, early.stopped_early) == (1, True)
     assert (copied.verdict.quality, copied.verdict.gain, copied.verdict.settled) == ("inconclusive", "fail", True)
     assert early.recommendation.keep_reason == "no_gain"
+
+
+def test_a_variant_on_other_hardware_is_judged_by_its_price(tiny: BuiltModel, tmp_path: Path) -> None:
+    """A byte copy named as running on another hardware class: kept as unpriced without a price for that class,
+    judged on cost per 1k predictions with one."""
+    copy = tmp_path / "iris_copy.onnx"
+    shutil.copyfile(tiny.path, copy)
+    assert tiny.labels is not None
+    inputs = recorded_from_feeds(tiny.feeds() * 2, tiny.labels * 2)
+    spec = VariantSpec("onnx", path=copy, hardware_class="npu-x1")
+    options = ShadowOptions(variants=(spec,), early_stop=False, prices={"cpu": 0.10})
+    unpriced = run_shadow(tiny.path, inputs, options)
+    (variant,) = unpriced.variants
+    assert variant.measurement.hardware_class == "npu-x1"
+    assert variant.verdict is not None
+    assert variant.verdict.cost is None
+    assert (unpriced.recommendation.decision, unpriced.recommendation.keep_reason) == ("keep", "unpriced")
+    assert "'npu-x1' has no price in [pricing.hardware]" in unpriced.recommendation.explanation
+    # At half the CPU's price the same model costs about half as much per 1k predictions.
+    priced = run_shadow(tiny.path, inputs, replace(options, prices={"cpu": 0.10, "npu-x1": 0.05}))
+    (variant,) = priced.variants
+    assert variant.verdict is not None
+    cost = variant.verdict.cost
+    assert cost is not None
+    assert cost.variant_per_1k < cost.baseline_per_1k
+    rec = priced.recommendation
+    if cost.improvement >= priced.margins.min_improvement:
+        assert (rec.decision, rec.variant) == ("switch", "iris_copy.onnx")
+        assert "cost per 1k" in rec.explanation
+    else:  # throughput rounds this far apart would be a very noisy machine; then no gain is claimed
+        assert (rec.decision, rec.keep_reason) == ("keep", "no_gain")
+
+
+def test_a_provider_that_cannot_start_is_that_runs_error_not_cpu_numbers(tiny: BuiltModel) -> None:
+    """Asked for CUDA where it cannot start, ORT quietly binds CPU; the run reports that, and measures nothing."""
+    # This CPU build of ONNX Runtime has no CUDA provider: it warns and falls back, as onnxruntime-gpu does on a
+    # machine without a GPU or without the CUDA libraries.
+    feeds = tiny.feeds(20)
+    models = [
+        ModelToRun("baseline", tiny.path, "CPUExecutionProvider"),
+        ModelToRun("copy@CUDAExecutionProvider", tiny.path, "CUDAExecutionProvider"),
+    ]
+    with pytest.warns(UserWarning, match="CUDAExecutionProvider"):
+        replay = Replay(models, ReplayOptions(), feeds)
+    with replay:
+        replay.run_throughput(feeds)
+        replay.run_requests(feeds)
+        measured = replay.measurements()
+    gpu = measured["copy@CUDAExecutionProvider"]
+    assert gpu.error is not None
+    assert "asked for CUDAExecutionProvider, ONNX Runtime bound only ['CPUExecutionProvider']" in gpu.error
+    assert (gpu.latencies_ms, gpu.throughput_rounds_rps, gpu.outputs) == ((), (), {})
+    assert measured["baseline"].error is None
+    assert len(measured["baseline"].latencies_ms) == 20
 
 
 def test_first_look_spans_the_whole_time_range(extreme: BuiltModel, monkeypatch: pytest.MonkeyPatch) -> None:

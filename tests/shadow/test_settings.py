@@ -32,6 +32,7 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
         "min_requests": 50,
         "looks": 2,
         "early_stop": False,
+        "provider_hardware": {"CUDAExecutionProvider": "nvidia-l4"},
     }
     pricing = parse_pricing_section({"hardware": {"cpu": 0.2, "my-npu": 0.05}})
     settings = parse_shadow_section(section, pricing)
@@ -39,6 +40,7 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
     assert (settings.looks, settings.early_stop) == (2, False)
     assert (settings.prices["cpu"], settings.prices["my-npu"]) == (0.2, 0.05)
     assert settings.prices["nvidia-t4"] == pytest.approx(0.526)
+    assert dict(settings.provider_hardware) == {"CUDAExecutionProvider": "nvidia-l4"}
 
 
 @pytest.mark.parametrize(
@@ -54,11 +56,14 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
         ({"looks": True}, "looks must be an integer"),
         ({"early_stop": "no"}, "early_stop must be true or false, got 'no'"),
         ({"confidence": float("nan")}, "confidence must be finite"),
+        ({"provider_hardware": "nvidia-t4"}, "provider_hardware] must be a table"),
+        ({"provider_hardware": {"CUDA": "nvidia-t4"}}, "'CUDA' is not an execution provider name"),
+        ({"provider_hardware": {"CUDAExecutionProvider": ""}}, "CUDAExecutionProvider must name a hardware class"),
     ],
 )
 def test_bad_keys_and_values_raise_config_error_naming_them(section: dict[str, Any], named: str) -> None:
     """A misspelt key or a value out of range stops start-up with the section, key and value."""
-    with pytest.raises(ConfigError, match=r"\[shadow\]") as error:
+    with pytest.raises(ConfigError, match=r"\[shadow[].]") as error:
         parse_shadow_section(section)
     assert named in str(error.value)
 

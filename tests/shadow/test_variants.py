@@ -91,6 +91,7 @@ def test_run_keys_name_each_provider(monkeypatch: pytest.MonkeyPatch, digits: Bu
     present = ["TensorrtExecutionProvider", "CUDAExecutionProvider", CPU_PROVIDER, "AzureExecutionProvider"]
     monkeypatch.setattr("onnxruntime.get_available_providers", lambda: present)
     fp16 = Variant("fp16", digits.path, "fp16", 1)
+    monkeypatch.setenv("PATH", "")  # no nvidia-smi: a GPU run's class comes from the mapping or is unknown
     runs = provider_runs([fp16])
     assert list(runs) == ["fp16@TensorrtExecutionProvider", "fp16@CUDAExecutionProvider", "fp16"]
     assert {key: v.execution_provider for key, v in runs.items()} == {
@@ -98,6 +99,14 @@ def test_run_keys_name_each_provider(monkeypatch: pytest.MonkeyPatch, digits: Bu
         "fp16@CUDAExecutionProvider": "CUDAExecutionProvider",
         "fp16": CPU_PROVIDER,
     }
+    assert {key: v.hardware_class for key, v in runs.items()} == {
+        "fp16@TensorrtExecutionProvider": None,
+        "fp16@CUDAExecutionProvider": None,
+        "fp16": "cpu",
+    }
+    mapped = provider_runs([fp16], "cpu", {"CUDAExecutionProvider": "nvidia-l4"})
+    assert mapped["fp16@CUDAExecutionProvider"].hardware_class == "nvidia-l4"
+    assert mapped["fp16@TensorrtExecutionProvider"].hardware_class is None
     pinned = provider_runs([replace(fp16, execution_provider="CUDAExecutionProvider", hardware_class="nvidia-t4")])
     assert list(pinned) == ["fp16@CUDAExecutionProvider"]
     assert pinned["fp16@CUDAExecutionProvider"].hardware_class == "nvidia-t4"

@@ -39,6 +39,7 @@ class KeepReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KEEP_REASON_QUALITY: _ClassVar[KeepReason]
     KEEP_REASON_NO_GAIN: _ClassVar[KeepReason]
     KEEP_REASON_NOT_ENOUGH_TRAFFIC: _ClassVar[KeepReason]
+    KEEP_REASON_UNPRICED: _ClassVar[KeepReason]
 BUILTIN_VARIANT_UNSPECIFIED: BuiltinVariant
 BUILTIN_VARIANT_INT8_DYNAMIC: BuiltinVariant
 BUILTIN_VARIANT_INT8_STATIC: BuiltinVariant
@@ -56,6 +57,7 @@ KEEP_REASON_UNSPECIFIED: KeepReason
 KEEP_REASON_QUALITY: KeepReason
 KEEP_REASON_NO_GAIN: KeepReason
 KEEP_REASON_NOT_ENOUGH_TRAFFIC: KeepReason
+KEEP_REASON_UNPRICED: KeepReason
 
 class VariantSpec(_message.Message):
     __slots__ = ("builtin", "onnx_path", "execution_provider", "hardware_class")

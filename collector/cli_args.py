@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.config import SETTINGS, Config, load_config
+from collector.config import Config, load_config
+from collector.settings import SETTINGS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -6,13 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import (
-    DEFAULT_DB_URL,
-    DEFAULT_MAX_MESSAGE_BYTES,
-    SETTINGS,
-    load_config,
-)
+from collector.config import load_config
 from collector.errors import ConfigError
+from collector.settings import DEFAULT_DB_URL, DEFAULT_MAX_MESSAGE_BYTES, SETTINGS
 
 
 def test_defaults_need_nothing(tmp_path: Path) -> None:

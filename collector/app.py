@@ -142,7 +142,10 @@ class Service:
                         pricing=pricing,
                         cost=cost_anomalies,
                         retention=RetentionOptions.from_days(
-                            config.storage.span_retention_days, config.storage.rollup_retention_days
+                            config.storage.span_retention_days,
+                            config.storage.rollup_retention_days,
+                            config.storage.prediction_retention_days,
+                            config.storage.finding_retention_days,
                         ),
                     ),
                 )

@@ -47,6 +47,8 @@ class StorageConfig:
     # Days kept; 0 keeps forever. Rollups outlive raw spans: detectors read only rollups.
     span_retention_days: float = 7.0
     rollup_retention_days: float = 90.0
+    prediction_retention_days: float = 30.0
+    finding_retention_days: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,8 @@ def load_config(
             **pick("migrate_on_start"),
             **pick("span_retention_days"),
             **pick("rollup_retention_days"),
+            **pick("prediction_retention_days"),
+            **pick("finding_retention_days"),
         ),
         auth=AuthConfig(**pick("ingest_tokens"), **pick("admin_tokens")),
         collector=CollectorConfig(**{key: value.value for key, value in resolved.items() if key in _COLLECTOR_KEYS}),

@@ -163,6 +163,21 @@ SETTINGS: tuple[Setting, ...] = (
         has_flag=False,
     ),
     Setting(
+        "storage",
+        "prediction_retention_days",
+        parse_retention_days,
+        "Days predictions (with their raw inputs) and outcomes are kept (0 keeps them forever); at least the "
+        "longest drift window.",
+        has_flag=False,
+    ),
+    Setting(
+        "storage",
+        "finding_retention_days",
+        parse_retention_days,
+        "Days detector findings and drift interval summaries are kept (0 keeps them forever).",
+        has_flag=False,
+    ),
+    Setting(
         "auth",
         "ingest_tokens",
         parse_tokens,

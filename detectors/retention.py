@@ -1,22 +1,40 @@
-"""Retention: raw spans and rollups are pruned on their own clocks, by the detector pass.
+"""Retention: each kind of data is pruned on its own clock, by the detector pass.
 
 Raw spans are only needed until they are rolled up (and for as long as someone wants to read them);
 rollups feed every detector and the cost report, so they are kept much longer. A raw span is never pruned
 while the rollup job may still recompute its interval, whatever the retention says: a rollup recomputed
 from a half-pruned interval would silently undercount it.
+
+Predictions (with the raw inputs shadow runs replay) and their outcomes are the largest tables; drift
+reads them only within its windows, and a fitted reference keeps what it needs, so they go after
+``predictions_s``. Findings, and the drift interval summaries they were computed from, go after
+``findings_s``; an alert that still points at a pruned finding loses only its evidence link.
+
+Deletes run in batches of ``BATCH_ROWS``, a transaction each, so a backlog of a day's predictions never
+holds SQLite's write lock against ingest for long.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.tables import SpanRollupRow, SpanRow
+from collector.storage.tables import (
+    DriftSummaryRow,
+    FindingRow,
+    OutcomeRow,
+    PredictionRow,
+    SpanRollupRow,
+    SpanRow,
+)
 
 DAY_S = 86400
 NANOS = 1_000_000_000
+BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -25,19 +43,25 @@ class RetentionOptions:
 
     raw_spans_s: int | None = 7 * DAY_S
     rollups_s: int | None = 90 * DAY_S
+    predictions_s: int | None = 30 * DAY_S
+    findings_s: int | None = 90 * DAY_S
 
     def __post_init__(self) -> None:
-        for name in ("raw_spans_s", "rollups_s"):
-            value = getattr(self, name)
+        for option in fields(self):
+            value = getattr(self, option.name)
             if value is not None and value <= 0:
-                raise ValueError(f"`{name}` must be > 0 or None (keep forever), got {value}")
+                raise ValueError(f"`{option.name}` must be > 0 or None (keep forever), got {value}")
 
     @classmethod
-    def from_days(cls, raw_spans_days: float, rollups_days: float) -> RetentionOptions:
+    def from_days(
+        cls, raw_spans_days: float, rollups_days: float, predictions_days: float = 30, findings_days: float = 90
+    ) -> RetentionOptions:
         """From the configuration's days, where 0 keeps forever."""
         return cls(
             raw_spans_s=round(raw_spans_days * DAY_S) or None,
             rollups_s=round(rollups_days * DAY_S) or None,
+            predictions_s=round(predictions_days * DAY_S) or None,
+            findings_s=round(findings_days * DAY_S) or None,
         )
 
 
@@ -45,23 +69,53 @@ class RetentionOptions:
 class Pruned:
     """What one pruning step deleted."""
 
-    spans: int
-    rollups: int
+    spans: int = 0
+    rollups: int = 0
+    predictions: int = 0
+    outcomes: int = 0
+    findings: int = 0
+    drift_summaries: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows deleted, all kinds together."""
+        return sum(getattr(self, option.name) for option in fields(self))
+
+
+def _delete_before(engine: Engine, table: Any, column: Any, cutoff: object) -> int:
+    """Delete every row of ``table`` whose ``column`` is below ``cutoff``, BATCH_ROWS per transaction."""
+    deleted = 0
+    while True:
+        with engine.begin() as connection:
+            ids = select(table.id).where(column < cutoff).limit(BATCH_ROWS).scalar_subquery()
+            count = connection.execute(delete(table).where(table.id.in_(ids))).rowcount
+        deleted += count
+        if count < BATCH_ROWS:
+            return deleted
 
 
 def prune(engine: Engine, now_s: float, options: RetentionOptions, recomputable_from_s: int | None) -> Pruned:
-    """Delete spans and rollups past their retention; ``recomputable_from_s`` is where rollups may still change.
+    """Delete what is past its retention; ``recomputable_from_s`` is where rollups may still change.
 
     With ``recomputable_from_s`` None (nothing rolled up yet) no span is pruned.
     """
-    spans = rollups = 0
-    with engine.begin() as connection:
-        if options.raw_spans_s is not None and recomputable_from_s is not None:
-            cutoff_s = min(int(now_s) - options.raw_spans_s, recomputable_from_s)
-            spans = connection.execute(delete(SpanRow).where(SpanRow.start_unix_nano < cutoff_s * NANOS)).rowcount
-        if options.rollups_s is not None:
-            cutoff_s = int(now_s) - options.rollups_s
-            rollups = connection.execute(
-                delete(SpanRollupRow).where(SpanRollupRow.bucket_start_unix_s < cutoff_s)
-            ).rowcount
-    return Pruned(spans, rollups)
+    now = int(now_s)
+    counts: dict[str, int] = {}
+    if options.raw_spans_s is not None and recomputable_from_s is not None:
+        cutoff_s = min(now - options.raw_spans_s, recomputable_from_s)
+        counts["spans"] = _delete_before(engine, SpanRow, SpanRow.start_unix_nano, cutoff_s * NANOS)
+    if options.rollups_s is not None:
+        cutoff_s = now - options.rollups_s
+        counts["rollups"] = _delete_before(engine, SpanRollupRow, SpanRollupRow.bucket_start_unix_s, cutoff_s)
+    if options.predictions_s is not None:
+        cutoff_ns = (now - options.predictions_s) * NANOS
+        counts["predictions"] = _delete_before(engine, PredictionRow, PredictionRow.ts_unix_nano, cutoff_ns)
+        counts["outcomes"] = _delete_before(engine, OutcomeRow, OutcomeRow.ts_unix_nano, cutoff_ns)
+    if options.findings_s is not None:
+        cutoff_s = now - options.findings_s
+        cutoff = datetime.fromtimestamp(cutoff_s, tz=UTC)
+        counts["findings"] = _delete_before(engine, FindingRow, FindingRow.created_at, cutoff)
+        counts["drift_summaries"] = _delete_before(
+            engine, DriftSummaryRow, DriftSummaryRow.bucket_start_unix_s, cutoff_s
+        )
+    return Pruned(**counts)

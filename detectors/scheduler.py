@@ -232,8 +232,17 @@ class DetectorScheduler:
         lap("store")
         pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
         lap("prune")
-        if pruned.spans or pruned.rollups:
-            logger.info("retention pruned %d raw spans and %d rollups", pruned.spans, pruned.rollups)
+        if pruned.total:
+            logger.info(
+                "retention pruned %d raw spans, %d rollups, %d predictions, %d outcomes, %d findings, "
+                "%d drift summaries",
+                pruned.spans,
+                pruned.rollups,
+                pruned.predictions,
+                pruned.outcomes,
+                pruned.findings,
+                pruned.drift_summaries,
+            )
         # Seconds per stage of the last pass, for the logs and the scale benchmark.
         self.last_pass_timings = timings
         return kept

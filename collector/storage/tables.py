@@ -132,7 +132,11 @@ class PredictionRow(Base):
     """One prediction a model made: its features and outputs, and its inputs when kept for replay."""
 
     __tablename__ = "predictions"
-    __table_args__ = (Index(None, "model_name", "model_version", "ts_unix_nano"),)
+    __table_args__ = (
+        Index(None, "model_name", "model_version", "ts_unix_nano"),
+        # Retention deletes by time across models (migration 0006).
+        Index(None, "ts_unix_nano"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     prediction_id: Mapped[str] = mapped_column(String(128), unique=True)
@@ -158,7 +162,7 @@ class OutcomeRow(Base):
     __tablename__ = "outcomes"
     # No foreign key to predictions: an outcome can be written before its prediction leaves the ingest
     # queue, so the two are joined on prediction_id at query time.
-    __table_args__ = (Index(None, "model_name", "ts_unix_nano"),)
+    __table_args__ = (Index(None, "model_name", "ts_unix_nano"), Index(None, "ts_unix_nano"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     prediction_id: Mapped[str] = mapped_column(String(128), unique=True)

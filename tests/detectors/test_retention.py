@@ -1,15 +1,25 @@
-"""Retention on SQLite and PostgreSQL: raw spans and rollups pruned separately, never a span still needed."""
+"""Retention on SQLite and PostgreSQL: each kind of data on its own clock, never a span still needed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from collector.storage.engine import create_engine_for
-from collector.storage.tables import SpanRollupRow, SpanRow
+from collector.storage.tables import (
+    AlertRow,
+    DriftReferenceRow,
+    DriftSummaryRow,
+    FindingRow,
+    OutcomeRow,
+    PredictionRow,
+    SpanRollupRow,
+    SpanRow,
+)
 from detectors.retention import DAY_S, RetentionOptions, prune
 from detectors.rollups import RollupOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
@@ -90,7 +100,118 @@ def test_spans_not_yet_rolled_up_are_kept_whatever_their_age(engine: Engine) -> 
 
 def test_zero_days_keeps_forever() -> None:
     """0 in the configuration means no retention, and a negative window is refused by name."""
-    assert RetentionOptions.from_days(0, 0) == RetentionOptions(None, None)
-    assert RetentionOptions.from_days(1.5, 90) == RetentionOptions(129_600, 90 * DAY_S)
+    assert RetentionOptions.from_days(0, 0, 0, 0) == RetentionOptions(None, None, None, None)
+    assert RetentionOptions.from_days(1.5, 90, 30, 60) == RetentionOptions(129_600, 90 * DAY_S, 30 * DAY_S, 60 * DAY_S)
+    with pytest.raises(ValueError, match="`predictions_s` must be > 0 or None"):
+        RetentionOptions(predictions_s=-1)
     with pytest.raises(ValueError, match="`rollups_s` must be > 0 or None"):
         RetentionOptions(rollups_s=0)
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def add_predictions_and_findings(engine: Engine, ages_s: list[int]) -> None:
+    """At each age before NOW: a prediction, its outcome, a finding, and a drift summary; an alert on the oldest
+    finding."""
+    with engine.begin() as connection:
+        reference_id = connection.execute(
+            insert(DriftReferenceRow).returning(DriftReferenceRow.id),
+            {
+                "model_name": "fraud",
+                "model_version": "1",
+                "source": "file",
+                "row_count": 1,
+                "features": [],
+                "fitted": b"{}",
+            },
+        ).scalar_one()
+        for n, age in enumerate(ages_s):
+            ts_ns = (NOW - age) * NANOS
+            connection.execute(
+                insert(PredictionRow),
+                {
+                    "prediction_id": f"p{n}",
+                    "model_name": "fraud",
+                    "model_version": "1",
+                    "ts_unix_nano": ts_ns,
+                    "received_unix_nano": ts_ns,
+                    "features": {"amount": 1.0},
+                    "outputs": {"label": "ok"},
+                    "raw_inputs": b"x" * 64,
+                },
+            )
+            connection.execute(
+                insert(OutcomeRow),
+                {
+                    "prediction_id": f"p{n}",
+                    "model_name": "fraud",
+                    "ts_unix_nano": ts_ns,
+                    "received_unix_nano": ts_ns,
+                    "actual": "ok",
+                },
+            )
+            finding_id = connection.execute(
+                insert(FindingRow).returning(FindingRow.id),
+                {
+                    "model_name": "fraud",
+                    "model_version": "1",
+                    "detector": "latency",
+                    "subject": f"operation-{n}",
+                    "severity": "warning",
+                    "firing": True,
+                    "window_start": _at(NOW - age - 60),
+                    "window_end": _at(NOW - age),
+                    "summary": "slow",
+                    "details": {},
+                    "created_at": _at(NOW - age),
+                },
+            ).scalar_one()
+            connection.execute(
+                insert(DriftSummaryRow),
+                {
+                    "reference_id": reference_id,
+                    "bucket_s": 300,
+                    "bucket_start_unix_s": NOW - age - n,
+                    "rows": 1,
+                    "summary": b"{}",
+                },
+            )
+            if n == 0:
+                connection.execute(
+                    insert(AlertRow),
+                    {
+                        "fingerprint": "f0",
+                        "labels": {"alertname": "ModelLatencyAnomaly"},
+                        "state": "resolved",
+                        "starts_at": _at(NOW - age),
+                        "last_finding_id": finding_id,
+                    },
+                )
+
+
+def test_predictions_outcomes_findings_and_summaries_go_on_their_own_clocks(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 2 days for predictions and 5 for findings, in batches of 3: the old ones go, the recent stay, and
+    an alert on a pruned finding keeps its row without the evidence link."""
+    monkeypatch.setattr("detectors.retention.BATCH_ROWS", 3)  # 7 old predictions take three batches
+    ages = [10 * DAY_S] * 4 + [4 * DAY_S] * 3 + [3600] * 2
+    add_predictions_and_findings(engine, ages)
+    options = RetentionOptions(raw_spans_s=None, rollups_s=None, predictions_s=2 * DAY_S, findings_s=5 * DAY_S)
+    pruned = prune(engine, NOW, options, recomputable_from_s=None)
+    assert (pruned.predictions, pruned.outcomes, pruned.findings, pruned.drift_summaries) == (7, 7, 4, 4)
+    assert pruned.total == 22
+    with engine.connect() as connection:
+        predictions = connection.execute(select(PredictionRow.prediction_id)).scalars().all()
+        outcomes = connection.execute(select(OutcomeRow.prediction_id)).scalars().all()
+        findings = connection.execute(select(FindingRow.created_at)).scalars().all()
+        summaries = connection.execute(select(DriftSummaryRow.bucket_start_unix_s)).scalars().all()
+        alert = connection.execute(select(AlertRow.fingerprint, AlertRow.last_finding_id)).one()
+    assert sorted(predictions) == sorted(outcomes) == ["p7", "p8"]
+    assert sorted(int(at.timestamp()) for at in findings) == sorted(NOW - age for age in ages[4:])
+    assert sorted(summaries) == sorted(NOW - age - n for n, age in enumerate(ages) if n >= 4)
+    assert tuple(alert) == ("f0", None)
+    # A second pass has nothing left to do.
+    assert prune(engine, NOW, options, recomputable_from_s=None).total == 0

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 from uuid import uuid4
 
 from sqlalchemy import text
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from alerts.config import AlertsConfig
 from alerts.grouping import plan_notifications
 from alerts.lifecycle import LifecycleOptions, follow_findings
-from alerts.outbox import Claimed, RetryPolicy, claim, record, send_one
+from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
 from collector.periodic import PeriodicPass
 
@@ -56,6 +56,19 @@ class PassResult:
     failed: int = 0
 
 
+class DispatcherObserver(Protocol):
+    """What the dispatcher reports for the service's metrics (``collector.metrics.ServiceMetrics`` is one)."""
+
+    def observe_pass(self, name: str, seconds: float, ok: bool) -> None:
+        """A pass ended."""
+
+    def observe_notification(self, receiver: str, result: str) -> None:
+        """One notification attempt ended: ``sent``, ``retrying`` or ``failed``."""
+
+    def observe_outbox(self, unsent: int, oldest_unsent_s: float) -> None:
+        """The outbox after a delivery pass."""
+
+
 class AlertDispatcher:
     """Runs passes every ``evaluation_interval``, off the event loop; an async context manager."""
 
@@ -68,8 +81,10 @@ class AlertDispatcher:
         clock: Clock = utcnow,
         rng: random.Random | None = None,
         replica_id: str | None = None,
+        observer: DispatcherObserver | None = None,
     ) -> None:
         self._engine = engine
+        self._observer = observer
         self.config = config
         self._sinks = dict(sinks)
         self._clock = clock
@@ -88,7 +103,12 @@ class AlertDispatcher:
             # A send can take up to the timeout; the lease outlasts it with room to spare.
             lease_s=max(60.0, 3 * config.send_timeout_s),
         )
-        self._periodic = PeriodicPass("inferwatch-alerts", self.run_once, config.evaluation_interval_s)
+        self._periodic = PeriodicPass(
+            "inferwatch-alerts",
+            self.run_once,
+            config.evaluation_interval_s,
+            observer.observe_pass if observer else None,
+        )
 
     def evaluate(self, now: datetime) -> PassResult:
         """Follow findings and plan notifications, unless another replica is doing it right now."""
@@ -115,6 +135,8 @@ class AlertDispatcher:
                 break
             done, refused = self._send(claimed, now)
             sent, failed = sent + done, failed + refused
+        if self._observer is not None:
+            self._observer.observe_outbox(*backlog(self._engine, now))
         return sent, failed
 
     def _send(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
@@ -137,6 +159,8 @@ class AlertDispatcher:
             state = record(
                 self._engine, claimed, result, replica=self.replica_id, now=now, policy=self._policy, rng=self._rng
             )
+            if self._observer is not None:
+                self._observer.observe_notification(claimed.receiver, state)
             if state == "sent":
                 sent += 1
             else:

@@ -188,3 +188,14 @@ def record(
             .values(**values)
         )
     return state
+
+
+def backlog(engine: Engine, now: datetime) -> tuple[int, float]:
+    """How many deliveries wait unsent, and the age in seconds of the oldest (0 when none waits)."""
+    with engine.connect() as connection:
+        count, oldest = connection.execute(
+            select(func.count(), func.min(AlertDeliveryRow.created_at)).where(AlertDeliveryRow.state.in_(UNSENT))
+        ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    return int(count), max(0.0, (now - oldest).total_seconds())

@@ -148,6 +148,7 @@ class Service:
                             config.storage.finding_retention_days,
                         ),
                     ),
+                    observer=self.metrics.observe_pass,
                 )
             )
             self.http = await self._stack.enter_async_context(
@@ -166,7 +167,9 @@ class Service:
                     )
                 alerting = replace(alerting, external_url=f"http://{host}:{self.http.port}")
             # Entered last, so it is left first: no pass runs on a closed engine or after the HTTP side is gone.
-            self.alerts = await self._stack.enter_async_context(AlertDispatcher(engine, alerting, sinks))
+            self.alerts = await self._stack.enter_async_context(
+                AlertDispatcher(engine, alerting, sinks, observer=self.metrics)
+            )
         except BaseException:
             await self._stack.aclose()
             raise

@@ -16,6 +16,9 @@ import collector
 # Export calls take from under a millisecond (parse-only) to seconds (a stalled database).
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+# Background passes take from milliseconds (an idle alert pass) to a minute (detectors on a big fleet).
+_PASS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
 EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -110,6 +113,62 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+        # The service watching itself: a stuck detector pass or an alert that cannot be delivered must page
+        # somebody through another path (Prometheus), since inferwatch's own alerts would be the casualty.
+        self.pass_seconds = Histogram(
+            "inferwatch_background_pass_seconds",
+            "Time one background pass took, by pass (detectors: rollups, detectors, retention; alerts: "
+            "alert lifecycle and delivery).",
+            ["pass_name"],
+            buckets=_PASS_BUCKETS,
+            registry=self.registry,
+        )
+        self.pass_failures = Counter(
+            "inferwatch_background_pass_failures_total",
+            "Background passes that raised (each is retried at the next interval).",
+            ["pass_name"],
+            registry=self.registry,
+        )
+        self.pass_last_success = Gauge(
+            "inferwatch_background_pass_last_success_timestamp_seconds",
+            "Unix time the pass last succeeded; alert on time() minus this growing past a few intervals.",
+            ["pass_name"],
+            registry=self.registry,
+        )
+        self.alert_notifications = Counter(
+            "inferwatch_alert_notifications_total",
+            "Notification attempts, by receiver and result (sent, retrying, failed: given up).",
+            ["receiver", "result"],
+            registry=self.registry,
+        )
+        self.alert_outbox_unsent = Gauge(
+            "inferwatch_alert_outbox_unsent",
+            "Alert deliveries decided but not yet sent (pending or retrying), after the last pass.",
+            registry=self.registry,
+        )
+        self.alert_outbox_oldest_unsent_seconds = Gauge(
+            "inferwatch_alert_outbox_oldest_unsent_seconds",
+            "Age of the oldest unsent alert delivery after the last pass; 0 when none waits.",
+            registry=self.registry,
+        )
+
+    def observe_pass(self, name: str, seconds: float, ok: bool) -> None:
+        """A background pass ended (``collector.periodic.PassObserver``)."""
+        self.pass_seconds.labels(pass_name=name).observe(seconds)
+        if ok:
+            self.pass_last_success.labels(pass_name=name).set_to_current_time()
+        else:
+            self.pass_failures.labels(pass_name=name).inc()
+
+    def observe_notification(self, receiver: str, result: str) -> None:
+        """One notification attempt ended: ``sent``, ``retrying`` or ``failed``."""
+        self.alert_notifications.labels(receiver=receiver, result=result).inc()
+
+    def observe_outbox(self, unsent: int, oldest_unsent_s: float) -> None:
+        """The outbox after a delivery pass."""
+        self.alert_outbox_unsent.set(unsent)
+        self.alert_outbox_oldest_unsent_seconds.set(oldest_unsent_s)
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of every metric."""

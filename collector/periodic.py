@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 
 logger = logging.getLogger(__name__)
+
+# Told after every pass: the pass's name, its seconds, and whether it succeeded (for the service's metrics).
+PassObserver = Callable[[str, float, bool], None]
 
 
 class PeriodicPass:
@@ -20,10 +24,13 @@ class PeriodicPass:
     raises is logged and retried at the next interval, so one outage does not stop the work for good.
     """
 
-    def __init__(self, name: str, run: Callable[[], object], interval_s: float) -> None:
+    def __init__(
+        self, name: str, run: Callable[[], object], interval_s: float, observer: PassObserver | None = None
+    ) -> None:
         self.name = name
         self._run = run
         self.interval_s = interval_s
+        self._observer = observer
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
@@ -46,10 +53,15 @@ class PeriodicPass:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            began = time.perf_counter()
+            ok = False
             try:
                 await asyncio.to_thread(self._run)
+                ok = True
             except Exception:
                 logger.exception("%s pass failed; retrying at the next interval", self.name)
+            if self._observer is not None:
+                self._observer(self.name, time.perf_counter() - began, ok)
             self.first_pass_done.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)

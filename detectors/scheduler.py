@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from collector.domain import Finding
 from collector.findings import store_findings
-from collector.periodic import PeriodicPass
+from collector.periodic import PassObserver, PeriodicPass
 from collector.pricing import Pricing
 from collector.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
@@ -166,14 +166,16 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
 class DetectorScheduler:
     """Runs the evaluation on an interval, off the event loop; an async context manager."""
 
-    def __init__(self, engine: Engine, options: SchedulerOptions | None = None) -> None:
+    def __init__(
+        self, engine: Engine, options: SchedulerOptions | None = None, *, observer: PassObserver | None = None
+    ) -> None:
         self._engine = engine
         self.options = options or SchedulerOptions()
         self._rollups = RollupJob(engine, self.options.rollup)
         self._latency = LatencyAnomalyDetector(self.options.latency)
         self._drift = DriftMonitor(engine, self.options.drift)
         self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
-        self._periodic = PeriodicPass("inferwatch-detectors", self.evaluate_once, self.options.interval_s)
+        self._periodic = PeriodicPass("inferwatch-detectors", self.evaluate_once, self.options.interval_s, observer)
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
         self.first_pass_done = self._periodic.first_pass_done
         self.last_pass_timings: dict[str, float] = {}

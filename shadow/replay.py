@@ -163,6 +163,8 @@ class Replay:
         if not warmup_feeds:
             raise ValueError("`warmup_feeds` must not be empty")
         self.options = options
+        # Set when requests differ in shape beyond the batch axis and cannot be stacked into batches.
+        self._ragged = False
         self._opened: list[_Open] = []
         for index, model in enumerate(models):
             try:
@@ -235,8 +237,22 @@ class Replay:
 
     def _batches(self, dynamic_batch: bool, feeds: Sequence[Feed]) -> list[Feed]:
         """The feeds grouped into throughput batches (single requests if the batch dimension is fixed)."""
-        size = self.options.batch_size if dynamic_batch else 1
-        return [stack_feeds(feeds[i : i + size]) for i in range(0, len(feeds), size)]
+        if not dynamic_batch or self._ragged:
+            return list(feeds)
+        size = self.options.batch_size
+        try:
+            # One concatenation, then row slices (views): stacking each batch apart cost a small model's run
+            # more than the batches themselves.
+            whole = stack_feeds(feeds)
+        except ValueError:  # requests whose shapes differ beyond the batch axis: try each batch alone
+            try:
+                return [stack_feeds(feeds[i : i + size]) for i in range(0, len(feeds), size)]
+            except ValueError:
+                # Sequences of different lengths: batching them would need padding, which changes what the
+                # model computes, so throughput is measured one request at a time, and says so.
+                self._ragged = True
+                return list(feeds)
+        return [{name: array[i : i + size] for name, array in whole.items()} for i in range(0, len(feeds), size)]
 
     @property
     def live(self) -> list[_Open]:
@@ -311,10 +327,13 @@ class Replay:
         result: dict[str, Measurement] = {}
         for opened in self._opened:
             notes: list[str] = []
+            batched = opened.dynamic_batch and not self._ragged
             if not opened.dynamic_batch and opened.throughput:
                 notes.append("first input dimension is fixed: throughput measured at batch 1")
+            elif self._ragged and opened.throughput:
+                notes.append("requests differ in shape beyond the batch axis: throughput measured at batch 1")
             outputs = {
-                name: _concat([np.asarray(results[i]) for results in opened.raw_outputs])
+                name: _concat(name, [np.asarray(results[i]) for results in opened.raw_outputs])
                 for i, name in enumerate(opened.output_names)
                 if opened.raw_outputs
             }
@@ -323,7 +342,7 @@ class Replay:
                 execution_provider=opened.provider,
                 latencies_ms=tuple((np.asarray(opened.latencies_ns, dtype=np.float64) / 1e6).tolist()),
                 throughput_rps=float(np.median(opened.throughput)) if opened.throughput else float("nan"),
-                throughput_batch=self.options.batch_size if opened.dynamic_batch else 1,
+                throughput_batch=self.options.batch_size if batched else 1,
                 throughput_rounds_rps=tuple(opened.throughput),
                 peak_memory_bytes=opened.peak,
                 memory_method=opened.memory_method,
@@ -334,11 +353,19 @@ class Replay:
         return result
 
 
-def _concat(parts: list[Array]) -> Array:
-    """Per-request outputs joined along the batch axis (scalars stacked)."""
+def _concat(name: str, parts: list[Array]) -> Array:
+    """Per-request outputs joined along the batch axis (scalars stacked); ReplayError when they cannot be."""
     if not parts:
         return np.empty(0)
     try:
         return np.concatenate(parts, axis=0)
     except ValueError:  # 0-d outputs, or shapes that differ beyond the batch axis
+        pass
+    try:
         return np.stack([np.asarray(part).reshape(-1) for part in parts])
+    except ValueError:
+        shapes = sorted({part.shape for part in parts})[:3]
+        raise ReplayError(
+            f"output {name!r} has a different shape from one request to the next (e.g. {shapes}), as per-token "
+            "outputs do; comparing such outputs is not supported yet"
+        ) from None

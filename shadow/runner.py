@@ -6,6 +6,7 @@ The functions the CLI and the gRPC servicer call: ``run_shadow`` on an artifact 
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 import tempfile
@@ -116,6 +117,7 @@ def _summary(variant: Variant, m: Measurement, hardware_class: str) -> Measureme
     )
 
 
+@functools.cache
 def _environment() -> dict[str, str]:
     """What a verdict is valid for: ORT version, providers, CPU and its int8-relevant flags."""
     import onnxruntime
@@ -232,7 +234,7 @@ def _replay_and_judge(
         results=results,
         failures=tuple(failures),
         recommendation=recommendation,
-        environment=_environment(),
+        environment=dict(_environment()),
     )
 
 

@@ -133,3 +133,25 @@ def diabetes_regressor(workdir: Path) -> BuiltModel:
     )
     name = _save_sklearn(model, x, workdir / "diabetes_mlp.onnx", classifier=False)
     return BuiltModel(workdir / "diabetes_mlp.onnx", name, x, None)
+
+
+def sequence_model(workdir: Path, per_token: bool = False) -> tuple[Path, list[Feed]]:
+    """A model over sequences of any length ([N, L] token embeddings, one feature each) and 120 requests of
+    lengths 3 to 7: a mean over the sequence (one number per request), or, with ``per_token``, every token's
+    value doubled (an output as long as the request)."""
+    if per_token:
+        nodes = [helper.make_node("Add", ["x", "x"], ["y"])]
+        output = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "L"])
+    else:
+        nodes = [helper.make_node("ReduceMean", ["x"], ["y"], axes=[1], keepdims=0)]
+        output = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])
+    graph = helper.make_graph(
+        nodes, "sequence", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "L"])], [output]
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    proto.ir_version = 8
+    path = workdir / f"sequence{'_per_token' if per_token else ''}.onnx"
+    onnx.save(proto, str(path))
+    rng = np.random.default_rng(0)
+    feeds = [{"x": rng.standard_normal((1, 3 + i % 5)).astype(np.float32)} for i in range(120)]
+    return path, feeds

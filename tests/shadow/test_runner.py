@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
+from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError, ReplayError
 from shadow.recommend import Verdict
 from shadow.replay import ModelToRun, Replay, ReplayOptions
 from shadow.report import render_html
@@ -21,7 +21,7 @@ from shadow.result import ShadowResult
 from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow
 from shadow.tensors import Feed
 from shadow.variants import VariantSpec, parse_variant_specs
-from tests.shadow.models import BuiltModel, diabetes_regressor, other_signature_model
+from tests.shadow.models import BuiltModel, diabetes_regressor, other_signature_model, sequence_model
 
 
 def _assert_claims_were_measured(verdict: Verdict, min_improvement: float) -> None:
@@ -161,6 +161,33 @@ def test_a_provider_that_cannot_start_is_that_runs_error_not_cpu_numbers(tiny: B
     assert (gpu.latencies_ms, gpu.throughput_rounds_rps, gpu.outputs) == ((), (), {})
     assert measured["baseline"].error is None
     assert len(measured["baseline"].latencies_ms) == 20
+
+
+def test_sequences_of_different_lengths_replay_and_batch_one_at_a_time(tmp_path: Path) -> None:
+    """Requests of 3 to 7 tokens cannot be stacked without padding: the run completes, throughput at batch 1."""
+    path, feeds = sequence_model(tmp_path)
+    copy = tmp_path / "sequence_copy.onnx"
+    shutil.copyfile(path, copy)
+    options = ShadowOptions(variants=(VariantSpec("onnx", path=copy),), early_stop=False)
+    result = run_shadow(path, recorded_from_feeds(feeds), options)
+    assert result.requests_replayed == len(feeds)
+    for model in result.results:
+        assert model.measurement.error is None
+        assert model.measurement.throughput_batch == 1
+        assert model.measurement.throughput_rps > 0
+        assert "requests differ in shape beyond the batch axis" in " ".join(model.measurement.notes)
+    (variant,) = result.variants
+    assert variant.comparison is not None
+    assert variant.comparison.regression is not None
+    assert variant.comparison.regression.mae == 0
+
+
+def test_outputs_as_long_as_each_request_get_a_clear_error(tmp_path: Path) -> None:
+    """Per-token outputs of different lengths cannot be lined up yet: ReplayError names the output."""
+    path, feeds = sequence_model(tmp_path, per_token=True)
+    options = ShadowOptions(variants=(VariantSpec("onnx", path=path),), early_stop=False)
+    with pytest.raises(ReplayError, match="output 'y' has a different shape from one request to the next"):
+        run_shadow(path, recorded_from_feeds(feeds), options)
 
 
 def test_first_look_spans_the_whole_time_range(extreme: BuiltModel, monkeypatch: pytest.MonkeyPatch) -> None:

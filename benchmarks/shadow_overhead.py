@@ -140,7 +140,7 @@ def wide_mlp(workdir: Path, rows: int = 800, width: int = 1024, layers: int = 3)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=800)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         models = {

@@ -140,13 +140,14 @@ def expire(session: Session, options: LifecycleOptions, now: datetime) -> None:
 
 
 def follow_findings(session: Session, options: LifecycleOptions, now: datetime) -> int:
-    """Apply every finding stored since the last pass, then expire; returns how many findings were read.
+    """Apply every finding stored or changed since the last pass, then expire; returns how many were read.
 
-    The cursor is the largest finding id applied, kept in the database so a restart (or another replica)
-    resumes where this pass stopped. A window evaluated again updates its finding in place and is not
-    re-read: the first verdict on a window is the one alerts follow. On PostgreSQL a finding whose
-    transaction commits after one with a larger id can be passed over; that costs at most one interval,
-    since a condition that still fires has a new finding every interval and resolution goes by time.
+    The cursor is the largest finding revision applied, kept in the database so a restart (or another
+    replica) resumes where this pass stopped. A window evaluated again with the same verdict updates its
+    finding in place and is not re-read; one whose verdict changed gets a new revision and is. On PostgreSQL
+    a finding whose transaction commits after one with a larger revision can be passed over; that costs at
+    most one interval, since a condition that still fires has a new finding every interval and resolution
+    goes by time.
     """
     cursor = session.get(AlertCursorRow, FINDINGS_CURSOR)
     if cursor is None:
@@ -158,7 +159,7 @@ def follow_findings(session: Session, options: LifecycleOptions, now: datetime) 
         if not batch:
             break
         apply_findings(session, batch, options, now)
-        cursor.position = max(f.id or 0 for f in batch)
+        cursor.position = max(f.revision or 0 for f in batch)
         read += len(batch)
     expire(session, options, now)
     return read

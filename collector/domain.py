@@ -110,3 +110,5 @@ class Finding:
     since: datetime | None = None
     id: int | None = None
     created_at: datetime | None = None
+    # Set by the store: moves on whenever the verdict changes (collector.findings.store_findings).
+    revision: int | None = None

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from collector.domain import Finding
@@ -71,12 +71,25 @@ def _row(finding: Finding) -> dict[str, Any]:
     }
 
 
+def _next_revision(connection: Connection) -> int:
+    """A revision larger than every one handed out so far.
+
+    PostgreSQL takes it from a sequence (migration 0007). SQLite takes the largest plus one; this runs after
+    the transaction's first write, so it holds SQLite's single write lock and no other writer can take the
+    same number.
+    """
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(text("SELECT nextval('findings_revision_seq')")).scalar_one())
+    return int(connection.execute(select(func.coalesce(func.max(FindingRow.revision), 0))).scalar_one()) + 1
+
+
 def store_findings(engine: Engine, findings: Sequence[Finding]) -> None:
     """Insert findings, replacing any for the same detector, model, subject and window (idempotent).
 
-    A finding whose verdict changed (it fires now and did not, or its severity moved) replaces the old row
-    with a new one, so whoever follows findings by id (the alert engine) sees the change; a re-evaluation
-    with the same verdict updates the row in place and notifies nobody twice.
+    A new finding, and one whose verdict changed (it fires now and did not, or its severity moved), gets a
+    new revision, so whoever follows revisions (the alert engine) reads it again; its id stays, so evidence
+    links already sent still open it. A re-evaluation with the same verdict updates the row in place and
+    notifies nobody twice.
     """
     if not findings:
         return
@@ -86,17 +99,10 @@ def store_findings(engine: Engine, findings: Sequence[Finding]) -> None:
     with engine.begin() as connection:
         for row in rows:
             same_key = [getattr(FindingRow, column) == row[column] for column in _KEY]
-            changed = or_(FindingRow.firing != row["firing"], FindingRow.severity != row["severity"])
-            replaced = connection.execute(select(FindingRow.id).where(*same_key, changed)).scalar_one_or_none()
-            params = row
-            if replaced is not None:
-                newest = connection.execute(select(func.max(FindingRow.id))).scalar_one()
-                connection.execute(delete(FindingRow).where(FindingRow.id == replaced))
-                if connection.dialect.name == "sqlite":
-                    # SQLite hands out max(id) + 1, which after deleting the newest row is that row's id again;
-                    # PostgreSQL's sequence never goes back, so only SQLite needs the id chosen.
-                    params = {**row, "id": newest + 1}
-            connection.execute(statement, params)
+            before = connection.execute(select(FindingRow.firing, FindingRow.severity).where(*same_key)).one_or_none()
+            connection.execute(statement, row)
+            if before is None or (before.firing, before.severity) != (row["firing"], row["severity"]):
+                connection.execute(update(FindingRow).where(*same_key).values(revision=_next_revision(connection)))
 
 
 def _finding(row: FindingRow) -> Finding:
@@ -118,6 +124,7 @@ def _finding(row: FindingRow) -> Finding:
         since=row.since,
         id=row.id,
         created_at=row.created_at,
+        revision=row.revision,
     )
 
 
@@ -143,9 +150,10 @@ def list_findings(engine: Engine, where: FindingFilter) -> list[Finding]:
         return [_finding(row) for row in session.scalars(query)]
 
 
-def findings_after(session: Session, after_id: int, limit: int) -> list[Finding]:
-    """Findings stored after the one with id ``after_id``, oldest first: how the alert engine follows them."""
-    query = select(FindingRow).where(FindingRow.id > after_id).order_by(FindingRow.id).limit(limit)
+def findings_after(session: Session, after_revision: int, limit: int) -> list[Finding]:
+    """Findings stored or changed after revision ``after_revision``, oldest first: how the alert engine
+    follows them."""
+    query = select(FindingRow).where(FindingRow.revision > after_revision).order_by(FindingRow.revision).limit(limit)
     return [_finding(row) for row in session.scalars(query)]
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -265,6 +266,7 @@ class FindingRow(Base):
         UniqueConstraint("detector", "model_name", "model_version", "subject", "window_start", "window_end"),
         Index(None, "model_name", "model_version", "created_at"),
         Index(None, "created_at"),
+        Index(None, "revision"),
         _one_of("severity", SEVERITIES),
     )
 
@@ -286,6 +288,9 @@ class FindingRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Moves on when the finding is stored and whenever its verdict changes; the alert engine follows it
+    # (collector.findings). The id never changes, so evidence links stay valid.
+    revision: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class AlertRow(Base):

@@ -1,4 +1,4 @@
-"""Storing findings: idempotent per window, and a changed verdict is a new row that followers by id see."""
+"""Storing findings: idempotent per window, and a changed verdict is a new revision that followers see."""
 
 from __future__ import annotations
 
@@ -45,22 +45,29 @@ def stored(engine: Engine) -> list[Finding]:
     return list_findings(engine, FindingFilter())
 
 
-def test_same_verdict_updates_in_place_and_a_changed_one_is_a_new_row(engine: Engine) -> None:
-    """Re-evaluating with the same verdict keeps the id; a window that starts firing later gets a new id."""
+def test_same_verdict_updates_in_place_and_a_changed_one_is_a_new_revision(engine: Engine) -> None:
+    """Re-evaluating with the same verdict keeps the revision; a window that starts firing later keeps its id
+    (evidence links stay valid) and gets a new revision, which is what the alert engine follows."""
     store_findings(engine, [finding(firing=False, summary="first")])
     (quiet,) = stored(engine)
+    assert quiet.id is not None
+    assert quiet.revision is not None
     store_findings(engine, [finding(firing=False, summary="again")])
     (same,) = stored(engine)
-    assert same.id == quiet.id
-    assert same.summary == "again"
+    assert (same.id, same.revision, same.summary) == (quiet.id, quiet.revision, "again")
+    store_findings(engine, [replace(finding(firing=False), subject="other")])
+    other = next(f for f in stored(engine) if f.subject == "other")
+    assert other.revision is not None
+    assert other.revision > quiet.revision
     store_findings(engine, [finding(firing=True, summary="outcomes arrived")])
-    (fired,) = stored(engine)
+    fired = next(f for f in stored(engine) if f.subject == "accuracy")
     assert fired.firing
-    assert quiet.id is not None
-    assert fired.id is not None
-    assert fired.id > quiet.id
+    assert fired.id == quiet.id
+    assert fired.revision is not None
+    assert fired.revision > other.revision
     with Session(engine) as session:
-        assert [f.summary for f in findings_after(session, quiet.id, 10)] == ["outcomes arrived"]
+        assert [f.summary for f in findings_after(session, quiet.revision, 10)] == ["s", "outcomes arrived"]
+        assert [f.summary for f in findings_after(session, other.revision, 10)] == ["outcomes arrived"]
 
 
 def test_non_finite_numbers_deep_in_details_are_stored_as_null(engine: Engine) -> None:

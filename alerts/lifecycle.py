@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from alerts.model import FIRING, PENDING, RESOLVED, condition_key, finding_annotations, finding_labels, fingerprint
 from collector.domain import Finding
 from collector.findings import findings_after
-from collector.storage.tables import AlertCursorRow, AlertRow
+from collector.storage.alert_tables import AlertCursorRow, AlertRow
 
 FINDINGS_CURSOR: Final = "findings"
 BATCH: Final = 1000

@@ -23,14 +23,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.tables import (
-    DriftSummaryRow,
-    FindingRow,
-    OutcomeRow,
-    PredictionRow,
-    SpanRollupRow,
-    SpanRow,
-)
+from collector.storage.tables import DriftSummaryRow, FindingRow, OutcomeRow, PredictionRow, SpanRollupRow, SpanRow
 
 DAY_S = 86400
 NANOS = 1_000_000_000

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload as _selectinload
 
 from collector.grpc_server import ServiceRegistration
-from collector.storage.tables import ShadowRunRow
+from collector.storage.shadow_tables import ShadowRunRow
 from inferwatch.v1 import (
     common_pb2,
     model_service_pb2,

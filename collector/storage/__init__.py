@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collector.storage.alert_tables import AlertCursorRow, AlertDeliveryRow, AlertGroupRow, AlertRow, SilenceRow
 from collector.storage.base import NAMING_CONVENTION, Base, BigIntPK, JSONType, UTCDateTime, utcnow
 from collector.storage.engine import create_engine_for, make_session_factory, normalize_url
 from collector.storage.migrate import (
@@ -13,11 +14,8 @@ from collector.storage.migrate import (
     migrations_dir,
     upgrade,
 )
+from collector.storage.shadow_tables import ShadowRunRow, ShadowVariantResultRow
 from collector.storage.tables import (
-    AlertCursorRow,
-    AlertDeliveryRow,
-    AlertGroupRow,
-    AlertRow,
     DriftReferenceRow,
     DriftSummaryRow,
     FindingRow,
@@ -25,9 +23,6 @@ from collector.storage.tables import (
     ModelVersionRow,
     OutcomeRow,
     PredictionRow,
-    ShadowRunRow,
-    ShadowVariantResultRow,
-    SilenceRow,
     SpanRollupRow,
     SpanRow,
 )

@@ -1,4 +1,5 @@
-"""Every inferwatch table, as typed SQLAlchemy models.
+"""The telemetry, model and finding tables, as typed SQLAlchemy models (alerts and shadow runs have their own
+modules, ``alert_tables`` and ``shadow_tables``; the package registers all three on ``Base.metadata``).
 
 Telemetry tables (spans, predictions, outcomes) keep time as integer nanoseconds since the epoch, as OTLP
 sends it: no conversion on the ingest path, which has to keep up with tens of thousands of rows a second.
@@ -31,19 +32,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from collector.storage.base import Base, BigIntPK, JSONType, NullableJSONType, UTCDateTime, utcnow
+from collector.storage.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
 MODEL_TASKS: Final = ("classification", "regression", "generation", "embedding", "unspecified")
 SPAN_STATUS_CODES: Final = (0, 1, 2)  # OTLP: unset, ok, error
 REFERENCE_SOURCES: Final = ("time_range", "file")
 SEVERITIES: Final = ("info", "warning", "critical")
-ALERT_STATES: Final = ("pending", "firing", "resolved")
-DELIVERY_STATUSES: Final = ("firing", "resolved")
-DELIVERY_STATES: Final = ("pending", "sent", "retrying", "failed")
-SHADOW_RUN_STATES: Final = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
-def _one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConstraint:
+def one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConstraint:
     """A CHECK that ``column`` holds one of ``values``; named ``ck_<table>_<column>`` by the convention."""
     allowed = ", ".join(repr(value) for value in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=column)
@@ -75,7 +72,7 @@ class ModelVersionRow(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
         UniqueConstraint("model_id", "version"),
-        _one_of("task", MODEL_TASKS),
+        one_of("task", MODEL_TASKS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -103,7 +100,7 @@ class SpanRow(Base):
         # end of the B-tree: SQLite inserts with a random-leading unique index run about 2.5x slower.
         Index(None, "start_unix_nano", "span_id", "trace_id", unique=True),
         Index(None, "model_name", "model_version", "start_unix_nano"),
-        _one_of("status_code", SPAN_STATUS_CODES),
+        one_of("status_code", SPAN_STATUS_CODES),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -180,7 +177,7 @@ class DriftReferenceRow(Base):
     __tablename__ = "drift_references"
     __table_args__ = (
         UniqueConstraint("model_name", "model_version", "name"),
-        _one_of("source", REFERENCE_SOURCES),
+        one_of("source", REFERENCE_SOURCES),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -267,7 +264,7 @@ class FindingRow(Base):
         Index(None, "model_name", "model_version", "created_at"),
         Index(None, "created_at"),
         Index(None, "revision"),
-        _one_of("severity", SEVERITIES),
+        one_of("severity", SEVERITIES),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -291,168 +288,3 @@ class FindingRow(Base):
     # Moves on when the finding is stored and whenever its verdict changes; the alert engine follows it
     # (collector.findings). The id never changes, so evidence links stay valid.
     revision: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-
-
-class AlertRow(Base):
-    """An alert and where it is in its lifecycle; one row per fingerprint (its identifying labels)."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        Index(None, "state"),
-        # Without it, deleting old findings scans alerts once per deleted row to apply SET NULL.
-        Index(None, "last_finding_id"),
-        _one_of("state", ALERT_STATES),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
-    labels: Mapped[dict[str, str]] = mapped_column(JSONType)
-    annotations: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
-    state: Mapped[str] = mapped_column(String(16))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_finding_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("findings.id", ondelete="SET NULL"))
-    acked_by: Mapped[str | None] = mapped_column(String(256))
-    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    ack_comment: Mapped[str | None] = mapped_column(Text)
-    # The window end of the newest firing finding: hysteresis resolves an alert only after a quiet stretch.
-    last_firing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    deliveries: Mapped[list[AlertDeliveryRow]] = relationship(
-        back_populates="alert", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class AlertDeliveryRow(Base):
-    """One notification of one alert to one sink: the outbox entry that is retried until it is sent."""
-
-    __tablename__ = "alert_deliveries"
-    __table_args__ = (
-        # The dispatcher's poll: due entries in a given state, oldest first.
-        Index(None, "state", "next_attempt_at"),
-        Index(None, "alert_id"),
-        Index(None, "group_id"),
-        _one_of("status", DELIVERY_STATUSES),
-        _one_of("state", DELIVERY_STATES),
-    )
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"))
-    sink: Mapped[str] = mapped_column(String(128))
-    # Which notification this is: the alert started firing, or it resolved.
-    status: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # A replica's lease on the entry, so that a crashed sender's work is picked up once the lease expires.
-    locked_by: Mapped[str | None] = mapped_column(String(128))
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Entries of one notification share its id and are sent together, in one request to the sink.
-    notification_id: Mapped[str | None] = mapped_column(String(36))
-    # The aggregation group the notification was for: its entries go out in creation order.
-    group_id: Mapped[int | None] = mapped_column(Integer)
-
-    alert: Mapped[AlertRow] = relationship(back_populates="deliveries")
-
-
-class AlertGroupRow(Base):
-    """One aggregation group of one receiver, and what was last notified for it (Alertmanager's nflog)."""
-
-    __tablename__ = "alert_groups"
-    __table_args__ = (UniqueConstraint("receiver", "key_hash"), Index(None, "next_flush_at"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    receiver: Mapped[str] = mapped_column(String(128))
-    # sha256 of group_key: the key itself can be long, and unique indexes on long text are not portable.
-    key_hash: Mapped[str] = mapped_column(String(64))
-    group_key: Mapped[str] = mapped_column(Text)
-    group_labels: Mapped[dict[str, str]] = mapped_column(JSONType)
-    # When the group is next looked at: group_wait after it formed, then every group_interval.
-    next_flush_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    notified_firing: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    notified_resolved: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class AlertCursorRow(Base):
-    """How far the alert engine has read a stream (the findings table), so a restart resumes there."""
-
-    __tablename__ = "alert_cursors"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-
-class SilenceRow(Base):
-    """A silence: alerts whose labels match its matchers are not notified between its start and end."""
-
-    __tablename__ = "silences"
-    __table_args__ = (Index(None, "ends_at"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    # [{"name": ..., "value": ..., "is_regex": bool, "is_equal": bool}], as in Alertmanager.
-    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(String(256))
-    comment: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class ShadowRunRow(Base):
-    """One shadow comparison of a model version against its variants, from request to recommendation."""
-
-    __tablename__ = "shadow_runs"
-    __table_args__ = (
-        Index(None, "state", "created_at"),
-        Index(None, "model_name", "model_version", "created_at"),
-        _one_of("state", SHADOW_RUN_STATES),
-    )
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    model_name: Mapped[str] = mapped_column(String(256))
-    model_version: Mapped[str] = mapped_column(String(128))
-    state: Mapped[str] = mapped_column(String(16), default="queued")
-    # What was asked for: variants, how many recorded requests, batch size, quality and latency margins.
-    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    phase: Mapped[str] = mapped_column(String(128), default="")
-    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
-    progress_total: Mapped[int] = mapped_column(BigInteger, default=0)
-    recommendation: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
-
-    variant_results: Mapped[list[ShadowVariantResultRow]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class ShadowVariantResultRow(Base):
-    """What one variant of a shadow run measured on one execution provider."""
-
-    __tablename__ = "shadow_variant_results"
-    __table_args__ = (UniqueConstraint("run_id", "name", "execution_provider"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(String(36), ForeignKey("shadow_runs.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(256))
-    execution_provider: Mapped[str] = mapped_column(String(64))
-    hardware_class: Mapped[str] = mapped_column(String(64))
-    # Latency percentiles, throughput, memory and quality deltas, as the comparison computed them.
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    run: Mapped[ShadowRunRow] = relationship(back_populates="variant_results")

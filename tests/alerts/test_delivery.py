@@ -19,9 +19,9 @@ from alerts.sinks.base import Notification, SendResult
 from alerts.sinks.webhook import WebhookSink
 from alerts.store import get_alert
 from collector.findings import store_findings
+from collector.storage.alert_tables import AlertDeliveryRow
 from collector.storage.engine import create_engine_for
 from collector.storage.migrate import upgrade
-from collector.storage.tables import AlertDeliveryRow
 from tests.alerts.conftest import Clock, Receiver, Store, finding
 from tests.alerts.helpers import alerts_config, dispatcher
 

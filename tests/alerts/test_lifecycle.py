@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from collector.domain import Finding
 from collector.findings import store_findings
-from collector.storage.tables import AlertRow
+from collector.storage.alert_tables import AlertRow
 from tests.alerts.conftest import Clock, Store
 from tests.alerts.helpers import dispatcher
 

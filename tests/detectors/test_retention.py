@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
+from collector.storage.alert_tables import AlertRow
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import (
-    AlertRow,
     DriftReferenceRow,
     DriftSummaryRow,
     FindingRow,

@@ -174,7 +174,8 @@ SETTINGS: tuple[Setting, ...] = (
         "storage",
         "finding_retention_days",
         parse_retention_days,
-        "Days detector findings and drift interval summaries are kept (0 keeps them forever).",
+        "Days detector findings, drift interval summaries and finished alert deliveries are kept "
+        "(0 keeps them forever).",
         has_flag=False,
     ),
     Setting(

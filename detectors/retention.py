@@ -8,7 +8,8 @@ from a half-pruned interval would silently undercount it.
 Predictions (with the raw inputs shadow runs replay) and their outcomes are the largest tables; drift
 reads them only within its windows, and a fitted reference keeps what it needs, so they go after
 ``predictions_s``. Findings, and the drift interval summaries they were computed from, go after
-``findings_s``; an alert that still points at a pruned finding loses only its evidence link.
+``findings_s``, with the alert delivery log's finished entries; an alert that still points at a pruned
+finding loses only its evidence link.
 
 Deletes run in batches of ``BATCH_ROWS``, a transaction each, so a backlog of a day's predictions never
 holds SQLite's write lock against ingest for long.
@@ -23,11 +24,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from collector.storage.alert_tables import AlertDeliveryRow
 from collector.storage.tables import DriftSummaryRow, FindingRow, OutcomeRow, PredictionRow, SpanRollupRow, SpanRow
 
 DAY_S = 86400
 NANOS = 1_000_000_000
 BATCH_ROWS = 10_000
+FINISHED_DELIVERY_STATES = ("sent", "failed")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Pruned:
     outcomes: int = 0
     findings: int = 0
     drift_summaries: int = 0
+    deliveries: int = 0
 
     @property
     def total(self) -> int:
@@ -75,12 +79,13 @@ class Pruned:
         return sum(getattr(self, option.name) for option in fields(self))
 
 
-def _delete_before(engine: Engine, table: Any, column: Any, cutoff: object) -> int:
-    """Delete every row of ``table`` whose ``column`` is below ``cutoff``, BATCH_ROWS per transaction."""
+def _delete_before(engine: Engine, table: Any, column: Any, cutoff: object, *also: Any) -> int:
+    """Delete every row of ``table`` whose ``column`` is below ``cutoff`` (and that meets ``also``),
+    BATCH_ROWS per transaction."""
     deleted = 0
     while True:
         with engine.begin() as connection:
-            ids = select(table.id).where(column < cutoff).limit(BATCH_ROWS).scalar_subquery()
+            ids = select(table.id).where(column < cutoff, *also).limit(BATCH_ROWS).scalar_subquery()
             count = connection.execute(delete(table).where(table.id.in_(ids))).rowcount
         deleted += count
         if count < BATCH_ROWS:
@@ -110,5 +115,13 @@ def prune(engine: Engine, now_s: float, options: RetentionOptions, recomputable_
         counts["findings"] = _delete_before(engine, FindingRow, FindingRow.created_at, cutoff)
         counts["drift_summaries"] = _delete_before(
             engine, DriftSummaryRow, DriftSummaryRow.bucket_start_unix_s, cutoff_s
+        )
+        # The delivery log: only attempts that are over (sent, or given up); unsent ones are still work.
+        counts["deliveries"] = _delete_before(
+            engine,
+            AlertDeliveryRow,
+            AlertDeliveryRow.created_at,
+            cutoff,
+            AlertDeliveryRow.state.in_(FINISHED_DELIVERY_STATES),
         )
     return Pruned(**counts)

@@ -237,13 +237,14 @@ class DetectorScheduler:
         if pruned.total:
             logger.info(
                 "retention pruned %d raw spans, %d rollups, %d predictions, %d outcomes, %d findings, "
-                "%d drift summaries",
+                "%d drift summaries, %d alert deliveries",
                 pruned.spans,
                 pruned.rollups,
                 pruned.predictions,
                 pruned.outcomes,
                 pruned.findings,
                 pruned.drift_summaries,
+                pruned.deliveries,
             )
         # Seconds per stage of the last pass, for the logs and the scale benchmark.
         self.last_pass_timings = timings

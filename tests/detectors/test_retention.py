@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.alert_tables import AlertRow
+from collector.storage.alert_tables import AlertDeliveryRow, AlertRow
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import (
     DriftReferenceRow,
@@ -179,8 +179,8 @@ def add_predictions_and_findings(engine: Engine, ages_s: list[int]) -> None:
                 },
             )
             if n == 0:
-                connection.execute(
-                    insert(AlertRow),
+                alert_id = connection.execute(
+                    insert(AlertRow).returning(AlertRow.id),
                     {
                         "fingerprint": "f0",
                         "labels": {"alertname": "ModelLatencyAnomaly"},
@@ -188,30 +188,47 @@ def add_predictions_and_findings(engine: Engine, ages_s: list[int]) -> None:
                         "starts_at": _at(NOW - age),
                         "last_finding_id": finding_id,
                     },
-                )
+                ).scalar_one()
+                # The delivery log: an old sent entry and an old one still retrying, and a recent sent one.
+                for state, created_s in (("sent", NOW - age), ("retrying", NOW - age), ("sent", NOW - 60)):
+                    connection.execute(
+                        insert(AlertDeliveryRow),
+                        {
+                            "alert_id": alert_id,
+                            "sink": "oncall",
+                            "status": "firing",
+                            "state": state,
+                            "next_attempt_at": _at(created_s),
+                            "payload": {},
+                            "created_at": _at(created_s),
+                        },
+                    )
 
 
 def test_predictions_outcomes_findings_and_summaries_go_on_their_own_clocks(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With 2 days for predictions and 5 for findings, in batches of 3: the old ones go, the recent stay, and
-    an alert on a pruned finding keeps its row without the evidence link."""
+    """With 2 days for predictions and 5 for findings, in batches of 3: the old ones go, the recent stay, an
+    alert on a pruned finding keeps its row without the evidence link, and only finished deliveries go."""
     monkeypatch.setattr("detectors.retention.BATCH_ROWS", 3)  # 7 old predictions take three batches
     ages = [10 * DAY_S] * 4 + [4 * DAY_S] * 3 + [3600] * 2
     add_predictions_and_findings(engine, ages)
     options = RetentionOptions(raw_spans_s=None, rollups_s=None, predictions_s=2 * DAY_S, findings_s=5 * DAY_S)
     pruned = prune(engine, NOW, options, recomputable_from_s=None)
     assert (pruned.predictions, pruned.outcomes, pruned.findings, pruned.drift_summaries) == (7, 7, 4, 4)
-    assert pruned.total == 22
+    assert pruned.deliveries == 1
+    assert pruned.total == 23
     with engine.connect() as connection:
         predictions = connection.execute(select(PredictionRow.prediction_id)).scalars().all()
         outcomes = connection.execute(select(OutcomeRow.prediction_id)).scalars().all()
         findings = connection.execute(select(FindingRow.created_at)).scalars().all()
         summaries = connection.execute(select(DriftSummaryRow.bucket_start_unix_s)).scalars().all()
         alert = connection.execute(select(AlertRow.fingerprint, AlertRow.last_finding_id)).one()
+        deliveries = connection.execute(select(AlertDeliveryRow.state)).scalars().all()
     assert sorted(predictions) == sorted(outcomes) == ["p7", "p8"]
     assert sorted(int(at.timestamp()) for at in findings) == sorted(NOW - age for age in ages[4:])
     assert sorted(summaries) == sorted(NOW - age - n for n, age in enumerate(ages) if n >= 4)
     assert tuple(alert) == ("f0", None)
+    assert sorted(deliveries) == ["retrying", "sent"]  # unsent work stays whatever its age
     # A second pass has nothing left to do.
     assert prune(engine, NOW, options, recomputable_from_s=None).total == 0

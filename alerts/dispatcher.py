@@ -13,7 +13,9 @@ import logging
 import os
 import random
 import socket
+from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -38,6 +40,8 @@ Clock = Callable[[], datetime]
 ENGINE_LOCK_KEY: Final = 0x6977616C65727473
 # Bounds one pass's sending when a receiver keeps failing fast; what is left waits for the next pass.
 MAX_ROUNDS: Final = 50
+# Receivers sent to at the same time in one pass.
+MAX_PARALLEL_RECEIVERS: Final = 8
 
 
 def utcnow() -> datetime:
@@ -140,6 +144,21 @@ class AlertDispatcher:
         return sent, failed
 
     def _send(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
+        """Send a claimed batch: receivers in parallel, each receiver's notifications in order.
+
+        One receiver that hangs until its timeout (Slack down) must not hold back the others (the pager).
+        """
+        by_receiver: dict[str, list[Claimed]] = defaultdict(list)
+        for claimed in batch:
+            by_receiver[claimed.receiver].append(claimed)
+        if len(by_receiver) == 1:
+            return self._send_to_one_receiver(batch, now)
+        workers = min(MAX_PARALLEL_RECEIVERS, len(by_receiver))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inferwatch-alert-send") as pool:
+            results = list(pool.map(lambda items: self._send_to_one_receiver(items, now), by_receiver.values()))
+        return sum(sent for sent, _ in results), sum(failed for _, failed in results)
+
+    def _send_to_one_receiver(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
         sent = failed = 0
         for claimed in batch:
             sink = self._sinks.get(claimed.receiver)

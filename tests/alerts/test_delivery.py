@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +202,81 @@ def test_two_dispatchers_on_one_postgresql_send_each_alert_once(
             engine.dispose()
     counts = fired(receiver)
     assert counts == {(f"m{step}-{n}", "firing"): 1 for step in range(8) for n in range(5)}
+
+
+class _HangingReceiver:
+    """A real HTTP receiver that accepts a request and answers only once released, like a chat service in an
+    outage that holds connections until the client's timeout."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.entered.set()
+                outer.release.wait(20)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_a_hanging_receiver_does_not_hold_back_the_others(
+    engine: Engine, clock: Clock, store: Store, receiver: Receiver
+) -> None:
+    """While the chat receiver hangs on its request, the pager's notification of the same alert goes out."""
+    chat = _HangingReceiver()
+    try:
+        runner = AlertDispatcher(
+            engine,
+            alerts_config(
+                for_="0s",
+                keep_firing_for="2h",
+                route={
+                    "receiver": "pager",
+                    "group_wait": "0s",
+                    "routes": [{"receiver": "chat", "continue": True}, {"receiver": "pager"}],
+                },
+                receivers={
+                    "pager": {"type": "webhook", "url": "http://x/"},
+                    "chat": {"type": "webhook", "url": "http://x/"},
+                },
+            ),
+            {
+                "pager": WebhookSink("pager", {"url": receiver.url}, timeout_s=30),
+                "chat": WebhookSink("chat", {"url": chat.url}, timeout_s=30),
+            },
+            clock=clock,
+        )
+        store(clock.now)
+        passing = threading.Thread(target=runner.run_once)
+        passing.start()
+        assert chat.entered.wait(10), "the chat receiver was never called"
+        deadline = time.monotonic() + 10
+        while not receiver.received() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The pager has its notification while the chat request is still open.
+        assert not chat.release.is_set()
+        assert len(receiver.received()) == 1
+        chat.release.set()
+        passing.join(30)
+        assert not passing.is_alive()
+    finally:
+        chat.close()
+    with Session(engine) as session:
+        states = {row.sink: row.state for row in session.execute(select(AlertDeliveryRow.sink, AlertDeliveryRow.state))}
+    assert states == {"pager": "sent", "chat": "sent"}

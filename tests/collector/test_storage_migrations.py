@@ -269,3 +269,35 @@ def test_upgrade_waits_for_the_migration_lock(fresh_postgres_url: Callable[[], s
         assert is_at_head(engine)
     finally:
         engine.dispose()
+
+
+def test_findings_stored_before_revisions_keep_their_place_in_the_alert_cursor(db_url: str, engine: Engine) -> None:
+    """Upgrading a database with findings: each gets its id as revision, so the alert engine's stored cursor
+    (the largest id it applied) still means the same, and the next finding's revision is above every id."""
+    from collector.domain import Finding
+    from collector.findings import FindingFilter, list_findings, store_findings
+
+    upgrade(db_url, "0006")
+    with engine.begin() as connection:
+        for n in (1, 2, 3):
+            connection.execute(
+                text(
+                    "INSERT INTO findings (id, model_name, model_version, detector, subject, severity, firing, "
+                    "window_start, window_end, summary, details, created_at) VALUES (:id, 'fraud', '1', 'latency', "
+                    ":subject, 'warning', :firing, :start, :end, 's', '{}', :start)"
+                ),
+                {
+                    "id": n * 10,
+                    "subject": f"op{n}",
+                    "firing": True,
+                    "start": f"2026-11-0{n} 10:00:00.000000",
+                    "end": f"2026-11-0{n} 11:00:00.000000",
+                },
+            )
+    upgrade(db_url)
+    assert sorted((f.id, f.revision) for f in list_findings(engine, FindingFilter())) == [(10, 10), (20, 20), (30, 30)]
+    existing = list_findings(engine, FindingFilter())[0]
+    store_findings(engine, [Finding(**{**existing.__dict__, "subject": "new", "id": None, "revision": None})])
+    (new,) = [f for f in list_findings(engine, FindingFilter()) if f.subject == "new"]
+    assert new.revision is not None
+    assert new.revision > 30

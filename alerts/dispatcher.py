@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from alerts.config import AlertsConfig
 from alerts.grouping import plan_notifications
 from alerts.lifecycle import LifecycleOptions, follow_findings
-from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, send_one
+from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, release, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
 from collector.periodic import PeriodicPass
 
@@ -133,17 +133,21 @@ class AlertDispatcher:
         before it is sent: a receiver back after an outage drains its backlog in one pass, not one a pass.
         """
         sent = failed = 0
+        # Receivers that failed in this pass: their other notifications wait for the next pass untried, so a
+        # receiver that is down costs one timeout per pass, not one per notification, and the pass (which
+        # also raises every new alert) stays short.
+        down: set[str] = set()
         for _ in range(MAX_ROUNDS):
-            claimed = claim(self._engine, self.replica_id, now, self._policy.lease_s)
+            claimed = claim(self._engine, self.replica_id, now, self._policy.lease_s, skip_receivers=down)
             if not claimed:
                 break
-            done, refused = self._send(claimed, now)
+            done, refused = self._send(claimed, now, down)
             sent, failed = sent + done, failed + refused
         if self._observer is not None:
             self._observer.observe_outbox(*backlog(self._engine, now))
         return sent, failed
 
-    def _send(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
+    def _send(self, batch: list[Claimed], now: datetime, down: set[str]) -> tuple[int, int]:
         """Send a claimed batch: receivers in parallel, each receiver's notifications in order.
 
         One receiver that hangs until its timeout (Slack down) must not hold back the others (the pager).
@@ -152,15 +156,19 @@ class AlertDispatcher:
         for claimed in batch:
             by_receiver[claimed.receiver].append(claimed)
         if len(by_receiver) == 1:
-            return self._send_to_one_receiver(batch, now)
+            return self._send_to_one_receiver(batch, now, down)
         workers = min(MAX_PARALLEL_RECEIVERS, len(by_receiver))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inferwatch-alert-send") as pool:
-            results = list(pool.map(lambda items: self._send_to_one_receiver(items, now), by_receiver.values()))
+            results = list(pool.map(lambda items: self._send_to_one_receiver(items, now, down), by_receiver.values()))
         return sum(sent for sent, _ in results), sum(failed for _, failed in results)
 
-    def _send_to_one_receiver(self, batch: list[Claimed], now: datetime) -> tuple[int, int]:
+    def _send_to_one_receiver(self, batch: list[Claimed], now: datetime, down: set[str]) -> tuple[int, int]:
+        """Send one receiver's notifications in order, until one fails in a way that another try may fix."""
         sent = failed = 0
-        for claimed in batch:
+        for index, claimed in enumerate(batch):
+            if claimed.receiver in down:
+                release(self._engine, batch[index:], self.replica_id)
+                break
             sink = self._sinks.get(claimed.receiver)
             if sink is None:
                 result = SendResult(False, retryable=False, detail=f"no receiver {claimed.receiver!r} is configured")
@@ -184,6 +192,8 @@ class AlertDispatcher:
                 sent += 1
             else:
                 failed += 1
+                if result.retryable:
+                    down.add(claimed.receiver)  # each thread adds only its own receiver
         return sent, failed
 
     def run_once(self, now: datetime | None = None) -> PassResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,15 +73,23 @@ def _alert(payload: Mapping[str, object]) -> NotifiedAlert:
     )
 
 
-def claim(engine: Engine, replica: str, now: datetime, lease_s: float) -> list[Claimed]:
-    """Lease every due notification that is the oldest unsent one of its group, whole or not at all."""
+def claim(
+    engine: Engine, replica: str, now: datetime, lease_s: float, skip_receivers: Collection[str] = ()
+) -> list[Claimed]:
+    """Lease every due notification that is the oldest unsent one of its group, whole or not at all.
+
+    Notifications to ``skip_receivers`` (receivers that already failed in this pass) are left alone.
+    """
+    conditions = [
+        AlertDeliveryRow.state.in_(UNSENT),
+        AlertDeliveryRow.next_attempt_at <= now,
+        (AlertDeliveryRow.locked_until.is_(None)) | (AlertDeliveryRow.locked_until <= now),
+    ]
+    if skip_receivers:
+        conditions.append(AlertDeliveryRow.sink.not_in(list(skip_receivers)))
     due = (
         select(AlertDeliveryRow)
-        .where(
-            AlertDeliveryRow.state.in_(UNSENT),
-            AlertDeliveryRow.next_attempt_at <= now,
-            (AlertDeliveryRow.locked_until.is_(None)) | (AlertDeliveryRow.locked_until <= now),
-        )
+        .where(*conditions)
         .order_by(AlertDeliveryRow.id)
         .limit(CLAIM_BATCH)
         .with_for_update(skip_locked=True)
@@ -135,6 +143,19 @@ def claim(engine: Engine, replica: str, now: datetime, lease_s: float) -> list[C
                 )
             )
     return claimed
+
+
+def release(engine: Engine, claimed: Sequence[Claimed], replica: str) -> None:
+    """Give up the lease on notifications left unattempted, so the next pass claims them again at once."""
+    row_ids = [row_id for item in claimed for row_id in item.row_ids]
+    if not row_ids:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            update(AlertDeliveryRow)
+            .where(AlertDeliveryRow.id.in_(row_ids), AlertDeliveryRow.locked_by == replica)
+            .values(locked_by=None, locked_until=None)
+        )
 
 
 def send_one(sink: AlertSink, notification: Notification) -> SendResult:

@@ -280,3 +280,25 @@ def test_a_hanging_receiver_does_not_hold_back_the_others(
     with Session(engine) as session:
         states = {row.sink: row.state for row in session.execute(select(AlertDeliveryRow.sink, AlertDeliveryRow.state))}
     assert states == {"pager": "sent", "chat": "sent"}
+
+
+def test_a_receiver_that_fails_is_tried_once_a_pass(
+    engine: Engine, clock: Clock, store: Store, receiver: Receiver
+) -> None:
+    """Three groups due to a receiver answering 503: one attempt this pass, the other two wait untried and
+    unleased, and all three arrive in the first pass after it recovers."""
+    sink = WebhookSink("oncall", {"url": receiver.url}, timeout_s=5)
+    runner, _ = dispatcher(engine, clock, sinks={"oncall": sink}, for_="0s", group_wait="0s", keep_firing_for="1d")
+    receiver.status = 503
+    for model in MODELS:
+        store(clock.now, model=model)
+    result = runner.run_once()
+    assert (result.sent, result.failed) == (0, 1)
+    assert receiver.refused == 1
+    with Session(engine) as session:
+        rows = session.scalars(select(AlertDeliveryRow).order_by(AlertDeliveryRow.id)).all()
+        assert sorted(row.attempts for row in rows) == [0, 0, 1]
+        assert all(row.locked_by is None for row in rows)
+    receiver.status = 200
+    runner.run_once(clock.advance(600))
+    assert fired(receiver) == {(model, "firing"): 1 for model in MODELS}

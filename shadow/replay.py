@@ -332,11 +332,11 @@ class Replay:
                 notes.append("first input dimension is fixed: throughput measured at batch 1")
             elif self._ragged and opened.throughput:
                 notes.append("requests differ in shape beyond the batch axis: throughput measured at batch 1")
-            outputs = {
-                name: _concat(name, [np.asarray(results[i]) for results in opened.raw_outputs])
-                for i, name in enumerate(opened.output_names)
-                if opened.raw_outputs
-            }
+            # One column of per-request results per output (zip in C, not a Python loop per request).
+            columns = list(zip(*opened.raw_outputs, strict=True)) if opened.raw_outputs else []
+            # No columns at all before the first request: then there are no outputs to name.
+            named = zip(opened.output_names, columns, strict=False)
+            outputs = {name: _concat(name, list(column)) for name, column in named}
             result[opened.model.key] = Measurement(
                 key=opened.model.key,
                 execution_provider=opened.provider,
@@ -364,7 +364,7 @@ def _concat(name: str, parts: list[Array]) -> Array:
     try:
         return np.stack([np.asarray(part).reshape(-1) for part in parts])
     except ValueError:
-        shapes = sorted({part.shape for part in parts})[:3]
+        shapes = sorted({np.shape(part) for part in parts})[:3]
         raise ReplayError(
             f"output {name!r} has a different shape from one request to the next (e.g. {shapes}), as per-token "
             "outputs do; comparing such outputs is not supported yet"

@@ -90,13 +90,21 @@ def store(engine: Engine) -> Store:
 
 
 class Receiver:
-    """A real HTTP server on loopback that records JSON bodies; ``status`` makes it answer errors."""
+    """A real HTTP server on loopback that records JSON bodies; ``status`` makes it answer errors.
 
-    def __init__(self) -> None:
+    With ``hold`` set, every request is held open (``entered`` is set) until ``hold`` is released, as a chat
+    service in an outage holds connections until the client's timeout.
+    """
+
+    def __init__(self, hold: bool = False) -> None:
         self.bodies: list[Any] = []
         self.paths: list[str] = []
         self.status = 200
         self.refused = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
         self._lock = threading.Lock()
         outer = self
 
@@ -104,6 +112,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                outer.entered.set()
+                outer.release.wait(20)
                 with outer._lock:
                     status = outer.status
                     if status < 300:
@@ -129,7 +139,8 @@ class Receiver:
             return list(self.bodies)
 
     def close(self) -> None:
-        """Stop serving and free the port."""
+        """Stop serving (letting held requests go) and free the port."""
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
 

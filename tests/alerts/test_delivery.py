@@ -8,8 +8,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from alerts.dispatcher import AlertDispatcher
 from alerts.outbox import RetryPolicy
-from alerts.sinks.base import Notification, SendResult
+from alerts.sinks.base import AlertSink, Notification, SendResult
 from alerts.sinks.webhook import WebhookSink
 from alerts.store import get_alert
 from collector.findings import store_findings
@@ -35,6 +33,26 @@ def fired(receiver: Receiver) -> Counter[tuple[str, str]]:
     """How many times each (model, status) arrived at the receiver."""
     return Counter(
         (alert["labels"]["model"], alert["status"]) for body in receiver.received() for alert in body["alerts"]
+    )
+
+
+def _two_receivers(engine: Engine, clock: Clock, sinks: dict[str, AlertSink]) -> AlertDispatcher:
+    """A dispatcher whose every alert goes to both receivers of ``sinks``, the first one first (``continue``)."""
+    first, second = sinks
+    return AlertDispatcher(
+        engine,
+        alerts_config(
+            for_="0s",
+            keep_firing_for="2h",
+            route={
+                "receiver": second,
+                "group_wait": "0s",
+                "routes": [{"receiver": first, "continue": True}, {"receiver": second}],
+            },
+            receivers={name: {"type": "webhook", "url": "http://x/"} for name in sinks},
+        ),
+        sinks,
+        clock=clock,
     )
 
 
@@ -126,24 +144,7 @@ def test_a_sink_that_raises_is_retried_and_others_still_get_theirs(engine: Engin
     from alerts.testing import InMemorySink
 
     good = InMemorySink("oncall")
-    runner = AlertDispatcher(
-        engine,
-        alerts_config(
-            for_="0s",
-            keep_firing_for="2h",
-            route={
-                "receiver": "oncall",
-                "group_wait": "0s",
-                "routes": [{"receiver": "broken", "continue": True}, {"receiver": "oncall"}],
-            },
-            receivers={
-                "oncall": {"type": "webhook", "url": "http://x/"},
-                "broken": {"type": "webhook", "url": "http://x/"},
-            },
-        ),
-        {"oncall": good, "broken": Exploding()},
-        clock=clock,
-    )
+    runner = _two_receivers(engine, clock, {"broken": Exploding(), "oncall": good})
     store(clock.now)
     runner.run_once()
     assert len(good.notifications) == 1
@@ -204,63 +205,19 @@ def test_two_dispatchers_on_one_postgresql_send_each_alert_once(
     assert counts == {(f"m{step}-{n}", "firing"): 1 for step in range(8) for n in range(5)}
 
 
-class _HangingReceiver:
-    """A real HTTP receiver that accepts a request and answers only once released, like a chat service in an
-    outage that holds connections until the client's timeout."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.entered.set()
-                outer.release.wait(20)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_a_hanging_receiver_does_not_hold_back_the_others(
     engine: Engine, clock: Clock, store: Store, receiver: Receiver
 ) -> None:
     """While the chat receiver hangs on its request, the pager's notification of the same alert goes out."""
-    chat = _HangingReceiver()
+    chat = Receiver(hold=True)
     try:
-        runner = AlertDispatcher(
+        runner = _two_receivers(
             engine,
-            alerts_config(
-                for_="0s",
-                keep_firing_for="2h",
-                route={
-                    "receiver": "pager",
-                    "group_wait": "0s",
-                    "routes": [{"receiver": "chat", "continue": True}, {"receiver": "pager"}],
-                },
-                receivers={
-                    "pager": {"type": "webhook", "url": "http://x/"},
-                    "chat": {"type": "webhook", "url": "http://x/"},
-                },
-            ),
+            clock,
             {
-                "pager": WebhookSink("pager", {"url": receiver.url}, timeout_s=30),
                 "chat": WebhookSink("chat", {"url": chat.url}, timeout_s=30),
+                "pager": WebhookSink("pager", {"url": receiver.url}, timeout_s=30),
             },
-            clock=clock,
         )
         store(clock.now)
         passing = threading.Thread(target=runner.run_once)

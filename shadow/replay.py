@@ -77,16 +77,6 @@ class Measurement:
     error: str | None = None
     outputs: dict[str, Array] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def p50_ms(self) -> float:
-        """Median batch-1 latency."""
-        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else float("nan")
-
-    @property
-    def p99_ms(self) -> float:
-        """99th percentile batch-1 latency."""
-        return float(np.percentile(self.latencies_ms, 99)) if self.latencies_ms else float("nan")
-
 
 def _status_kib(key: str) -> int | None:
     """A ``/proc/self/status`` field in KiB, or None off Linux."""

@@ -50,7 +50,7 @@ class RetentionOptions:
 
     @classmethod
     def from_days(
-        cls, raw_spans_days: float, rollups_days: float, predictions_days: float = 30, findings_days: float = 90
+        cls, raw_spans_days: float, rollups_days: float, predictions_days: float, findings_days: float
     ) -> RetentionOptions:
         """From the configuration's days, where 0 keeps forever."""
         return cls(

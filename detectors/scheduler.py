@@ -235,17 +235,7 @@ class DetectorScheduler:
         pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
         lap("prune")
         if pruned.total:
-            logger.info(
-                "retention pruned %d raw spans, %d rollups, %d predictions, %d outcomes, %d findings, "
-                "%d drift summaries, %d alert deliveries",
-                pruned.spans,
-                pruned.rollups,
-                pruned.predictions,
-                pruned.outcomes,
-                pruned.findings,
-                pruned.drift_summaries,
-                pruned.deliveries,
-            )
+            logger.info("retention pruned %s", pruned)
         # Seconds per stage of the last pass, for the logs and the scale benchmark.
         self.last_pass_timings = timings
         return kept

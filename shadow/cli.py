@@ -7,6 +7,7 @@ the resolved database URL (``shadow`` handlers also the ``[shadow]`` settings) a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -188,17 +189,15 @@ class ProgressBar:
             self._stream.write("\n")
 
 
-def _provider_hardware_flags(values: list[str]) -> dict[str, str]:
-    """``--provider-hardware PROVIDER=CLASS`` flags as a mapping; ValueError names a malformed one."""
-    mapping: dict[str, str] = {}
-    for value in values:
-        provider, sep, hardware = value.partition("=")
-        if not sep or not provider.strip().endswith("ExecutionProvider") or not hardware.strip():
-            raise ValueError(
-                f"--provider-hardware {value!r}: expected PROVIDER=CLASS, e.g. CUDAExecutionProvider=nvidia-t4"
-            )
-        mapping[provider.strip()] = hardware.strip()
-    return mapping
+def _provider_hardware_flag(value: str) -> tuple[str, str]:
+    """One ``--provider-hardware PROVIDER=CLASS`` flag, checked as ``[shadow.provider_hardware]`` is."""
+    from shadow.settings import provider_hardware_entry
+
+    provider, sep, hardware = value.partition("=")
+    if sep:
+        with contextlib.suppress(ValueError):
+            return provider_hardware_entry(provider, hardware)
+    raise ValueError(f"--provider-hardware {value!r}: expected PROVIDER=CLASS, e.g. CUDAExecutionProvider=nvidia-t4")
 
 
 def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettings | None = None) -> int:
@@ -225,7 +224,7 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         early_stop=settings.early_stop and not args.no_early_stop,
         looks=settings.looks,
         prices=settings.prices,
-        provider_hardware={**settings.provider_hardware, **_provider_hardware_flags(args.provider_hardware)},
+        provider_hardware={**settings.provider_hardware, **dict(map(_provider_hardware_flag, args.provider_hardware))},
     )
     engine = create_engine_for(db_url)
     try:

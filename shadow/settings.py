@@ -68,21 +68,27 @@ def _number(key: str, value: object, *, integer: bool = False) -> float | int:
     return value
 
 
+def provider_hardware_entry(provider: object, hardware: object) -> tuple[str, str]:
+    """One execution provider and the hardware class its runs are priced by, checked; ValueError says why.
+
+    Shared by ``[shadow.provider_hardware]`` and ``shadow run --provider-hardware``.
+    """
+    name = str(provider).strip()
+    if not name.endswith("ExecutionProvider"):
+        raise ValueError(f'{provider!r} is not an execution provider name (e.g. "CUDAExecutionProvider")')
+    if not isinstance(hardware, str) or not hardware.strip():
+        raise ValueError(f"{name} must name a hardware class, got {hardware!r}")
+    return name, hardware.strip()
+
+
 def _provider_hardware(table: object) -> dict[str, str]:
     """``[shadow.provider_hardware]``: execution provider names to hardware class names, both non-empty text."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"[shadow.provider_hardware] must be a table, got {table!r}")
-    mapping: dict[str, str] = {}
-    for provider, hardware in table.items():
-        if not str(provider).endswith("ExecutionProvider"):
-            raise ConfigError(
-                f"[shadow.provider_hardware] {provider!r} is not an execution provider name "
-                '(e.g. "CUDAExecutionProvider")'
-            )
-        if not isinstance(hardware, str) or not hardware.strip():
-            raise ConfigError(f"[shadow.provider_hardware] {provider} must name a hardware class, got {hardware!r}")
-        mapping[str(provider)] = hardware.strip()
-    return mapping
+    try:
+        return dict(provider_hardware_entry(provider, hardware) for provider, hardware in table.items())
+    except ValueError as error:
+        raise ConfigError(f"[shadow.provider_hardware] {error}") from None
 
 
 def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = None) -> ShadowSettings:

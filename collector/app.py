@@ -109,6 +109,7 @@ class Service:
                         hardware_class_attribute=ingest.hardware_class_attribute,
                         keep_non_inference_spans=ingest.keep_non_inference_spans,
                         keep_raw_spans=ingest.keep_raw_spans,
+                        max_raw_span_bytes=ingest.max_raw_span_bytes,
                     ),
                     retry_after_s=ingest.retry_after_s,
                 ),
@@ -184,7 +185,8 @@ class Service:
     async def readiness(self) -> Readiness:
         """Check the database off the event loop so a stalled one cannot freeze every other request."""
         assert self.engine is not None, "readiness is only served while the service runs"
-        return await asyncio.to_thread(check_readiness, self.engine)
+        writer_problem = self.writer.problem if self.writer is not None else None
+        return await asyncio.to_thread(check_readiness, self.engine, writer_problem)
 
     async def __aexit__(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.errors import ConfigError
+from collector.limits import DEFAULT_MAX_RAW_SPAN_BYTES
 from collector.settings import (
     DEFAULT_DB_URL,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -73,6 +74,7 @@ class CollectorConfig:
     spool_fsync: bool = False
     keep_non_inference_spans: bool = False
     keep_raw_spans: bool = True
+    max_raw_span_bytes: int = DEFAULT_MAX_RAW_SPAN_BYTES
     hardware_class_attribute: str = "ml.hardware.class"
     retry_after_s: float = 1.0
     drain_timeout_s: float = 30.0

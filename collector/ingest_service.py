@@ -90,6 +90,10 @@ class IngestServicers:
         skipped = 0 if self._options.spans.keep_non_inference_spans else decoded.non_inference
         await self._store(context, "spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
         self._count("spans", len(decoded.records), len(decoded.rejections), skipped)
+        if decoded.clamped:
+            self._metrics.values_clamped.labels(signal="spans").inc(decoded.clamped)
+        if decoded.raw_dropped:
+            self._metrics.raw_spans_dropped.inc(decoded.raw_dropped)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if decoded.rejections:
             response.partial_success.rejected_spans = len(decoded.rejections)

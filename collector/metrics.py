@@ -85,6 +85,18 @@ class ServiceMetrics:
             "NaN or infinite feature values stored as missing.",
             registry=self.registry,
         )
+        self.values_clamped = Counter(
+            "inferwatch_ingest_values_clamped_total",
+            "Values cut to what the database stores: text past its column's width or with NUL characters, token "
+            "counts past 2^31-1, unknown span kinds and status codes. The item is stored with the cut value.",
+            ["signal"],
+            registry=self.registry,
+        )
+        self.raw_spans_dropped = Counter(
+            "inferwatch_ingest_raw_spans_dropped_total",
+            "Spans stored without their raw bytes because those were over collector.max_raw_span_bytes.",
+            registry=self.registry,
+        )
         self.spool_pending_bytes = Gauge(
             "inferwatch_spool_pending_bytes",
             "Acknowledged bytes in the spool not yet committed to the database.",
@@ -96,10 +108,16 @@ class ServiceMetrics:
             ["table"],
             registry=self.registry,
         )
-        self.rows_dropped = Counter(
-            "inferwatch_writer_rows_dropped_total",
-            "Rows the database refused for a reason other than an outage.",
+        self.rows_dead_lettered = Counter(
+            "inferwatch_writer_rows_dead_lettered_total",
+            "Rows the database refused for what they hold (not for an outage), kept in the dead_letters table "
+            "with the reason; table 'spool' counts spool records set aside unread.",
             ["table"],
+            registry=self.registry,
+        )
+        self.writer_restarts = Counter(
+            "inferwatch_writer_restarts_total",
+            "Times the database writer process died and was restarted; /readyz is 503 while it keeps dying.",
             registry=self.registry,
         )
         self.writer_errors = Counter(

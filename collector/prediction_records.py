@@ -19,10 +19,15 @@ from dataclasses import dataclass
 import orjson
 
 from collector.domain import ItemRejection, OutcomeRecord, PredictionRecord
+from collector.limits import (
+    MAX_UNIX_NANO,
+    MODEL_NAME_CHARS,
+    MODEL_VERSION_CHARS,
+    PREDICTION_ID_CHARS,
+    clamp_text,
+    json_without_nul,
+)
 
-MAX_ID_CHARS = 128
-MAX_MODEL_NAME_CHARS = 256
-MAX_VERSION_CHARS = 128
 MAX_FEATURE_NAME_CHARS = 256
 MAX_CATEGORY_CHARS = 1024
 MAX_FEATURES = 10_000
@@ -53,17 +58,26 @@ class InvalidItem(ValueError):
 
 def _dumps(value: object) -> str:
     """Compact JSON text. Callers have already turned NaN and infinities into null or rejected them."""
-    return orjson.dumps(value).decode()
+    return json_without_nul(orjson.dumps(value).decode())
 
 
 EMPTY_JSON_OBJECT = "{}"
 
 
-def _check_text(field: str, value: str, limit: int, *, required: bool) -> None:
+def _check_text(field: str, value: str, limit: int, *, required: bool) -> str:
+    """The value as stored: too long is an error; a NUL character (PostgreSQL text refuses it) becomes U+FFFD."""
     if required and not value:
         raise InvalidItem(field, "is required")
     if len(value) > limit:
         raise InvalidItem(field, f"is {len(value)} characters, more than {limit}")
+    return clamp_text(value, limit)[0]
+
+
+def _check_time(field: str, unix_nano: int, received_unix_nano: int) -> int:
+    """The item's time, or when it was received if unset; past 2262 does not fit the column."""
+    if unix_nano > MAX_UNIX_NANO:
+        raise InvalidItem(field, f"is past 2262-04-11, the latest time stored ({unix_nano})")
+    return unix_nano or received_unix_nano
 
 
 def _finite(field: str, value: float) -> float:
@@ -159,9 +173,10 @@ def build_prediction(
     ``features`` is the JSON text and non-finite count from ``normalise_features`` (or the native decoder's
     equivalent, which reads protobuf values in the same single pass).
     """
-    _check_text("prediction_id", prediction_id, MAX_ID_CHARS, required=True)
-    _check_text("model.name", model_name, MAX_MODEL_NAME_CHARS, required=True)
-    _check_text("model.version", model_version, MAX_VERSION_CHARS, required=False)
+    prediction_id = _check_text("prediction_id", prediction_id, PREDICTION_ID_CHARS, required=True)
+    model_name = _check_text("model.name", model_name, MODEL_NAME_CHARS, required=True)
+    model_version = _check_text("model.version", model_version, MODEL_VERSION_CHARS, required=False)
+    timestamp = _check_time("time_unix_nano", ts_unix_nano, received_unix_nano)
     features_json, non_finite = features
     outputs_json = normalise_output("output", output)
     trace, span = _check_ids(trace_id, span_id)
@@ -171,7 +186,7 @@ def build_prediction(
         prediction_id,
         model_name,
         model_version,
-        ts_unix_nano or received_unix_nano,
+        timestamp,
         received_unix_nano,
         features_json,
         outputs_json,
@@ -188,14 +203,15 @@ def build_outcome(
     *, prediction_id: str, model_name: str, ts_unix_nano: int, received_unix_nano: int, actual: OutputValue
 ) -> OutcomeRecord:
     """Validate one outcome; it must say what actually happened."""
-    _check_text("prediction_id", prediction_id, MAX_ID_CHARS, required=True)
-    _check_text("model.name", model_name, MAX_MODEL_NAME_CHARS, required=False)
+    prediction_id = _check_text("prediction_id", prediction_id, PREDICTION_ID_CHARS, required=True)
+    model_name = _check_text("model.name", model_name, MODEL_NAME_CHARS, required=False)
+    timestamp = _check_time("time_unix_nano", ts_unix_nano, received_unix_nano)
     if actual is None:
         raise InvalidItem("actual", "is required: the true label, value or scores")
     return OutcomeRecord(
         prediction_id,
         model_name or None,
-        ts_unix_nano or received_unix_nano,
+        timestamp,
         received_unix_nano,
         normalise_output("actual", actual),
     )

@@ -19,9 +19,13 @@ class Readiness:
     checks: dict[str, str]
 
 
-def check_readiness(engine: Engine) -> Readiness:
-    """Run every readiness check once; never raises for a database problem, it reports it."""
-    checks: dict[str, str] = {}
+def check_readiness(engine: Engine, writer_problem: str | None = None) -> Readiness:
+    """Run every readiness check once; never raises for a database problem, it reports it.
+
+    ``writer_problem`` is the batch writer's own verdict (``BatchWriter.problem``): a writer in a crash loop
+    stores nothing, however healthy the database looks.
+    """
+    checks: dict[str, str] = {"writer": writer_problem or "ok"}
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -230,6 +230,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "collector",
+        "max_raw_span_bytes",
+        parse_positive_int,
+        "Largest serialized span kept as raw bytes; a larger one keeps its columns only (counted on /metrics).",
+        has_flag=False,
+    ),
+    Setting(
+        "collector",
         "hardware_class_attribute",
         parse_nonempty,
         "Resource (or span) attribute naming the hardware class a model runs on.",

@@ -10,6 +10,12 @@ in the spool meanwhile and clients keep getting OK answers until the spool is fu
 (``ON CONFLICT DO NOTHING`` on the span and prediction keys, last-write-wins for outcomes), so a batch that
 was committed just before a crash and replayed after it is stored once.
 
+A batch the database refuses for what it holds (not for an outage) is split in halves until the refused rows
+stand alone; those go to the ``dead_letters`` table with the reason and everything else is stored. No row
+can stop the writer: the decoders already cut values to the columns (``collector.limits``), and this is the
+net under them. A spool record that kills the process itself is set aside by the supervisor
+(``--quarantine-first``) after repeated deaths on it.
+
 The child stops when its stdin closes (the parent is done appending, or died): it drains what is in the
 spool and exits. SIGTERM makes it give up waiting for a database that is down; the rest stays in the spool.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import pickle
 import signal
 import sys
@@ -26,14 +33,18 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from collector.domain import OutcomeRecord, PredictionRecord, SpanRecord
-from collector.spool import SpoolPosition, SpoolReader
+from collector.limits import clamp_text
+from collector.spool import SpoolPosition, SpoolReader, SpoolRecord
+from collector.storage.tables import DeadLetterRow
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +58,43 @@ _OUTCOME_UPDATE = ("model_name", "ts_unix_nano", "received_unix_nano", "actual")
 MAX_RETRY_DELAY_S = 5.0
 IDLE_POLL_S = 0.005
 Batches = dict[Kind, list[tuple[object, ...]]]
+# The environment variable that hands the database URL to the writer process: never on its command line,
+# where `ps` shows it to every user of the machine.
+DB_URL_ENV = "INFERWATCH_WRITER_DB_URL"
+# PostgreSQL SQLSTATE classes that mean "try again later": connection trouble (08), rollback for
+# serialization or deadlock (40), insufficient resources (53), operator intervention such as a shutdown (57),
+# system errors (58), a lock not available (55).
+_TRANSIENT_SQLSTATE_CLASSES = frozenset(("08", "40", "53", "55", "57", "58"))
+_REASON_CHARS = 2000
+_PREVIEW_CHARS_PER_FIELD = 200
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is an outage or contention (retry the same rows later), not a row the database refuses.
+
+    PostgreSQL says which with its SQLSTATE; SQLite's OperationalError (locked, busy, disk I/O) and a
+    connection lost without a SQLSTATE are outages. Anything raised outside the driver (SQLite's
+    OverflowError on a 65-bit integer) is about the data.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    return type(error.orig).__name__ == "OperationalError"
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` of the driver's own exception where there is one, on one line."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return " ".join(f"{type(cause).__name__}: {cause}".split())
+
+
+def preview(row: Sequence[object]) -> str:
+    """A readable start of each field of a row, for the dead-letter table."""
+    return "(" + ", ".join(repr(value)[:_PREVIEW_CHARS_PER_FIELD] for value in row) + ")"
 
 
 def encode_batch(kind: Kind, records: Sequence[NamedTuple]) -> bytes:
@@ -101,29 +149,58 @@ class DatabaseWriter:
                 time.sleep(IDLE_POLL_S)
                 continue
             batches: Batches = defaultdict(list)
+            unreadable: list[SpoolRecord] = []
             for record in records:
-                kind, rows = decode_batch(record.payload)
+                try:
+                    kind, rows = decode_batch(record.payload)
+                except Exception:  # a record this code cannot read must not stop the ones behind it
+                    unreadable.append(record)
+                    continue
                 batches[kind].extend(rows)
-            if not self._commit_with_retry(batches, records[-1].end):
+            if not self._commit_with_retry(batches, unreadable, records[-1].end):
                 return
 
-    def _commit_with_retry(self, batches: Batches, end: SpoolPosition) -> bool:
+    def quarantine_first(self, reason: str) -> bool:
+        """Move the next spool record, unread, to the dead letters; False when the spool is empty."""
+        records = self._reader.read(1)
+        if not records:
+            return False
+        record = records[0]
+        logger.error("setting aside the spool record ending at %s: %s", record.end, reason)
+        while not self.abandon.is_set():
+            try:
+                with self._engine.begin() as connection:
+                    self._insert_dead_letter(
+                        connection, "spool", reason, preview((record.payload[:64],)), record.payload
+                    )
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self._note_failure(error)
+                self.abandon.wait(1.0)
+                continue
+            self._reader.commit(record.end)
+            self._report(
+                {
+                    "committed": [record.end.segment, record.end.offset],
+                    "rows": {},
+                    "dead_lettered": {"spool": 1},
+                    "seconds": 0.0,
+                }
+            )
+            return True
+        return False
+
+    def _commit_with_retry(self, batches: Batches, unreadable: Sequence[SpoolRecord], end: SpoolPosition) -> bool:
         """Commit the batches, retrying while the database is unavailable; False when told to give up."""
         delay = 0.05
         while True:
             started = time.perf_counter()
-            dropped: dict[str, int] = {}
             try:
-                try:
-                    with self._engine.begin() as connection:
-                        self._write(connection, batches)
-                except OperationalError:
+                dead = self._commit(batches, unreadable)
+            except Exception as error:
+                if not is_transient(error):
                     raise
-                except DBAPIError as error:
-                    # Not an outage: some row breaks a constraint validation did not catch. Keep the good rows.
-                    self._note_failure(error)
-                    dropped = self._write_row_by_row(batches)
-            except OperationalError as error:
                 self._note_failure(error)
                 if self.abandon.wait(delay):
                     return False
@@ -136,33 +213,69 @@ class DatabaseWriter:
             self._report(
                 {
                     "committed": [end.segment, end.offset],
-                    "rows": {kind: len(rows) for kind, rows in batches.items()},
-                    "dropped": dropped,
+                    "rows": {kind: len(rows) - dead.get(kind, 0) for kind, rows in batches.items()},
+                    "dead_lettered": dead,
                     "seconds": time.perf_counter() - started,
                 }
             )
             return True
 
-    def _write(self, connection: Connection, batches: Batches) -> None:
-        for kind, rows in batches.items():
-            connection.exec_driver_sql(self._statements[kind], rows)
+    def _commit(self, batches: Batches, unreadable: Sequence[SpoolRecord]) -> dict[str, int]:
+        """Everything in one transaction, or, when the database refuses some row, the rest without it."""
+        dead: dict[str, int] = defaultdict(int)
+        for record in unreadable:
+            with self._engine.begin() as connection:
+                reason = "the spool record cannot be decoded"
+                self._insert_dead_letter(connection, "spool", reason, preview((record.payload[:64],)), record.payload)
+            dead["spool"] += 1
+        try:
+            with self._engine.begin() as connection:
+                for kind, rows in batches.items():
+                    connection.exec_driver_sql(self._statements[kind], rows)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            logger.warning("the database refused a batch (%s); isolating the rows it refuses", describe_error(error))
+            for kind, rows in batches.items():
+                self._insert_isolating(kind, rows, dead)
+        return dict(dead)
 
-    def _write_row_by_row(self, batches: Batches) -> dict[str, int]:
-        dropped: dict[str, int] = defaultdict(int)
-        for kind, rows in batches.items():
-            for row in rows:
-                try:
-                    with self._engine.begin() as connection:
-                        connection.exec_driver_sql(self._statements[kind], row)
-                except OperationalError:
-                    raise
-                except DBAPIError as error:
-                    dropped[kind] += 1
-                    logger.error("dropping one %s row the database refuses: %s; row key %r", kind, error.orig, row[:2])
-        return dict(dropped)
+    def _insert_isolating(self, kind: Kind, rows: list[tuple[object, ...]], dead: dict[str, int]) -> None:
+        """Insert ``rows``, halving on refusal until each refused row stands alone in the dead letters."""
+        try:
+            with self._engine.begin() as connection:
+                connection.exec_driver_sql(self._statements[kind], rows)
+            return
+        except Exception as error:
+            if is_transient(error):
+                raise
+            if len(rows) > 1:
+                middle = len(rows) // 2
+                self._insert_isolating(kind, rows[:middle], dead)
+                self._insert_isolating(kind, rows[middle:], dead)
+                return
+            (row,) = rows
+            reason = describe_error(error)
+        logger.error("dead-lettering one %s row the database refuses: %s; row %s", kind, reason, preview(row[:2]))
+        with self._engine.begin() as connection:
+            self._insert_dead_letter(connection, kind, reason, preview(row), pickle.dumps(row))
+        dead[kind] += 1
 
-    def _note_failure(self, error: DBAPIError) -> None:
-        message = f"{type(error.orig).__name__}: {error.orig}".strip()
+    @staticmethod
+    def _insert_dead_letter(connection: Connection, kind: str, reason: str, shown: str, payload: bytes) -> None:
+        connection.execute(
+            insert(DeadLetterRow.__table__),  # type: ignore[arg-type]
+            {
+                "kind": kind,
+                "reason": clamp_text(reason, _REASON_CHARS)[0],
+                "preview": clamp_text(shown, _REASON_CHARS)[0],
+                "payload": payload,
+                "created_at": datetime.now(UTC),
+            },
+        )
+
+    def _note_failure(self, error: BaseException) -> None:
+        message = describe_error(error)
         if message != self._last_error:
             logger.warning("database write failed, retrying with back-off: %s", message)
         self._last_error = message
@@ -175,7 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m collector.writer", description=__doc__)
     parser.add_argument("--spool-dir", required=True, type=Path)
-    parser.add_argument("--db-url", required=True)
+    parser.add_argument(
+        "--quarantine-first",
+        metavar="REASON",
+        help="move the first unwritten spool record to the dead letters, unread, before writing the rest",
+    )
     parser.add_argument("--max-batch-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
@@ -190,8 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.write(json.dumps(event) + "\n")
         out.flush()
 
+    db_url = os.environ.get(DB_URL_ENV)
+    if not db_url:
+        parser.error(f"the database URL comes in the environment variable {DB_URL_ENV}, which is not set")
     reader = SpoolReader(args.spool_dir).open()
-    engine = create_engine_for(args.db_url)
+    engine = create_engine_for(db_url)
     writer = DatabaseWriter(reader, engine, report=report, max_batch_bytes=args.max_batch_bytes)
     signal.signal(signal.SIGTERM, lambda signum, frame: writer.abandon.set())
     # SIGINT goes to the whole process group on Ctrl-C; the parent decides when this process stops.
@@ -204,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     threading.Thread(target=wait_for_eof, name="stdin-eof", daemon=True).start()
     report({"ready": True})
     try:
+        if args.quarantine_first:
+            writer.quarantine_first(args.quarantine_first)
         writer.run()
     finally:
         engine.dispose()

@@ -16,9 +16,11 @@ from collector.storage.migrate import (
 )
 from collector.storage.shadow_tables import ShadowRunRow, ShadowVariantResultRow
 from collector.storage.tables import (
+    DeadLetterRow,
     DriftReferenceRow,
     DriftSummaryRow,
     FindingRow,
+    JobCursorRow,
     ModelRow,
     ModelVersionRow,
     OutcomeRow,
@@ -36,10 +38,12 @@ __all__ = [
     "AlertRow",
     "Base",
     "BigIntPK",
+    "DeadLetterRow",
     "DriftReferenceRow",
     "DriftSummaryRow",
     "FindingRow",
     "JSONType",
+    "JobCursorRow",
     "ModelRow",
     "ModelVersionRow",
     "OutcomeRow",

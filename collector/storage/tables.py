@@ -32,6 +32,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from collector.limits import (
+    ERROR_TYPE_CHARS,
+    HARDWARE_CLASS_CHARS,
+    MODEL_NAME_CHARS,
+    MODEL_VERSION_CHARS,
+    OPERATION_CHARS,
+    PREDICTION_ID_CHARS,
+    PROVIDER_CHARS,
+    SERVICE_NAME_CHARS,
+    SPAN_NAME_CHARS,
+)
 from collector.storage.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
 MODEL_TASKS: Final = ("classification", "regression", "generation", "embedding", "unspecified")
@@ -107,18 +118,18 @@ class SpanRow(Base):
     trace_id: Mapped[bytes] = mapped_column(LargeBinary(16))
     span_id: Mapped[bytes] = mapped_column(LargeBinary(8))
     parent_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
-    name: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(String(SPAN_NAME_CHARS))
     kind: Mapped[int] = mapped_column(SmallInteger)
-    service_name: Mapped[str] = mapped_column(String(256))
-    model_name: Mapped[str | None] = mapped_column(String(256))
-    model_version: Mapped[str | None] = mapped_column(String(128))
-    operation: Mapped[str | None] = mapped_column(String(256))
-    provider: Mapped[str | None] = mapped_column(String(128))
-    hardware_class: Mapped[str | None] = mapped_column(String(64))
+    service_name: Mapped[str] = mapped_column(String(SERVICE_NAME_CHARS))
+    model_name: Mapped[str | None] = mapped_column(String(MODEL_NAME_CHARS))
+    model_version: Mapped[str | None] = mapped_column(String(MODEL_VERSION_CHARS))
+    operation: Mapped[str | None] = mapped_column(String(OPERATION_CHARS))
+    provider: Mapped[str | None] = mapped_column(String(PROVIDER_CHARS))
+    hardware_class: Mapped[str | None] = mapped_column(String(HARDWARE_CLASS_CHARS))
     start_unix_nano: Mapped[int] = mapped_column(BigInteger)
     end_unix_nano: Mapped[int] = mapped_column(BigInteger)
     status_code: Mapped[int] = mapped_column(SmallInteger)
-    error_type: Mapped[str | None] = mapped_column(String(256))
+    error_type: Mapped[str | None] = mapped_column(String(ERROR_TYPE_CHARS))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     is_inference: Mapped[bool] = mapped_column(Boolean)
@@ -137,9 +148,9 @@ class PredictionRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    prediction_id: Mapped[str] = mapped_column(String(128), unique=True)
-    model_name: Mapped[str] = mapped_column(String(256))
-    model_version: Mapped[str] = mapped_column(String(128), default="")
+    prediction_id: Mapped[str] = mapped_column(String(PREDICTION_ID_CHARS), unique=True)
+    model_name: Mapped[str] = mapped_column(String(MODEL_NAME_CHARS))
+    model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), default="")
     ts_unix_nano: Mapped[int] = mapped_column(BigInteger)
     received_unix_nano: Mapped[int] = mapped_column(BigInteger)
     features: Mapped[dict[str, float | str | None]] = mapped_column(JSONType)
@@ -163,8 +174,8 @@ class OutcomeRow(Base):
     __table_args__ = (Index(None, "model_name", "ts_unix_nano"), Index(None, "ts_unix_nano"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    prediction_id: Mapped[str] = mapped_column(String(128), unique=True)
-    model_name: Mapped[str | None] = mapped_column(String(256))
+    prediction_id: Mapped[str] = mapped_column(String(PREDICTION_ID_CHARS), unique=True)
+    model_name: Mapped[str | None] = mapped_column(String(MODEL_NAME_CHARS))
     ts_unix_nano: Mapped[int] = mapped_column(BigInteger)
     received_unix_nano: Mapped[int] = mapped_column(BigInteger)
     actual: Mapped[Any] = mapped_column(JSONType)
@@ -232,10 +243,10 @@ class SpanRollupRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    model_name: Mapped[str] = mapped_column(String(256))
-    model_version: Mapped[str] = mapped_column(String(128))
-    operation: Mapped[str] = mapped_column(String(256))
-    hardware_class: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(MODEL_NAME_CHARS))
+    model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS))
+    operation: Mapped[str] = mapped_column(String(OPERATION_CHARS))
+    hardware_class: Mapped[str] = mapped_column(String(HARDWARE_CLASS_CHARS))
     interval_s: Mapped[int] = mapped_column(Integer)
     bucket_start_unix_s: Mapped[int] = mapped_column(BigInteger)
     requests: Mapped[int] = mapped_column(BigInteger)
@@ -288,3 +299,34 @@ class FindingRow(Base):
     # Moves on when the finding is stored and whenever its verdict changes; the alert engine follows it
     # (collector.findings). The id never changes, so evidence links stay valid.
     revision: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class DeadLetterRow(Base):
+    """A row the database refused for what it holds (not for an outage), kept with the reason.
+
+    The writer isolates such rows from their batch and stores them here, so nothing acknowledged is lost
+    silently and nothing one row holds can stop the rows behind it. ``payload`` is the pickled row tuple, in
+    the column order of its table (``collector.domain``), for inspection or replay.
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index(None, "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # The table the row was meant for: spans, predictions or outcomes ("spool" for an unreadable record).
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    # A readable start of the row, for people; the payload is the whole of it.
+    preview: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobCursorRow(Base):
+    """How far a background job has read a growing table (by row id), so a restart carries on from there."""
+
+    __tablename__ = "job_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -73,6 +73,8 @@ def test_models_define_every_table() -> None:
         "drift_summaries",
         "alert_groups",
         "alert_cursors",
+        "dead_letters",
+        "job_cursors",
     } == MODEL_TABLES
 
 

@@ -22,9 +22,11 @@ from collector.storage import (
     AlertGroupRow,
     AlertRow,
     Base,
+    DeadLetterRow,
     DriftReferenceRow,
     DriftSummaryRow,
     FindingRow,
+    JobCursorRow,
     ModelRow,
     ModelVersionRow,
     OutcomeRow,
@@ -351,7 +353,25 @@ def a_span_rollup(session: Session) -> SpanRollupRow:
     )
 
 
+def a_dead_letter(session: Session) -> DeadLetterRow:
+    """A span row the database refused, with the reason."""
+    return DeadLetterRow(
+        kind="spans",
+        reason="DataError: value too long for type character varying(128)",
+        preview="(b'\\x01', b'\\x02')",
+        payload=b"\x80\x05N.",
+        created_at=at(33),
+    )
+
+
+def a_job_cursor(session: Session) -> JobCursorRow:
+    """The rollup job's place in the spans table."""
+    return JobCursorRow(name="span_rollups", position=12_345, updated_at=at(34))
+
+
 ROW_FACTORIES: dict[str, Callable[[Session], Base]] = {
+    "dead_letters": a_dead_letter,
+    "job_cursors": a_job_cursor,
     "models": a_model,
     "model_versions": a_model_version,
     "spans": a_span,

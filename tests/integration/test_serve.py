@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -19,22 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from collector.config import Config
 from collector.storage.migrate import downgrade
+from tests.integration.http_helpers import http_get, http_json
 from tests.integration.service_harness import RunningService, loopback_config
-
-
-def http_get(url: str) -> tuple[int, str, dict[str, str]]:
-    """GET a URL; return status, body and headers, without raising on 4xx/5xx."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(), dict(error.headers)
-
-
-def http_json(url: str) -> tuple[int, Any]:
-    """GET a URL and decode its JSON body."""
-    status, body, _ = http_get(url)
-    return status, json.loads(body)
 
 
 def test_grpc_health_check_reports_serving(running_service: RunningService) -> None:
@@ -71,7 +53,7 @@ def test_readyz_is_ready_after_start(running_service: RunningService) -> None:
     """/readyz is 200 once the database is reachable and migrated to head."""
     status, body = http_json(running_service.http_base + "/readyz")
     assert status == 200
-    assert body == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert body == {"status": "ready", "checks": {"writer": "ok", "database": "ok", "migrations": "ok"}}
 
 
 def _downgrade_under_load(db_url: str) -> None:

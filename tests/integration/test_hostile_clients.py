@@ -1,0 +1,139 @@
+"""What hostile or careless clients sent to the real service, each once a way to stop it, now a test."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from collector.config import Config
+from collector.spool import Spool
+from collector.writer import encode_batch
+from tests.collector.test_writer import span as span_record
+from tests.collector.writer_harness import scalar
+from tests.integration.http_helpers import http_json
+from tests.integration.ingest_helpers import TRACE_EXPORT, count_rows, raw_call
+from tests.integration.service_harness import RunningService, loopback_config
+
+FLUSH_TIMEOUT_S = 60.0
+
+
+class _ExitOnLoad:
+    """A spool record that kills whatever process reads it: a stand-in for data that crashes the writer."""
+
+    def __reduce__(self) -> tuple[Callable[[int], object], tuple[int]]:
+        return (os._exit, (3,))
+
+
+def flushed(service: RunningService) -> None:
+    """Wait until everything the service acknowledged is committed."""
+    assert service.service is not None
+    assert service.service.writer is not None
+    assert service.service.writer.flush(FLUSH_TIMEOUT_S), "batch writer did not drain the spool in time"
+
+
+def inference_span(number: int, **attributes: AnyValue) -> Span:
+    """A valid inference span with extra attributes."""
+    span = Span(
+        trace_id=(number + 1).to_bytes(16, "big"),
+        span_id=(number + 1).to_bytes(8, "big"),
+        name="predict",
+        start_time_unix_nano=1_700_000_000_000_000_000 + number,
+        end_time_unix_nano=1_700_000_000_010_000_000 + number,
+    )
+    span.attributes.append(KeyValue(key="ml.model.name", value=AnyValue(string_value="fraud")))
+    for key, value in attributes.items():
+        span.attributes.append(KeyValue(key=key.replace("__", "."), value=value))
+    return span
+
+
+def export(service: RunningService, spans: list[Span]) -> ExportTraceServiceResponse:
+    """One raw OTLP/gRPC export of ``spans``."""
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        raw = raw_call(channel, TRACE_EXPORT)(request.SerializeToString(), timeout=10)
+    return ExportTraceServiceResponse.FromString(raw)
+
+
+def test_a_writer_crash_loop_is_not_ready_and_the_record_behind_it_is_set_aside(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """A spool record that kills the writer makes /readyz 503 with the reason, then is dead-lettered; the rest
+    is stored."""
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir, max_bytes=1 << 20).open()
+    spool.append(pickle.dumps(_ExitOnLoad()))
+    spool.append(encode_batch("spans", [span_record(1)]))
+    spool.close()
+    service = start_service(loopback_config(db_url, spool_dir))
+    seen_not_ready: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and count_rows(db_url, "spans") == 0:
+        status, body = http_json(service.http_base + "/readyz")
+        if status == 503:
+            seen_not_ready.append(body["checks"]["writer"])
+        time.sleep(0.1)
+    assert count_rows(db_url, "spans") == 1
+    assert seen_not_ready, "/readyz never said the writer was in a crash loop"
+    assert "died 3 times" in seen_not_ready[0]
+    assert scalar(db_url, "SELECT kind FROM dead_letters") == "spool"
+    assert "died 3 times in a row" in scalar(db_url, "SELECT reason FROM dead_letters")
+    status, _ = http_json(service.http_base + "/readyz")
+    assert status == 200
+
+
+def test_values_past_the_columns_are_stored_cut_to_fit(running_service: RunningService) -> None:
+    """Long labels and huge token counts are acknowledged, stored cut to their columns, and counted."""
+    db_url = running_service.config.storage.db_url
+    spans = [
+        inference_span(
+            0,
+            ml__model__version=AnyValue(string_value="v" * 200),
+            gen_ai__system=AnyValue(string_value="s" * 200),
+            ml__hardware__class=AnyValue(string_value="h" * 100),
+            gen_ai__usage__input_tokens=AnyValue(int_value=2**63 - 1),
+            gen_ai__usage__output_tokens=AnyValue(int_value=2**31),
+        ),
+        inference_span(1, gen_ai__usage__input_tokens=AnyValue(double_value=1e300)),
+        inference_span(2, gen_ai__usage__input_tokens=AnyValue(string_value="9" * 40)),
+        inference_span(3, gen_ai__usage__input_tokens=AnyValue(string_value="²")),
+    ]
+    response = export(running_service, spans)
+    assert response.partial_success.rejected_spans == 0
+    flushed(running_service)
+    assert count_rows(db_url, "spans") == 4
+    assert count_rows(db_url, "dead_letters") == 0
+    assert (
+        scalar(db_url, "SELECT model_version FROM spans WHERE input_tokens = 2147483647 AND provider IS NOT NULL")
+        == "v" * 128
+    )
+    assert running_service.service is not None
+    clamped = running_service.service.metrics.registry.get_sample_value(
+        "inferwatch_ingest_values_clamped_total", {"signal": "spans"}
+    )
+    assert clamped == 7  # version, system, hardware, two token counts, 1e300, 9 * 40
+
+
+def test_a_time_past_2262_rejects_that_span_only(running_service: RunningService) -> None:
+    """Start times past what a BIGINT holds are rejected by item; the good span beside them is stored."""
+    db_url = running_service.config.storage.db_url
+    past = inference_span(1)
+    past.start_time_unix_nano = past.end_time_unix_nano = 16725225600 * 10**9
+    top = inference_span(2)
+    top.start_time_unix_nano = top.end_time_unix_nano = 2**64 - 1
+    response = export(running_service, [inference_span(0), past, top])
+    assert response.partial_success.rejected_spans == 2
+    assert "past 2262" in response.partial_success.error_message
+    flushed(running_service)
+    assert count_rows(db_url, "spans") == 1
+    assert count_rows(db_url, "dead_letters") == 0

@@ -150,6 +150,7 @@ class Service:
                         ),
                     ),
                     observer=self.metrics.observe_pass,
+                    on_late_spans=self.metrics.spans_too_late.inc,
                 )
             )
             self.http = await self._stack.enter_async_context(

@@ -132,6 +132,13 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.spans_too_late = Counter(
+            "inferwatch_rollup_spans_too_late_total",
+            "Spans stored but left out of rollups (and so of latency, SLO, cost and drift-free detectors) because "
+            "they arrived for an interval older than storage.span_retention_days.",
+            registry=self.registry,
+        )
+
         # The service watching itself: a stuck detector pass or an alert that cannot be delivered must page
         # somebody through another path (Prometheus), since inferwatch's own alerts would be the casualty.
         self.pass_seconds = Histogram(

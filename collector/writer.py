@@ -39,11 +39,11 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from collector.domain import OutcomeRecord, PredictionRecord, SpanRecord
 from collector.limits import clamp_text
 from collector.spool import SpoolPosition, SpoolReader, SpoolRecord
+from collector.storage.failures import describe_error, is_transient
 from collector.storage.tables import DeadLetterRow
 
 logger = logging.getLogger(__name__)
@@ -61,35 +61,8 @@ Batches = dict[Kind, list[tuple[object, ...]]]
 # The environment variable that hands the database URL to the writer process: never on its command line,
 # where `ps` shows it to every user of the machine.
 DB_URL_ENV = "INFERWATCH_WRITER_DB_URL"
-# PostgreSQL SQLSTATE classes that mean "try again later": connection trouble (08), rollback for
-# serialization or deadlock (40), insufficient resources (53), operator intervention such as a shutdown (57),
-# system errors (58), a lock not available (55).
-_TRANSIENT_SQLSTATE_CLASSES = frozenset(("08", "40", "53", "55", "57", "58"))
 _REASON_CHARS = 2000
 _PREVIEW_CHARS_PER_FIELD = 200
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` is an outage or contention (retry the same rows later), not a row the database refuses.
-
-    PostgreSQL says which with its SQLSTATE; SQLite's OperationalError (locked, busy, disk I/O) and a
-    connection lost without a SQLSTATE are outages. Anything raised outside the driver (SQLite's
-    OverflowError on a 65-bit integer) is about the data.
-    """
-    if not isinstance(error, DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate:
-        return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
-    return type(error.orig).__name__ == "OperationalError"
-
-
-def describe_error(error: BaseException) -> str:
-    """``Type: message`` of the driver's own exception where there is one, on one line."""
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    return " ".join(f"{type(cause).__name__}: {cause}".split())
 
 
 def preview(row: Sequence[object]) -> str:

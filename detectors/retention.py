@@ -1,9 +1,10 @@
 """Retention: each kind of data is pruned on its own clock, by the detector pass.
 
 Raw spans are only needed until they are rolled up (and for as long as someone wants to read them);
-rollups feed every detector and the cost report, so they are kept much longer. A raw span is never pruned
-while the rollup job may still recompute its interval, whatever the retention says: a rollup recomputed
-from a half-pruned interval would silently undercount it.
+rollups feed every detector and the cost report, so they are kept much longer. A raw span the rollup job
+has not read yet is never pruned, whatever the retention says; and the rollup job never recomputes an
+interval older than the raw-span retention (its spans may be half pruned), it counts late spans for it
+instead (``detectors.rollups``).
 
 Predictions (with the raw inputs shadow runs replay) and their outcomes are the largest tables; drift
 reads them only within its windows, and a fitted reference keeps what it needs, so they go after
@@ -25,8 +26,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from collector.storage.alert_tables import AlertDeliveryRow
+from collector.storage.cursors import read_cursor, write_cursor
 from collector.storage.tables import DriftSummaryRow, FindingRow, OutcomeRow, PredictionRow, SpanRollupRow, SpanRow
 
+# Written here, read by the rollup job (detectors.rollups.PRUNED_BEFORE).
+PRUNED_BEFORE = "spans.pruned_before_s"
 DAY_S = 86400
 NANOS = 1_000_000_000
 BATCH_ROWS = 10_000
@@ -92,16 +96,24 @@ def _delete_before(engine: Engine, table: Any, column: Any, cutoff: object, *als
             return deleted
 
 
-def prune(engine: Engine, now_s: float, options: RetentionOptions, recomputable_from_s: int | None) -> Pruned:
-    """Delete what is past its retention; ``recomputable_from_s`` is where rollups may still change.
+def prune(engine: Engine, now_s: float, options: RetentionOptions, rolled_up_through_id: int | None) -> Pruned:
+    """Delete what is past its retention; raw spans only up to ``rolled_up_through_id``, the rollup job's cursor.
 
-    With ``recomputable_from_s`` None (nothing rolled up yet) no span is pruned.
+    With ``rolled_up_through_id`` None (nothing rolled up yet) no span is pruned.
     """
     now = int(now_s)
     counts: dict[str, int] = {}
-    if options.raw_spans_s is not None and recomputable_from_s is not None:
-        cutoff_s = min(now - options.raw_spans_s, recomputable_from_s)
-        counts["spans"] = _delete_before(engine, SpanRow, SpanRow.start_unix_nano, cutoff_s * NANOS)
+    if options.raw_spans_s is not None and rolled_up_through_id is not None:
+        cutoff_ns = (now - options.raw_spans_s) * NANOS
+        counts["spans"] = _delete_before(
+            engine, SpanRow, SpanRow.start_unix_nano, cutoff_ns, SpanRow.id <= rolled_up_through_id
+        )
+        if counts["spans"]:
+            # The rollup job must not recompute an interval from what is left of it: it counts late spans
+            # for these intervals instead.
+            with engine.begin() as connection:
+                previous = read_cursor(connection, PRUNED_BEFORE) or 0
+                write_cursor(connection, PRUNED_BEFORE, max(previous, now - options.raw_spans_s))
     if options.rollups_s is not None:
         cutoff_s = now - options.rollups_s
         counts["rollups"] = _delete_before(engine, SpanRollupRow, SpanRollupRow.bucket_start_unix_s, cutoff_s)

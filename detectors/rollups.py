@@ -1,30 +1,48 @@
 """Span rollups: per model version, operation and hardware class, per interval, from the raw spans.
 
 A rollup is recomputed whole from the raw spans of its interval and upserted, so running the job twice,
-on two replicas, or after a restart gives the same rows. Each run covers the intervals from a little before
-the newest stored rollup (``late_s``, for spans that arrive late) up to the last complete interval
-(``settle_s`` behind now, for spans still in flight); at most ``max_span_s`` per run, so a long outage is
-caught up in steps.
+on two replicas, or after a restart gives the same rows. Each run recomputes the intervals that received
+spans since the last run, found by row id (a cursor in ``job_cursors``), not by how old the spans are: a
+service flushing a 30-minute backlog, or a 90-minute backfill, is rolled up when it arrives, per model,
+whatever other models sent meanwhile. At most ``max_ids_per_run`` new rows are read per run, so a long
+outage is caught up in steps.
+
+A span is too late only when retention has already pruned raw spans of its interval (older than
+``storage.span_retention_days`` when they were pruned): recomputing that interval from what is left would
+undercount it, so such spans are counted (``RollupRun.too_late``) and left out. Counts saturate at the
+BIGINT maximum rather than overflow, and one rollup the database refuses costs only that rollup.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from collector.limits import INT64_MAX
+from collector.storage.cursors import read_cursor, write_cursor
+from collector.storage.failures import describe_error, is_transient
 from collector.storage.tables import SpanRollupRow, SpanRow
 from collector.storage.upsert import upsert
 from detectors.latency_sketch import LatencySketch
+from detectors.retention import PRUNED_BEFORE
+
+logger = logging.getLogger(__name__)
 
 NANOS = 1_000_000_000
+# Where the next run starts reading spans by id, and how far the last run read. The next run starts from
+# the position the run before it reached, not its own: on PostgreSQL a row can commit after rows with
+# higher ids are visible, and the overlap reads it.
+CURSOR = "span_rollups"
+CURSOR_SEEN = "span_rollups.seen"
 _KEY = ("model_name", "model_version", "operation", "hardware_class", "interval_s", "bucket_start_unix_s")
 _VALUES = (
     "requests",
@@ -71,14 +89,23 @@ class RollupOptions:
     """How rollups are cut."""
 
     interval_s: int = 60
+    # How long detectors wait after an interval ends before judging it (spans still in flight).
     settle_s: int = 30
-    late_s: int = 300
-    max_span_s: int = 6 * 3600
+    max_ids_per_run: int = 2_000_000
 
     def __post_init__(self) -> None:
-        for name in ("interval_s", "settle_s", "late_s", "max_span_s"):
-            if getattr(self, name) < 0 or (name == "interval_s" and self.interval_s == 0):
+        for name in ("interval_s", "settle_s", "max_ids_per_run"):
+            if getattr(self, name) < 0 or (name != "settle_s" and getattr(self, name) == 0):
                 raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class RollupRun:
+    """What one run did: the rollups it wrote, spans too late to roll up, and rollups the database refused."""
+
+    rollups: list[Rollup] = field(default_factory=list)
+    too_late: int = 0
+    refused: int = 0
 
 
 def summarise(rows: Sequence[tuple[object, ...]], interval_s: int) -> list[Rollup]:
@@ -102,13 +129,18 @@ def summarise(rows: Sequence[tuple[object, ...]], interval_s: int) -> list[Rollu
                 bucket_start_unix_s=bucket,
                 requests=len(members),
                 errors=int(np.count_nonzero(columns[:, 2] == 2)),
-                busy_ns=int(durations_ns.sum()),
-                input_tokens=int(sum(value or 0 for value in columns[:, 3])),
-                output_tokens=int(sum(value or 0 for value in columns[:, 4])),
+                busy_ns=_saturated_sum(durations_ns.tolist()),
+                input_tokens=_saturated_sum(value or 0 for value in columns[:, 3]),
+                output_tokens=_saturated_sum(value or 0 for value in columns[:, 4]),
                 latency=LatencySketch.from_durations_ms(durations_ns / 1e6),
             )
         )
     return rollups
+
+
+def _saturated_sum(values: Collection[int] | Any) -> int:
+    """The sum in Python integers (numpy's would wrap around), held at the BIGINT maximum."""
+    return min(sum(int(value) for value in values), INT64_MAX)
 
 
 class RollupJob:
@@ -118,43 +150,55 @@ class RollupJob:
         self._engine = engine
         self.options = options or RollupOptions()
 
-    def recomputable_from(self) -> int | None:
-        """The earliest second a later run may still recompute; None before the first rollup."""
-        interval = self.options.interval_s
+    def rolled_up_through(self) -> int | None:
+        """The span id up to which spans have been read and rolled up (retention prunes no span past it)."""
         with self._engine.connect() as connection:
-            newest = connection.execute(
-                select(func.max(SpanRollupRow.bucket_start_unix_s)).where(SpanRollupRow.interval_s == interval)
-            ).scalar_one_or_none()
-        return None if newest is None else (int(newest) - self.options.late_s) // interval * interval
+            return read_cursor(connection, CURSOR_SEEN)
 
-    def due_range(self, now_s: float) -> tuple[int, int] | None:
-        """The ``[start, end)`` seconds to (re)compute now, or None when nothing is due."""
+    def run_once(self) -> RollupRun:
+        """Recompute the intervals that received spans since the last run and upsert them."""
         interval = self.options.interval_s
-        end = int(now_s - self.options.settle_s) // interval * interval
         with self._engine.connect() as connection:
-            newest = connection.execute(
-                select(func.max(SpanRollupRow.bucket_start_unix_s)).where(SpanRollupRow.interval_s == interval)
-            ).scalar_one_or_none()
-            if newest is None:
-                first = connection.execute(
-                    select(func.min(SpanRow.start_unix_nano)).where(SpanRow.is_inference.is_(True))
-                ).scalar_one_or_none()
-                if first is None:
-                    return None
-                start = int(first) // NANOS // interval * interval
+            start_id = read_cursor(connection, CURSOR) or 0
+            seen = read_cursor(connection, CURSOR_SEEN) or start_id
+            pruned_before = read_cursor(connection, PRUNED_BEFORE)
+            top = connection.execute(select(func.max(SpanRow.id))).scalar_one_or_none()
+            if top is None or top <= start_id:
+                return RollupRun()
+            end_id = min(int(top), max(seen, start_id) + self.options.max_ids_per_run)
+            bucket = (SpanRow.start_unix_nano // (interval * NANOS)).label("bucket")
+            dirty = connection.execute(
+                select(bucket, func.count())
+                .where(SpanRow.id > start_id, SpanRow.id <= end_id, SpanRow.is_inference.is_(True))
+                .group_by(bucket)
+            ).all()
+        buckets: list[int] = []
+        too_late = 0
+        for index, count in dirty:
+            start_s = int(index) * interval
+            if pruned_before is not None and start_s < pruned_before:
+                too_late += int(count)
             else:
-                start = (int(newest) - self.options.late_s) // interval * interval
-        end = min(end, start + self.options.max_span_s)
-        return (start, end) if end > start else None
+                buckets.append(start_s)
+        if too_late:
+            logger.warning(
+                "%d spans arrived for intervals whose raw spans retention has pruned (before %s); they are stored "
+                "but not rolled up",
+                too_late,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pruned_before or 0)),
+            )
+        rollups: list[Rollup] = []
+        refused = 0
+        for start_s, end_s in _ranges(sorted(buckets), interval):
+            part = self.recompute(start_s, end_s)
+            rollups += part.rollups
+            refused += part.refused
+        with self._engine.begin() as connection:
+            write_cursor(connection, CURSOR, max(start_id, min(seen, end_id)))
+            write_cursor(connection, CURSOR_SEEN, end_id)
+        return RollupRun(rollups, too_late, refused)
 
-    def run_once(self, now_s: float | None = None) -> list[Rollup]:
-        """Recompute the due intervals from raw spans and upsert them; returns what was written."""
-        due = self.due_range(time.time() if now_s is None else now_s)
-        if due is None:
-            return []
-        return self.recompute(*due)
-
-    def recompute(self, start_s: int, end_s: int) -> list[Rollup]:
+    def recompute(self, start_s: int, end_s: int) -> RollupRun:
         """Recompute rollups for spans starting in ``[start_s, end_s)`` and upsert them."""
         query = select(
             SpanRow.model_name,
@@ -174,39 +218,67 @@ class RollupJob:
         with self._engine.connect() as connection:
             rows = [tuple(row) for row in connection.execute(query)]
         rollups = summarise(rows, self.options.interval_s)
-        store_rollups(self._engine, rollups)
-        return rollups
+        refused = store_rollups(self._engine, rollups)
+        return RollupRun(rollups, refused=refused)
+
+
+def _ranges(buckets: Sequence[int], interval: int) -> list[tuple[int, int]]:
+    """Sorted bucket starts as ``[start, end)`` runs of adjacent buckets."""
+    ranges: list[tuple[int, int]] = []
+    for start in buckets:
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], start + interval)
+        else:
+            ranges.append((start, start + interval))
+    return ranges
 
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def store_rollups(engine: Engine, rollups: Sequence[Rollup]) -> None:
-    """Upsert rollups on their key."""
+def store_rollups(engine: Engine, rollups: Sequence[Rollup]) -> int:
+    """Upsert rollups on their key; returns how many the database refused (each is logged, the rest stored)."""
     if not rollups:
-        return
+        return 0
     statement = upsert(SpanRollupRow, engine.dialect.name, index_elements=_KEY, update_columns=_VALUES)
-    with engine.begin() as connection:
-        for rollup in rollups:
-            connection.execute(
-                statement,
-                {
-                    "model_name": rollup.key.model_name,
-                    "model_version": rollup.key.model_version,
-                    "operation": rollup.key.operation,
-                    "hardware_class": rollup.key.hardware_class,
-                    "interval_s": rollup.interval_s,
-                    "bucket_start_unix_s": rollup.bucket_start_unix_s,
-                    "requests": rollup.requests,
-                    "errors": rollup.errors,
-                    "busy_ns": rollup.busy_ns,
-                    "input_tokens": rollup.input_tokens,
-                    "output_tokens": rollup.output_tokens,
-                    "latency_sketch": rollup.latency.to_bytes(),
-                    **{column: _finite_or_none(rollup.latency.quantile(q)) for q, column in STORED_QUANTILES.items()},
-                },
-            )
+    try:
+        with engine.begin() as connection:
+            connection.execute(statement, [_rollup_row(rollup) for rollup in rollups])
+        return 0
+    except Exception as error:
+        if is_transient(error):
+            raise
+    refused = 0
+    # One key's rollup the database refuses (an index entry too large, say) must not cost the others.
+    for rollup in rollups:
+        try:
+            with engine.begin() as connection:
+                connection.execute(statement, _rollup_row(rollup))
+        except Exception as error:
+            if is_transient(error):
+                raise
+            refused += 1
+            logger.error("the database refused the rollup of %s: %s", rollup.key, describe_error(error))
+    return refused
+
+
+def _rollup_row(rollup: Rollup) -> dict[str, Any]:
+    return {
+        "model_name": rollup.key.model_name,
+        "model_version": rollup.key.model_version,
+        "operation": rollup.key.operation,
+        "hardware_class": rollup.key.hardware_class,
+        "interval_s": rollup.interval_s,
+        "bucket_start_unix_s": rollup.bucket_start_unix_s,
+        "requests": rollup.requests,
+        "errors": rollup.errors,
+        "busy_ns": rollup.busy_ns,
+        "input_tokens": rollup.input_tokens,
+        "output_tokens": rollup.output_tokens,
+        "latency_sketch": rollup.latency.to_bytes(),
+        **{column: _finite_or_none(rollup.latency.quantile(q)) for q, column in STORED_QUANTILES.items()},
+    }
 
 
 def load_rollups(

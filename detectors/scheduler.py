@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -167,11 +167,17 @@ class DetectorScheduler:
     """Runs the evaluation on an interval, off the event loop; an async context manager."""
 
     def __init__(
-        self, engine: Engine, options: SchedulerOptions | None = None, *, observer: PassObserver | None = None
+        self,
+        engine: Engine,
+        options: SchedulerOptions | None = None,
+        *,
+        observer: PassObserver | None = None,
+        on_late_spans: Callable[[int], object] | None = None,
     ) -> None:
         self._engine = engine
         self.options = options or SchedulerOptions()
         self._rollups = RollupJob(engine, self.options.rollup)
+        self._on_late_spans = on_late_spans
         self._latency = LatencyAnomalyDetector(self.options.latency)
         self._drift = DriftMonitor(engine, self.options.drift)
         self._cost = CostAnomalyDetector(self.options.pricing, self.options.cost)
@@ -203,7 +209,9 @@ class DetectorScheduler:
             timings[stage] = time.perf_counter() - clock
             clock = time.perf_counter()
 
-        self._rollups.run_once(now)
+        rolled = self._rollups.run_once()
+        if rolled.too_late and self._on_late_spans is not None:
+            self._on_late_spans(rolled.too_late)
         lap("rollup")
         interval = self.options.rollup.interval_s
         end = int(now - self.options.rollup.settle_s) // interval * interval
@@ -232,7 +240,7 @@ class DetectorScheduler:
         lap("drift")
         store_findings(self._engine, kept)
         lap("store")
-        pruned = prune(self._engine, now, self.options.retention, self._rollups.recomputable_from())
+        pruned = prune(self._engine, now, self.options.retention, self._rollups.rolled_up_through())
         lap("prune")
         if pruned.total:
             logger.info("retention pruned %s", pruned)

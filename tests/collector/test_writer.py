@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.domain import SpanRecord
-from collector.writer import is_transient
+from collector.storage.failures import is_transient
 from tests.collector.writer_harness import scalar, write_through_spool
 
 

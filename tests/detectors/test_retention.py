@@ -75,7 +75,7 @@ def test_spans_and_rollups_are_pruned_on_their_own_clocks(engine: Engine) -> Non
     scheduler = DetectorScheduler(
         engine,
         SchedulerOptions(
-            rollup=RollupOptions(max_span_s=5 * DAY_S),
+            rollup=RollupOptions(),
             retention=RetentionOptions(raw_spans_s=DAY_S, rollups_s=3 * DAY_S),
         ),
     )
@@ -88,14 +88,17 @@ def test_spans_and_rollups_are_pruned_on_their_own_clocks(engine: Engine) -> Non
 
 
 def test_spans_not_yet_rolled_up_are_kept_whatever_their_age(engine: Engine) -> None:
-    """Before the first rollup nothing is pruned; after it, spans the next run may recompute stay."""
-    add_spans(engine, [NOW - 10 * DAY_S, NOW - 200])
-    options = RetentionOptions(raw_spans_s=60, rollups_s=None)
-    assert prune(engine, NOW, options, recomputable_from_s=None).spans == 0
-    assert counts(engine) == (2, 0)
-    pruned = prune(engine, NOW, options, recomputable_from_s=NOW - 300)
+    """Before the first rollup nothing is pruned; after it, only spans the rollup job has read go."""
+    add_spans(engine, [NOW - 10 * DAY_S, NOW - 200, NOW - 9 * DAY_S])
+    options = RetentionOptions(raw_spans_s=300, rollups_s=None)
+    assert prune(engine, NOW, options, rolled_up_through_id=None).spans == 0
+    assert counts(engine) == (3, 0)
+    with engine.connect() as connection:
+        _first, second, third = connection.execute(select(SpanRow.id).order_by(SpanRow.id)).scalars().all()
+    pruned = prune(engine, NOW, options, rolled_up_through_id=second)
     assert (pruned.spans, pruned.rollups) == (1, 0)
-    assert counts(engine) == (1, 0)
+    assert counts(engine) == (2, 0)
+    assert prune(engine, NOW, options, rolled_up_through_id=third).spans == 1
 
 
 def test_zero_days_keeps_forever() -> None:
@@ -214,7 +217,7 @@ def test_predictions_outcomes_findings_and_summaries_go_on_their_own_clocks(
     ages = [10 * DAY_S] * 4 + [4 * DAY_S] * 3 + [3600] * 2
     add_predictions_and_findings(engine, ages)
     options = RetentionOptions(raw_spans_s=None, rollups_s=None, predictions_s=2 * DAY_S, findings_s=5 * DAY_S)
-    pruned = prune(engine, NOW, options, recomputable_from_s=None)
+    pruned = prune(engine, NOW, options, rolled_up_through_id=None)
     assert (pruned.predictions, pruned.outcomes, pruned.findings, pruned.drift_summaries) == (7, 7, 4, 4)
     assert pruned.deliveries == 1
     assert pruned.total == 23
@@ -231,4 +234,4 @@ def test_predictions_outcomes_findings_and_summaries_go_on_their_own_clocks(
     assert tuple(alert) == ("f0", None)
     assert sorted(deliveries) == ["retrying", "sent"]  # unsent work stays whatever its age
     # A second pass has nothing left to do.
-    assert prune(engine, NOW, options, recomputable_from_s=None).total == 0
+    assert prune(engine, NOW, options, rolled_up_through_id=None).total == 0

@@ -115,6 +115,12 @@ class ServiceMetrics:
             ["table"],
             registry=self.registry,
         )
+        self.outcomes_without_prediction = Counter(
+            "inferwatch_outcomes_without_prediction_total",
+            "Outcomes stored whose prediction id had no stored prediction when they were written (the prediction "
+            "may still arrive, or was never sent: check the client's ids).",
+            registry=self.registry,
+        )
         self.writer_restarts = Counter(
             "inferwatch_writer_restarts_total",
             "Times the database writer process died and was restarted; /readyz is 503 while it keeps dying.",

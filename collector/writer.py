@@ -37,14 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from collector.domain import OutcomeRecord, PredictionRecord, SpanRecord
 from collector.limits import clamp_text
 from collector.spool import SpoolPosition, SpoolReader, SpoolRecord
 from collector.storage.failures import describe_error, is_transient
-from collector.storage.tables import DeadLetterRow
+from collector.storage.tables import DeadLetterRow, PredictionRow
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ Batches = dict[Kind, list[tuple[object, ...]]]
 # where `ps` shows it to every user of the machine.
 DB_URL_ENV = "INFERWATCH_WRITER_DB_URL"
 _REASON_CHARS = 2000
+# Ids per IN (...) list: well under SQLite's bound-parameter limit.
+_ID_QUERY_CHUNK = 1000
 _PREVIEW_CHARS_PER_FIELD = 200
 
 
@@ -188,6 +190,7 @@ class DatabaseWriter:
                     "committed": [end.segment, end.offset],
                     "rows": {kind: len(rows) - dead.get(kind, 0) for kind, rows in batches.items()},
                     "dead_lettered": dead,
+                    "unmatched_outcomes": self._unmatched_outcomes(batches.get("outcomes", ())),
                     "seconds": time.perf_counter() - started,
                 }
             )
@@ -212,6 +215,24 @@ class DatabaseWriter:
             for kind, rows in batches.items():
                 self._insert_isolating(kind, rows, dead)
         return dict(dead)
+
+    def _unmatched_outcomes(self, rows: Sequence[tuple[object, ...]]) -> int:
+        """How many of these outcomes name a prediction id that is not stored (yet: it may still arrive)."""
+        if not rows:
+            return 0
+        ids = list({row[0] for row in rows})
+        found = 0
+        try:
+            with self._engine.connect() as connection:
+                for start in range(0, len(ids), _ID_QUERY_CHUNK):
+                    chunk = ids[start : start + _ID_QUERY_CHUNK]
+                    found += connection.execute(
+                        select(func.count()).where(PredictionRow.prediction_id.in_(chunk))
+                    ).scalar_one()
+        except Exception as error:  # a count for /metrics is not worth failing a commit over
+            logger.debug("could not count outcomes without a prediction: %s", describe_error(error))
+            return 0
+        return len(ids) - int(found)
 
     def _insert_isolating(self, kind: Kind, rows: list[tuple[object, ...]], dead: dict[str, int]) -> None:
         """Insert ``rows``, halving on refusal until each refused row stands alone in the dead letters."""

@@ -166,6 +166,7 @@ class BatchWriter:
                 self._metrics.rows_stored.labels(table=table).inc(count)
             for table, count in event["dead_lettered"].items():
                 self._metrics.rows_dead_lettered.labels(table=table).inc(count)
+            self._metrics.outcomes_without_prediction.inc(event.get("unmatched_outcomes", 0))
             self.last_error = None
             self._deaths_without_commit = 0
             self._committed_since_death = True

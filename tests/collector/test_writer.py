@@ -82,3 +82,28 @@ def test_outages_are_transient_and_data_errors_are_not() -> None:
     """Overflow in the driver is about the row; a Python error outside any driver never reads as an outage."""
     assert not is_transient(OverflowError("Python int too large to convert to SQLite INTEGER"))
     assert not is_transient(ValueError("x"))
+
+
+def test_outcomes_for_unknown_predictions_are_counted(migrated_db_url: str, tmp_path: Path) -> None:
+    """An outcome naming a prediction that is not stored is kept (it may come first) and counted."""
+    from collector.native_decode import decode_log_outcomes, decode_log_predictions
+    from inferwatch.v1 import common_pb2, prediction_service_pb2
+
+    prediction = prediction_service_pb2.Prediction(prediction_id="known", model=common_pb2.ModelRef(name="m"))
+    predictions = decode_log_predictions(prediction_service_pb2.LogPredictionsRequest(predictions=[prediction]), 1)
+    outcomes = decode_log_outcomes(
+        prediction_service_pb2.LogOutcomesRequest(
+            outcomes=[
+                prediction_service_pb2.Outcome(prediction_id=name, actual=common_pb2.Output(label="yes"))
+                for name in ("known", "ghost-1", "ghost-2")
+            ]
+        ),
+        1,
+    )
+    reports = write_through_spool(
+        migrated_db_url,
+        tmp_path / "spool",
+        [("predictions", predictions.records), ("outcomes", outcomes.records)],
+    )
+    assert sum(int(report.get("unmatched_outcomes", 0)) for report in reports) == 2
+    assert scalar(migrated_db_url, "SELECT COUNT(*) FROM outcomes") == 3

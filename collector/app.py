@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -15,7 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from alerts import service as alert_service
@@ -29,12 +29,14 @@ from collector.findings import finding_to_json, get_finding
 from collector.grpc_server import GrpcServer
 from collector.http_server import HttpServer
 from collector.ingest_service import IngestOptions, IngestServicers
+from collector.locks import exclusive_lock
 from collector.metrics import ServiceMetrics
 from collector.otlp_traces import SpanDecodeOptions
 from collector.pricing import parse_pricing_section
 from collector.readiness import Readiness, check_readiness
+from collector.settings import redacted_url
 from collector.spool import Spool
-from collector.storage.engine import create_engine_for
+from collector.storage.engine import create_engine_for, is_sqlite_memory, normalize_url
 from collector.storage.migrate import upgrade
 from collector.writer_supervisor import BatchWriter
 from detectors.cost_anomaly import parse_cost_anomaly_section
@@ -47,11 +49,6 @@ from shadow import service as shadow_service
 from shadow.settings import parse_shadow_section
 
 logger = logging.getLogger(__name__)
-
-
-def redacted_url(url: str) -> str:
-    """The database URL with any password hidden, for logs."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class Service:
@@ -81,6 +78,7 @@ class Service:
         cost_anomalies = parse_cost_anomaly_section(pricing_section)
         shadow_settings = parse_shadow_section(config.feature_sections.get("shadow", {}), pricing)
         try:
+            self._lock_sqlite_file(config.storage.db_url)
             if config.storage.migrate_on_start:
                 # The same code path as `inferwatch db upgrade`; blocking, so off the event loop.
                 await asyncio.to_thread(upgrade, config.storage.db_url)
@@ -155,7 +153,11 @@ class Service:
             )
             self.http = await self._stack.enter_async_context(
                 HttpServer(
-                    config.server.http_addr, metrics=self.metrics, readiness=self.readiness, findings=self.finding_json
+                    config.server.http_addr,
+                    metrics=self.metrics,
+                    readiness=self.readiness,
+                    findings=self.finding_json,
+                    auth=config.auth,
                 )
             )
             if not alerting.external_url:
@@ -176,6 +178,22 @@ class Service:
             await self._stack.aclose()
             raise
         return self
+
+    def _lock_sqlite_file(self, db_url: str) -> None:
+        """One `serve` per SQLite file: two would each run detectors and send every alert twice, and fight over
+        the write lock. PostgreSQL replicas coordinate through the database and need no lock."""
+        url = normalize_url(db_url)
+        if url.get_backend_name() != "sqlite" or is_sqlite_memory(url) or not url.database:
+            return
+        path = Path(url.database).resolve()
+        lock = path.with_name(path.name + ".serve-lock")
+        fd = exclusive_lock(
+            lock,
+            wait=False,
+            busy_message=f"another `inferwatch serve` is already using the SQLite database {path}; stop it first, "
+            "or run replicas on PostgreSQL",
+        )
+        self._stack.callback(os.close, fd)
 
     async def finding_json(self, finding_id: int) -> dict[str, Any] | None:
         """The HTTP API's view of one finding, read off the event loop."""

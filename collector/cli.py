@@ -31,6 +31,7 @@ from collector.cli_args import (
 from collector.cli_reports import add_report_commands
 from collector.config import describe, load_config, resolve
 from collector.errors import ConfigError, InferwatchError
+from collector.settings import redacted_url
 
 # Re-exported: scripts and tests read the exit codes from the command's own module.
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -161,7 +162,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Apply migrations."""
-    from collector.app import redacted_url
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, upgrade
 
@@ -179,7 +179,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
     """Revert migrations."""
-    from collector.app import redacted_url
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, downgrade
 
@@ -197,7 +196,6 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
 
 def cmd_db_current(args: argparse.Namespace) -> int:
     """Show the current and head revisions; exit 1 when the schema is behind."""
-    from collector.app import redacted_url
     from collector.storage.engine import create_engine_for
     from collector.storage.migrate import current_revision, head_revision
 

@@ -120,7 +120,10 @@ class ResolvedValue:
 
 def _parse(setting: Setting, raw: object, source: str) -> ResolvedValue:
     """Parse one raw value, turning any failure into a ConfigError that names key, source and value."""
-    shown = "<redacted>" if setting.secret else repr(raw)
+    if setting.secret:
+        shown = "<redacted>"
+    else:
+        shown = repr(setting.redact(raw) if setting.redact is not None and isinstance(raw, str) else raw)
     try:
         if isinstance(raw, list) and setting.parse is parse_tokens:
             raw = ",".join(str(item) for item in raw)
@@ -248,6 +251,8 @@ def describe(config: Config, resolved: Mapping[str, ResolvedValue]) -> list[dict
         value = getattr(section, setting.key)
         if setting.secret and value:
             value = f"<{len(value)} redacted>"
+        elif setting.redact is not None and isinstance(value, str):
+            value = setting.redact(value)
         elif isinstance(value, tuple):
             value = list(value)
         source = resolved[setting.key].source if setting.key in resolved else "default"

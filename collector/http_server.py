@@ -10,12 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.auth import Role, caller_role
+from collector.config import AuthConfig
 from collector.errors import InferwatchError
+from collector.limits import INT64_MAX
 from collector.metrics import EXPOSITION_CONTENT_TYPE, ServiceMetrics
 from collector.readiness import Readiness
 
 # A readiness probe that hangs is worse than one that says no: kubelet's default probe timeout is 1 s.
 READINESS_TIMEOUT_S = 2.0
+
+# Ids are BIGINT: more digits than this is no id at all (and int() of a huge string costs time).
+MAX_ID_DIGITS = 19
 
 ReadinessCheck = Callable[[], Awaitable[Readiness]]
 # A finding's JSON by id, or None when there is none; alert notifications link here as their evidence.
@@ -32,12 +38,19 @@ class HttpServer:
     """An aiohttp server as an async context manager."""
 
     def __init__(
-        self, addr: str, *, metrics: ServiceMetrics, readiness: ReadinessCheck, findings: FindingLookup | None = None
+        self,
+        addr: str,
+        *,
+        metrics: ServiceMetrics,
+        readiness: ReadinessCheck,
+        findings: FindingLookup | None = None,
+        auth: AuthConfig | None = None,
     ) -> None:
         self._addr = addr
         self._metrics = metrics
         self._readiness = readiness
         self._findings = findings
+        self._auth = auth if auth is not None and auth.enabled else None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -66,12 +79,33 @@ class HttpServer:
             app.router.add_get("/api/v1/findings/{id}", self.finding)
         return app
 
+    def _refusal(self, request: web.Request, needed: Role) -> web.Response | None:
+        """401 or 403 when tokens are configured and the request's bearer token does not grant ``needed``."""
+        if self._auth is None:
+            return None
+        role = caller_role(request.headers.get("Authorization"), self._auth)
+        if role is None:
+            return web.json_response(
+                {"error": "missing or invalid bearer token in the Authorization header"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="inferwatch"'},
+            )
+        if role < needed:
+            return web.json_response({"error": "this needs an admin token, not an ingest token"}, status=403)
+        return None
+
     async def finding(self, request: web.Request) -> web.Response:
-        """One finding as JSON: the evidence an alert links to."""
+        """One finding as JSON: the evidence an alert links to (read access, as gRPC GetFinding)."""
         assert self._findings is not None
+        refused = self._refusal(request, Role.INGEST)
+        if refused is not None:
+            return refused
         raw = request.match_info["id"]
-        if not raw.isdigit():
+        # ASCII digits only: str.isdigit() is true for "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit()):
             return web.json_response({"error": f"finding id must be a number, got {raw!r}"}, status=400)
+        if len(raw) > MAX_ID_DIGITS or int(raw) > INT64_MAX:
+            return web.json_response({"error": f"no finding with id {raw}"}, status=404)
         found = await self._findings(int(raw))
         if found is None:
             return web.json_response({"error": f"no finding with id {raw}"}, status=404)
@@ -94,8 +128,10 @@ class HttpServer:
         return web.json_response(body, status=200 if verdict.ready else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        """Prometheus text exposition of the service's own metrics."""
-        return web.Response(body=self._metrics.exposition(), headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
+        """Prometheus text exposition of the service's own metrics, rendered off the event loop so a scrape never
+        holds up an export."""
+        body = await asyncio.to_thread(self._metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
 
     async def __aenter__(self) -> HttpServer:
         host, port = split_addr(self._addr)

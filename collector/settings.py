@@ -6,9 +6,13 @@ the README its table from the same declarations, so they cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DB_URL = "sqlite:///inferwatch.db"
 # The OTLP specification recommends 64 MiB; grpc's own default of 4 MiB rejects real batches with embeddings.
@@ -22,6 +26,15 @@ def parse_addr(raw: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError("expected HOST:PORT with a port from 0 to 65535")
     return raw
+
+
+def redacted_url(url: str) -> str:
+    """A database URL with its password hidden, for logs, errors and `config show`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can parse: hide whatever sits between "user:" and "@".
+        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def parse_db_url(raw: str) -> str:
@@ -99,6 +112,8 @@ class Setting:
     help: str
     secret: bool = False
     has_flag: bool = True
+    # For values that hold a secret in part (a password in a URL): how to show them.
+    redact: Callable[[str], str] | None = None
 
     @property
     def env_var(self) -> str:
@@ -141,6 +156,7 @@ SETTINGS: tuple[Setting, ...] = (
         "db_url",
         parse_db_url,
         "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB.",
+        redact=redacted_url,
     ),
     Setting(
         "storage",

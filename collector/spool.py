@@ -20,7 +20,6 @@ Layout: ``DIR/LOCK``, ``DIR/READER.LOCK``, ``DIR/CHECKPOINT`` (``segment offset`
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import struct
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from collector.errors import InferwatchError
+from collector.locks import exclusive_lock
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +76,6 @@ def load_checkpoint(directory: Path) -> SpoolPosition:
     return SpoolPosition(int(segment), int(offset))
 
 
-def _lock(path: Path, *, wait: bool, busy_message: str) -> int:
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise InferwatchError(busy_message) from None
-    return fd
-
-
 class Spool:
     """The appending side: crash-safe appends with a capacity, in the serving process."""
 
@@ -109,7 +99,7 @@ class Spool:
     def open(self) -> Spool:
         """Lock the directory, recover what a previous process left, and start a fresh segment."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock_fd = _lock(
+        self._lock_fd = exclusive_lock(
             self.directory / "LOCK",
             wait=False,
             busy_message=f"spool directory {self.directory} is in use by another inferwatch process; "
@@ -205,7 +195,7 @@ class SpoolReader:
     def open(self) -> SpoolReader:
         """Take the reader lock, waiting for a previous reader (an orphan still draining) to finish."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.directory / "READER.LOCK", wait=True, busy_message="")
+        self._lock_fd = exclusive_lock(self.directory / "READER.LOCK", wait=True, busy_message="")
         self._position = load_checkpoint(self.directory)
         return self
 

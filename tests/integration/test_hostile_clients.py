@@ -6,22 +6,27 @@ import os
 import pickle
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from sqlalchemy import make_url
 
-from collector.config import Config
+from collector.cli import main
+from collector.config import AuthConfig, Config
+from collector.errors import InferwatchError
 from collector.spool import Spool
 from collector.writer import encode_batch
 from tests.collector.test_writer import span as span_record
 from tests.collector.writer_harness import scalar
-from tests.integration.http_helpers import http_json
+from tests.integration.http_helpers import http_get, http_json
 from tests.integration.ingest_helpers import TRACE_EXPORT, count_rows, raw_call
 from tests.integration.service_harness import RunningService, loopback_config
 
@@ -137,3 +142,75 @@ def test_a_time_past_2262_rejects_that_span_only(running_service: RunningService
     flushed(running_service)
     assert count_rows(db_url, "spans") == 1
     assert count_rows(db_url, "dead_letters") == 0
+
+
+def test_unknown_methods_share_one_metrics_label(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """Calls to made-up method names, answered UNAUTHENTICATED, never give a caller a label of its own."""
+    config = loopback_config(db_url, tmp_path / "spool")
+    service = start_service(replace(config, auth=AuthConfig(ingest_tokens=("ingest-secret",))))
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        for number in range(50):
+            call = raw_call(channel, f"/evil.Service/Method{number}")
+            with pytest.raises(grpc.RpcError) as refused:
+                call(b"", timeout=10)
+            assert refused.value.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNIMPLEMENTED)
+    _, body, _ = http_get(service.http_base + "/metrics")
+    assert "Method1" not in body
+    assert 'method="other"' in body
+
+
+def test_the_json_api_takes_the_same_tokens_as_grpc_and_refuses_bad_ids(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """With tokens configured, /api/v1/findings/{id} needs one; ids that are no id are 400 or 404, never 500."""
+    config = loopback_config(db_url, tmp_path / "spool")
+    service = start_service(
+        replace(config, auth=AuthConfig(ingest_tokens=("ingest-secret",), admin_tokens=("admin-secret",)))
+    )
+    url = service.http_base + "/api/v1/findings/"
+    assert http_json(url + "1")[0] == 401
+    assert http_json(url + "1", {"Authorization": "Bearer wrong"})[0] == 401
+    for token in ("ingest-secret", "admin-secret"):
+        assert http_json(url + "1", {"Authorization": f"Bearer {token}"})[0] == 404
+    headers = {"Authorization": "Bearer ingest-secret"}
+    assert http_json(url + "99999999999999999999999999", headers)[0] == 404
+    assert http_json(url + "%C2%B2", headers)[0] == 400
+    assert http_json(url + "-1", headers)[0] == 400
+
+
+@pytest.mark.postgres
+def test_the_database_password_stays_out_of_argv(
+    fresh_postgres_url: Callable[[], str], tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """The writer process gets the database URL through its environment: `ps` never shows the password."""
+    url = make_url(fresh_postgres_url()).set(password="hunter2-secret").render_as_string(hide_password=False)
+    service = start_service(loopback_config(url, tmp_path / "spool"))
+    assert service.service is not None
+    assert service.service.writer is not None
+    process = service.service.writer._process  # the child's pid, to read its command line as ps does
+    assert process is not None
+    command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    assert b"collector.writer" in command_line
+    assert b"hunter2" not in command_line
+
+
+def test_config_show_hides_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
+    """`inferwatch config show` prints the database URL without its password, as text and as JSON."""
+    url = "postgresql+psycopg://inferwatch:hunter2-secret@db.internal/inferwatch"
+    assert main(["config", "show", "--db-url", url]) == 0
+    assert main(["config", "show", "--db-url", url, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert "inferwatch:***@db.internal" in out
+
+
+def test_a_second_serve_on_one_sqlite_file_refuses_to_start(
+    tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """Two services on one SQLite file would both run detectors and alert twice: the second one says so."""
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    start_service(loopback_config(db_url, tmp_path / "spool-a"))
+    with pytest.raises(InferwatchError, match="already using the SQLite database"):
+        start_service(loopback_config(db_url, tmp_path / "spool-b"))

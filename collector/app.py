@@ -24,6 +24,7 @@ from alerts.dispatcher import AlertDispatcher
 from alerts.sinks import build_sinks
 from collector import finding_service
 from collector.auth import AuthInterceptor
+from collector.cardinality import CardinalityLimiter, CardinalityLimits
 from collector.config import Config
 from collector.findings import finding_to_json, get_finding
 from collector.grpc_server import GrpcServer
@@ -99,6 +100,16 @@ class Service:
                     log_level=config.log_level,
                 )
             )
+            limiter = CardinalityLimiter(
+                CardinalityLimits(
+                    max_models=ingest.max_models,
+                    max_versions_per_model=ingest.max_versions_per_model,
+                    max_operations_per_model=ingest.max_operations_per_model,
+                    max_hardware_classes=ingest.max_hardware_classes,
+                ),
+                on_overflow=self.metrics.observe_overflow,
+            )
+            await asyncio.to_thread(limiter.seed_from, engine)
             servicers = IngestServicers(
                 spool,
                 self.metrics,
@@ -110,6 +121,7 @@ class Service:
                         max_raw_span_bytes=ingest.max_raw_span_bytes,
                     ),
                     retry_after_s=ingest.retry_after_s,
+                    limiter=limiter,
                 ),
             )
             shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)

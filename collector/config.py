@@ -75,6 +75,10 @@ class CollectorConfig:
     keep_non_inference_spans: bool = False
     keep_raw_spans: bool = True
     max_raw_span_bytes: int = DEFAULT_MAX_RAW_SPAN_BYTES
+    max_models: int = 1000
+    max_versions_per_model: int = 100
+    max_operations_per_model: int = 200
+    max_hardware_classes: int = 100
     hardware_class_attribute: str = "ml.hardware.class"
     retry_after_s: float = 1.0
     drain_timeout_s: float = 30.0

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from collector.cardinality import CardinalityLimiter
 from collector.domain import ItemRejection
 from collector.grpc_server import ServiceRegistration
 from collector.metrics import ServiceMetrics
@@ -49,6 +50,8 @@ class IngestOptions:
 
     spans: SpanDecodeOptions = field(default_factory=SpanDecodeOptions)
     retry_after_s: float = 1.0
+    # Labels past the cardinality limits become "other"; None keeps every label.
+    limiter: CardinalityLimiter | None = None
 
 
 def summarize(rejections: Sequence[ItemRejection], noun: str) -> str:
@@ -87,6 +90,8 @@ class IngestServicers:
         """OTLP TraceService/Export."""
         request = await _parse(trace_service_pb2.ExportTraceServiceRequest, raw, context)
         decoded = decode_export_trace_request(request, self._options.spans)
+        if self._options.limiter is not None:
+            decoded.records = self._options.limiter.limit(decoded.records)
         skipped = 0 if self._options.spans.keep_non_inference_spans else decoded.non_inference
         await self._store(context, "spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
         self._count("spans", len(decoded.records), len(decoded.rejections), skipped)

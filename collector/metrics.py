@@ -92,6 +92,13 @@ class ServiceMetrics:
             ["signal"],
             registry=self.registry,
         )
+        self.cardinality_overflow = Counter(
+            "inferwatch_ingest_cardinality_overflow_total",
+            "Span labels stored as 'other' because their dimension (model, version, operation, hardware_class) "
+            "was at its limit (collector.max_*).",
+            ["dimension"],
+            registry=self.registry,
+        )
         self.raw_spans_dropped = Counter(
             "inferwatch_ingest_raw_spans_dropped_total",
             "Spans stored without their raw bytes because those were over collector.max_raw_span_bytes.",
@@ -183,6 +190,10 @@ class ServiceMetrics:
             "Age of the oldest unsent alert delivery after the last pass; 0 when none waits.",
             registry=self.registry,
         )
+
+    def observe_overflow(self, dimension: str, count: int) -> None:
+        """Span labels past a cardinality limit (``collector.cardinality``)."""
+        self.cardinality_overflow.labels(dimension=dimension).inc(count)
 
     def observe_pass(self, name: str, seconds: float, ok: bool) -> None:
         """A background pass ended (``collector.periodic.PassObserver``)."""

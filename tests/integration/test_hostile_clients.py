@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from sqlalchemy import make_url
 
 from collector.cli import main
-from collector.config import AuthConfig, Config
+from collector.config import AuthConfig, CollectorConfig, Config
 from collector.errors import InferwatchError
 from collector.spool import Spool
 from collector.writer import encode_batch
@@ -214,3 +214,23 @@ def test_a_second_serve_on_one_sqlite_file_refuses_to_start(
     start_service(loopback_config(db_url, tmp_path / "spool-a"))
     with pytest.raises(InferwatchError, match="already using the SQLite database"):
         start_service(loopback_config(db_url, tmp_path / "spool-b"))
+
+
+def test_unique_model_names_past_the_limit_are_stored_as_other(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """A client inventing a model name per span grows nothing past collector.max_models."""
+    collector = CollectorConfig(max_models=5)
+    service = start_service(loopback_config(db_url, tmp_path / "spool", collector=collector))
+    spans = [inference_span(number) for number in range(50)]
+    for number, span in enumerate(spans):
+        span.attributes[0].value.string_value = f"made-up-{number}"
+    assert export(service, spans).partial_success.rejected_spans == 0
+    flushed(service)
+    assert scalar(db_url, "SELECT COUNT(DISTINCT model_name) FROM spans") == 6
+    assert scalar(db_url, "SELECT COUNT(*) FROM spans WHERE model_name = 'other'") == 45
+    assert service.service is not None
+    overflow = service.service.metrics.registry.get_sample_value(
+        "inferwatch_ingest_cardinality_overflow_total", {"dimension": "model"}
+    )
+    assert overflow == 45

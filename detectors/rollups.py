@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from collector.limits import INT64_MAX
-from collector.storage.cursors import read_cursor, write_cursor
+from collector.storage.cursors import advance, next_window, read_cursor, seen_through
 from collector.storage.failures import describe_error, is_transient
 from collector.storage.tables import SpanRollupRow, SpanRow
 from collector.storage.upsert import upsert
@@ -38,11 +38,8 @@ from detectors.retention import PRUNED_BEFORE
 logger = logging.getLogger(__name__)
 
 NANOS = 1_000_000_000
-# Where the next run starts reading spans by id, and how far the last run read. The next run starts from
-# the position the run before it reached, not its own: on PostgreSQL a row can commit after rows with
-# higher ids are visible, and the overlap reads it.
+# The job's place in the spans table, by row id (collector.storage.cursors).
 CURSOR = "span_rollups"
-CURSOR_SEEN = "span_rollups.seen"
 _KEY = ("model_name", "model_version", "operation", "hardware_class", "interval_s", "bucket_start_unix_s")
 _VALUES = (
     "requests",
@@ -153,23 +150,21 @@ class RollupJob:
     def rolled_up_through(self) -> int | None:
         """The span id up to which spans have been read and rolled up (retention prunes no span past it)."""
         with self._engine.connect() as connection:
-            return read_cursor(connection, CURSOR_SEEN)
+            return seen_through(connection, CURSOR)
 
     def run_once(self) -> RollupRun:
         """Recompute the intervals that received spans since the last run and upsert them."""
         interval = self.options.interval_s
         with self._engine.connect() as connection:
-            start_id = read_cursor(connection, CURSOR) or 0
-            seen = read_cursor(connection, CURSOR_SEEN) or start_id
             pruned_before = read_cursor(connection, PRUNED_BEFORE)
             top = connection.execute(select(func.max(SpanRow.id))).scalar_one_or_none()
-            if top is None or top <= start_id:
+            window = next_window(connection, CURSOR, top, self.options.max_ids_per_run)
+            if window is None:
                 return RollupRun()
-            end_id = min(int(top), max(seen, start_id) + self.options.max_ids_per_run)
             bucket = (SpanRow.start_unix_nano // (interval * NANOS)).label("bucket")
             dirty = connection.execute(
                 select(bucket, func.count())
-                .where(SpanRow.id > start_id, SpanRow.id <= end_id, SpanRow.is_inference.is_(True))
+                .where(SpanRow.id > window.start_id, SpanRow.id <= window.end_id, SpanRow.is_inference.is_(True))
                 .group_by(bucket)
             ).all()
         buckets: list[int] = []
@@ -194,8 +189,7 @@ class RollupJob:
             rollups += part.rollups
             refused += part.refused
         with self._engine.begin() as connection:
-            write_cursor(connection, CURSOR, max(start_id, min(seen, end_id)))
-            write_cursor(connection, CURSOR_SEEN, end_id)
+            advance(connection, window)
         return RollupRun(rollups, too_late, refused)
 
     def recompute(self, start_s: int, end_s: int) -> RollupRun:

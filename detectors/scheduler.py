@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from collector.domain import Finding
+from collector.errors import InferwatchError
 from collector.findings import store_findings
 from collector.periodic import PassObserver, PeriodicPass
 from collector.pricing import Pricing
@@ -223,19 +224,24 @@ class DetectorScheduler:
         )
         frame = load_frame(self._engine, end - lookback, end, interval, self.options.latency.quantile)
         lap("load")
-        findings = self._latency_findings(frame, end - lookback, end, interval)
-        lap("latency")
-        if self.options.slos:
-            # SLOs count requests over a threshold, which needs the latency summaries: load them for these models.
-            own: dict[str, list[Rollup]] = defaultdict(list)
-            models = {slo.model_name for slo in self.options.slos}
-            for rollup in load_rollups(self._engine, end - lookback, end, interval, model_names=models):
-                own[rollup.key.model_name].append(rollup)
-            for slo in self.options.slos:
-                findings.append(slo_finding(evaluate_slo(slo, own[slo.model_name], end), end - interval, end))
-        lap("slo")
-        findings += [cost_finding(verdict, self.options.cost) for verdict in self._cost.evaluate_frame(frame, end)]
-        lap("cost")
+        failed: list[str] = []
+
+        def guarded(stage: str, evaluate: Callable[[], list[Finding]]) -> list[Finding]:
+            # One detector failing (on one model's data, say) must not cost the other detectors' findings.
+            try:
+                return evaluate()
+            except Exception:
+                logger.exception("%s detection failed; the other detectors' findings are stored", stage)
+                failed.append(stage)
+                return []
+            finally:
+                lap(stage)
+
+        findings = guarded("latency", lambda: self._latency_findings(frame, end - lookback, end, interval))
+        findings += guarded("slo", lambda: self._slo_findings(end - lookback, end, interval))
+        findings += guarded(
+            "cost", lambda: [cost_finding(v, self.options.cost) for v in self._cost.evaluate_frame(frame, end)]
+        )
         kept = self._worth_keeping(findings) + self._drift_findings(now)
         lap("drift")
         store_findings(self._engine, kept)
@@ -246,7 +252,22 @@ class DetectorScheduler:
             logger.info("retention pruned %s", pruned)
         # Seconds per stage of the last pass, for the logs and the scale benchmark.
         self.last_pass_timings = timings
+        if failed:
+            # After storing what the other stages found: the pass still counts as failed on /metrics.
+            raise InferwatchError(f"detector stage(s) failed: {', '.join(failed)}; see the log lines above")
         return kept
+
+    def _slo_findings(self, start: int, end: int, interval: int) -> list[Finding]:
+        """SLO burn per configured SLO; they count requests over a threshold, which needs the latency summaries."""
+        if not self.options.slos:
+            return []
+        own: dict[str, list[Rollup]] = defaultdict(list)
+        models = {slo.model_name for slo in self.options.slos}
+        for rollup in load_rollups(self._engine, start, end, interval, model_names=models):
+            own[rollup.key.model_name].append(rollup)
+        return [
+            slo_finding(evaluate_slo(slo, own[slo.model_name], end), end - interval, end) for slo in self.options.slos
+        ]
 
     def _drift_findings(self, now: float) -> list[Finding]:
         """Drift findings; a failure there must not cost the latency, SLO and cost findings of this pass."""

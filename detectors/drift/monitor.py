@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from collector.domain import Finding
 from collector.errors import ConfigError
+from detectors.drift.late import forget_stale_summaries
 from detectors.drift.performance import MIN_OUTCOMES, compare_performance
 from detectors.drift.records import CONFIDENCE, load_predictions
 from detectors.drift.reference import FittedReference, WindowSummary
@@ -147,6 +148,10 @@ class DriftMonitor:
         # A clock that went back (a replayed pass) counts as due, not as checked in the future.
         check_performance = last_check is None or not 0 <= now - last_check < self.options.performance_every_s
         findings: list[Finding] = []
+        try:
+            forget_stale_summaries(self._engine, self.options.step_s)
+        except Exception:  # stale summaries only miss late predictions; the evaluation itself must go on
+            logger.exception("could not check for predictions that arrived late")
         for info, fitted in load_active_references(self._engine):
             try:
                 current = self.window_summary(info, fitted, window)

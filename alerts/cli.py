@@ -27,8 +27,9 @@ from alerts.store import (
     list_silences,
     silence_to_json,
 )
-from collector.config import Config
-from collector.storage.engine import create_engine_for
+from collector.core.cli_args import add_db_flags
+from collector.core.config import Config
+from collector.core.storage.engine import create_engine_for
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -72,8 +73,8 @@ def _duration(raw: str) -> float:
     return seconds
 
 
-def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``alerts`` to the top-level subcommands; ``add_db_flags`` adds --db-url and --config."""
+def add_commands(commands: Any) -> None:
+    """Add ``alerts`` to the top-level subcommands; each gets the shared --db-url and --config."""
     alerts = commands.add_parser(
         "alerts",
         help="alerts: list, show, acknowledge, silence",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 from alerts.model import Matcher
-from collector.errors import ConfigError
+from collector.core.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -31,7 +31,7 @@ from alerts.grouping import plan_notifications
 from alerts.lifecycle import LifecycleOptions, follow_findings
 from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, release, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
-from collector.periodic import PeriodicPass
+from collector.core.periodic import PeriodicPass
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class PassResult:
 
 
 class DispatcherObserver(Protocol):
-    """What the dispatcher reports for the service's metrics (``collector.metrics.ServiceMetrics`` is one)."""
+    """What the dispatcher reports for the service's metrics (``collector.core.metrics.ServiceMetrics`` is one)."""
 
     def observe_pass(self, name: str, seconds: float, ok: bool) -> None:
         """A pass ended."""

@@ -23,7 +23,7 @@ from alerts.lifecycle import evidence_url
 from alerts.model import FIRING, RESOLVED, Silence
 from alerts.muting import FiringAlert, active_silences, inhibited_by, silenced_by
 from alerts.routing import GroupRef, group_for, matching_routes
-from collector.storage.alert_tables import AlertDeliveryRow, AlertGroupRow, AlertRow
+from collector.core.storage.alert_tables import AlertDeliveryRow, AlertGroupRow, AlertRow
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.model import FIRING, PENDING, RESOLVED, condition_key, finding_annotations, finding_labels, fingerprint
-from collector.domain import Finding
-from collector.findings import findings_after
-from collector.storage.alert_tables import AlertCursorRow, AlertRow
+from collector.core.domain import Finding
+from collector.core.findings import findings_after
+from collector.core.storage.alert_tables import AlertCursorRow, AlertRow
 
 FINDINGS_CURSOR: Final = "findings"
 BATCH: Final = 1000

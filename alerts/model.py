@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from collector.domain import Finding
+from collector.core.domain import Finding
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 # The identifying labels every alert has; `subject` is added when a finding is about part of a model.

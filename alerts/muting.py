@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import InhibitRule
 from alerts.model import Matcher, Silence, matches_all
-from collector.storage.alert_tables import SilenceRow
+from collector.core.storage.alert_tables import SilenceRow
 
 
 def silence_from_row(row: SilenceRow) -> Silence:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from alerts.sinks.base import AlertSink, Notification, NotifiedAlert, SendResult
-from collector.storage.alert_tables import AlertDeliveryRow, AlertGroupRow
+from collector.core.storage.alert_tables import AlertDeliveryRow, AlertGroupRow
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from alerts.store import (
     list_alerts,
     list_silences,
 )
-from collector.grpc_server import ServiceRegistration
+from collector.core.registration import ServiceRegistration
 from inferwatch.v1 import alert_service_pb2 as pb
 from inferwatch.v1 import alert_service_pb2_grpc
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, selectinload
 from alerts.config import DEFAULT_INHIBIT_RULES, InhibitRule
 from alerts.model import FIRING, Acknowledgement, Alert, Delivery, Matcher, Silence
 from alerts.muting import FiringAlert, active_silences, inhibited_by, silence_from_row, silenced_by
-from collector.errors import InferwatchError
-from collector.storage.alert_tables import AlertDeliveryRow, AlertRow, SilenceRow
+from collector.core.errors import InferwatchError
+from collector.core.storage.alert_tables import AlertDeliveryRow, AlertRow, SilenceRow
 
 
 class NotFoundError(InferwatchError):

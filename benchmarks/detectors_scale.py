@@ -34,10 +34,10 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.pricing import Pricing, TokenPrice
-from collector.storage.engine import create_engine_for
-from collector.storage.migrate import upgrade
-from collector.storage.tables import SpanRollupRow
+from collector.core.pricing import Pricing, TokenPrice
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.migrate import upgrade
+from collector.core.storage.tables import SpanRollupRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions
 from detectors.latency_sketch import LatencySketch

@@ -20,7 +20,7 @@ from pathlib import Path
 import onnxruntime
 
 from benchmarks.shadow_overhead import wide_mlp
-from collector.pricing import Pricing
+from collector.core.pricing import Pricing
 from shadow.hardware import detected_nvidia_class
 from shadow.result import ShadowResult
 from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow

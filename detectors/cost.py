@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collector.pricing import Cost, Pricing
+from collector.core.pricing import Cost, Pricing
 from detectors.frame import RollupFrame
 from detectors.rollups import Rollup, RollupKey
 

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from collector.domain import Finding
-from collector.errors import ConfigError
-from collector.pricing import Pricing
+from collector.core.domain import Finding
+from collector.core.errors import ConfigError
+from collector.core.pricing import Pricing
 from detectors.frame import RollupFrame
 from detectors.rollups import Rollup, RollupKey
 

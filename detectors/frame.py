@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from collector.storage.tables import SpanRollupRow
+from collector.core.storage.tables import SpanRollupRow
 from detectors.rollups import STORED_QUANTILES, RollupKey
 
 # A key travels as one string (four would cost four Python objects per row), split on the unit separator;

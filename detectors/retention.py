@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.alert_tables import AlertDeliveryRow
-from collector.storage.cursors import read_cursor, write_cursor
-from collector.storage.tables import DriftSummaryRow, FindingRow, OutcomeRow, PredictionRow, SpanRollupRow, SpanRow
+from collector.core.storage.alert_tables import AlertDeliveryRow
+from collector.core.storage.cursors import read_cursor, write_cursor
+from collector.core.storage.tables import DriftSummaryRow, FindingRow, OutcomeRow, PredictionRow, SpanRollupRow, SpanRow
 
 # Written here, read by the rollup job (detectors.rollups.PRUNED_BEFORE).
 PRUNED_BEFORE = "spans.pruned_before_s"

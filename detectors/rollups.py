@@ -27,18 +27,18 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from collector.limits import INT64_MAX
-from collector.storage.cursors import advance, next_window, read_cursor, seen_through
-from collector.storage.failures import describe_error, is_transient
-from collector.storage.tables import SpanRollupRow, SpanRow
-from collector.storage.upsert import upsert
+from collector.core.limits import INT64_MAX
+from collector.core.storage.cursors import advance, next_window, read_cursor, seen_through
+from collector.core.storage.failures import describe_error, is_transient
+from collector.core.storage.tables import SpanRollupRow, SpanRow
+from collector.core.storage.upsert import upsert
 from detectors.latency_sketch import LatencySketch
 from detectors.retention import PRUNED_BEFORE
 
 logger = logging.getLogger(__name__)
 
 NANOS = 1_000_000_000
-# The job's place in the spans table, by row id (collector.storage.cursors).
+# The job's place in the spans table, by row id (collector.core.storage.cursors).
 CURSOR = "span_rollups"
 _KEY = ("model_name", "model_version", "operation", "hardware_class", "interval_s", "bucket_start_unix_s")
 _VALUES = (

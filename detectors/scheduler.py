@@ -22,12 +22,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from collector.domain import Finding
-from collector.errors import InferwatchError
-from collector.findings import store_findings
-from collector.periodic import PassObserver, PeriodicPass
-from collector.pricing import Pricing
-from collector.storage.tables import FindingRow
+from collector.core.domain import Finding
+from collector.core.errors import InferwatchError
+from collector.core.findings import store_findings
+from collector.core.periodic import PassObserver, PeriodicPass
+from collector.core.pricing import Pricing
+from collector.core.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
 from detectors.drift.monitor import DriftMonitor, DriftOptions
 from detectors.frame import RollupFrame, latency_columns, load_frame

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from collector.errors import ConfigError
+from collector.core.errors import ConfigError
 from detectors.rollups import Rollup
 
 MINUTE = 60

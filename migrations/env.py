@@ -1,6 +1,6 @@
 """Alembic environment for inferwatch.
 
-inferwatch runs migrations through ``collector.storage.migrate``, which passes an open connection (already
+inferwatch runs migrations through ``collector.core.storage.migrate``, which passes an open connection (already
 locked and inside a transaction) in ``config.attributes["connection"]``. Run directly by the ``alembic``
 command instead, this file builds its own engine from ``sqlalchemy.url``.
 """
@@ -18,9 +18,9 @@ logger = logging.getLogger("inferwatch.migrations")
 def _target_metadata() -> MetaData | None:
     """The models' metadata, for autogenerate; upgrades do not need it, so its absence is not fatal."""
     try:
-        from collector.storage import Base
+        from collector.core.storage import Base
     except ImportError as error:
-        logger.warning("autogenerate unavailable: cannot import collector.storage (%s)", error)
+        logger.warning("autogenerate unavailable: cannot import collector.core.storage (%s)", error)
         return None
     return Base.metadata
 

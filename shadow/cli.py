@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import MODEL_TASKS
+from collector.core.cli_args import add_db_flags
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import MODEL_TASKS
 from shadow.registry import ModelVersion, latest_version, list_model_versions, register_model_version
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace, str], int]
 
 
-def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``models`` and ``shadow`` to the top-level subcommands; ``add_db_flags`` adds --db-url and --config."""
+def add_commands(commands: Any) -> None:
+    """Add ``models`` and ``shadow`` to the top-level subcommands; each gets the shared --db-url and --config."""
     models = commands.add_parser(
         "models", help="register model versions (shadow baselines)", description="The model registry."
     )

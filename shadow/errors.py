@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.errors import InferwatchError
+from collector.core.errors import InferwatchError
 
 
 class ShadowError(InferwatchError):

@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import OutcomeRow, PredictionRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import OutcomeRow, PredictionRow
 from shadow.errors import InvalidTensorError, NoRecordedInputsError
 from shadow.tensors import Feed, decode_raw_inputs
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from collector.storage.tables import MODEL_TASKS, ModelRow, ModelVersionRow
+from collector.core.storage.tables import MODEL_TASKS, ModelRow, ModelVersionRow
 from shadow.errors import ArtifactNotFoundError, ShadowError
 
 

@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 import numpy as np
 from sqlalchemy import select
 
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import ModelRow, ModelVersionRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import ModelRow, ModelVersionRow
 from shadow.compare import Comparison, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.hardware import hardware_class_for

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload as _selectinload
 
-from collector.grpc_server import ServiceRegistration
-from collector.storage.shadow_tables import ShadowRunRow
+from collector.core.registration import ServiceRegistration
+from collector.core.storage.shadow_tables import ShadowRunRow
 from inferwatch.v1 import (
     common_pb2,
     model_service_pb2,

@@ -1,7 +1,7 @@
 """The ``[shadow]`` section of ``inferwatch.toml``: margins, sequential looks and the prices runs use.
 
 Read once by the composition root and the CLI, with the ``[pricing]`` section parsed by the kernel's
-``collector.pricing``, and passed down explicitly::
+``collector.core.pricing``, and passed down explicitly::
 
     [shadow]
     min_agreement_lower_bound = 0.99   # switch only if the agreement lower bound is at least this
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from collector.errors import ConfigError
-from collector.pricing import Pricing
+from collector.core.errors import ConfigError
+from collector.core.pricing import Pricing
 from shadow.recommend import Margins
 
 _MARGIN_KEYS = frozenset(f.name for f in fields(Margins))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from collector.storage.shadow_tables import ShadowRunRow, ShadowVariantResultRow
+from collector.core.storage.shadow_tables import ShadowRunRow, ShadowVariantResultRow
 from shadow.result import ShadowResult
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.storage.engine import normalize_url
-from collector.storage.migrate import upgrade
+from collector.core.storage.engine import normalize_url
+from collector.core.storage.migrate import upgrade
 
 POSTGRES_URL_ENV = "INFERWATCH_TEST_POSTGRES_URL"
 TEST_DATABASE_PREFIX = "inferwatch_test_"

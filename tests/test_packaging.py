@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.storage.migrate import head_revision
+from collector.core.storage.migrate import head_revision
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_TOP_LEVEL = {"collector", "detectors", "shadow", "alerts", "inferwatch"}

@@ -18,7 +18,7 @@ from typing import Any
 
 from alerts.config import AlertsConfig
 from alerts.sinks.base import AlertSink, Notification, NotifiedAlert, SendResult
-from collector.errors import ConfigError
+from collector.core.errors import ConfigError
 
 ENTRY_POINT_GROUP = "inferwatch.alert_sinks"
 

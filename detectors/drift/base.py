@@ -26,7 +26,7 @@ from typing import ClassVar, Final, Protocol, Self, TypeVar
 
 import numpy as np
 
-from collector.errors import NotFittedError
+from collector.core.errors import NotFittedError
 from detectors.drift.columns import (
     MAX_DISCRETE_VALUES,
     CategoricalColumn,

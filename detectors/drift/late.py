@@ -14,8 +14,8 @@ from collections import defaultdict
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.cursors import advance, next_window
-from collector.storage.tables import DriftReferenceRow, DriftSummaryRow, PredictionRow
+from collector.core.storage.cursors import advance, next_window
+from collector.core.storage.tables import DriftReferenceRow, DriftSummaryRow, PredictionRow
 
 CURSOR = "drift_summaries"
 NANOS = 1_000_000_000

@@ -27,8 +27,8 @@ from typing import Any, Final, Literal, get_args
 
 from sqlalchemy.engine import Engine
 
-from collector.domain import Finding
-from collector.errors import ConfigError
+from collector.core.domain import Finding
+from collector.core.errors import ConfigError
 from detectors.drift.late import forget_stale_summaries
 from detectors.drift.performance import MIN_OUTCOMES, compare_performance
 from detectors.drift.records import CONFIDENCE, load_predictions

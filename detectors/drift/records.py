@@ -17,7 +17,7 @@ from typing import Any, Final
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.tables import OutcomeRow, PredictionRow
+from collector.core.storage.tables import OutcomeRow, PredictionRow
 
 MAX_OUTPUT_COLUMNS: Final = 20
 CONFIDENCE: Final = "output.confidence"

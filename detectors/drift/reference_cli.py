@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collector.cli_args import parse_since
-from collector.storage.engine import create_engine_for
+from collector.core.cli_args import add_db_flags, parse_since
+from collector.core.storage.engine import create_engine_for
 from detectors.drift.store import (
     DEFAULT_REFERENCE,
     ReferenceInfo,
@@ -25,8 +24,8 @@ from detectors.drift.store import (
 )
 
 
-def add_reference_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``reference set`` and ``reference list``; ``add_db_flags`` adds --db-url and --config."""
+def add_reference_commands(commands: Any) -> None:
+    """Add ``reference set`` and ``reference list``; each gets the shared --db-url and --config."""
     reference = commands.add_parser(
         "reference",
         help="drift references: what each model version's windows are compared with",

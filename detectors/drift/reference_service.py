@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import Engine
 
-from collector.grpc_server import ServiceRegistration
+from collector.core.registration import ServiceRegistration
 from detectors.drift.store import DEFAULT_REFERENCE, ReferenceInfo, fit_from_range, list_references, save_reference
 from inferwatch.v1 import common_pb2, finding_service_pb2, finding_service_pb2_grpc
 

@@ -18,9 +18,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from collector.storage.base import utcnow
-from collector.storage.tables import DriftReferenceRow, DriftSummaryRow
-from collector.storage.upsert import insert_ignore
+from collector.core.storage.base import utcnow
+from collector.core.storage.tables import DriftReferenceRow, DriftSummaryRow
+from collector.core.storage.upsert import insert_ignore
 from detectors.drift.estimate import ConfidenceCalibration
 from detectors.drift.files import read_table
 from detectors.drift.performance import MIN_OUTCOMES, Performance, classification_performance, regression_performance

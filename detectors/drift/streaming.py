@@ -20,7 +20,7 @@ from typing import Self
 
 import numpy as np
 
-from collector.errors import NotFittedError
+from collector.core.errors import NotFittedError
 from detectors.drift.base import (
     DEFAULT_MIN_COUNT,
     Partial,

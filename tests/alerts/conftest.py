@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from collector.domain import Finding
-from collector.findings import store_findings
-from collector.storage.engine import create_engine_for
+from collector.core.domain import Finding
+from collector.core.findings import store_findings
+from collector.core.storage.engine import create_engine_for
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

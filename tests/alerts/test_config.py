@@ -10,8 +10,8 @@ import pytest
 from alerts.config import AlertsConfig, parse_alerts_section, parse_duration
 from alerts.model import Matcher
 from alerts.routing import group_for, matching_routes
-from collector.config import load_config
-from collector.errors import ConfigError
+from collector.core.config import load_config
+from collector.core.errors import ConfigError
 
 TOML = """
 [alerts]

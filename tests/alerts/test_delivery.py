@@ -19,10 +19,10 @@ from alerts.outbox import RetryPolicy
 from alerts.sinks.base import AlertSink, Notification, SendResult
 from alerts.sinks.webhook import WebhookSink
 from alerts.store import get_alert
-from collector.findings import store_findings
-from collector.storage.alert_tables import AlertDeliveryRow
-from collector.storage.engine import create_engine_for
-from collector.storage.migrate import upgrade
+from collector.core.findings import store_findings
+from collector.core.storage.alert_tables import AlertDeliveryRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.migrate import upgrade
 from tests.alerts.conftest import Clock, Receiver, Store, finding
 from tests.alerts.helpers import alerts_config, dispatcher
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from collector.domain import Finding
-from collector.findings import store_findings
-from collector.storage.alert_tables import AlertRow
+from collector.core.domain import Finding
+from collector.core.findings import store_findings
+from collector.core.storage.alert_tables import AlertRow
 from tests.alerts.conftest import Clock, Store
 from tests.alerts.helpers import dispatcher
 

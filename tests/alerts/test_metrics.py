@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from alerts.dispatcher import AlertDispatcher
 from alerts.sinks.webhook import WebhookSink
-from collector.metrics import ServiceMetrics
+from collector.core.metrics import ServiceMetrics
 from tests.alerts.conftest import Clock, Receiver, Store
 from tests.alerts.helpers import alerts_config
 

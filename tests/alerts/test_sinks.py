@@ -15,7 +15,7 @@ from alerts.sinks.base import Notification, NotifiedAlert
 from alerts.sinks.slack import SlackSink, slack_message
 from alerts.sinks.webhook import WebhookSink, webhook_payload
 from alerts.testing import InMemorySink
-from collector.errors import ConfigError
+from collector.core.errors import ConfigError
 from tests.alerts.conftest import T0, Clock, Receiver, Store
 from tests.alerts.helpers import dispatcher
 

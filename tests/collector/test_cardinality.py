@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from collector.cardinality import OTHER, CardinalityLimiter, CardinalityLimits
+from collector.ingest.cardinality import OTHER, CardinalityLimiter, CardinalityLimits
 from tests.collector.test_writer import span
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser, main
-from collector.storage.migrate import head_revision
+from collector.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_parser, main
+from collector.core.storage.migrate import head_revision
 
 SUBCOMMANDS = [
     ["serve"],

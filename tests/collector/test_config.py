@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import load_config
-from collector.errors import ConfigError
-from collector.settings import DEFAULT_DB_URL, DEFAULT_MAX_MESSAGE_BYTES, SETTINGS
+from collector.core.config import load_config
+from collector.core.errors import ConfigError
+from collector.core.settings import DEFAULT_DB_URL, DEFAULT_MAX_MESSAGE_BYTES, SETTINGS
 
 
 def test_defaults_need_nothing(tmp_path: Path) -> None:

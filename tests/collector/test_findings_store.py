@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from collector.domain import Finding
-from collector.findings import FindingFilter, findings_after, list_findings, store_findings
-from collector.storage.engine import create_engine_for
+from collector.core.domain import Finding
+from collector.core.findings import FindingFilter, findings_after, list_findings, store_findings
+from collector.core.storage.engine import create_engine_for
 
 WINDOW = (datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC))
 

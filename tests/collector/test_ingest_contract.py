@@ -20,9 +20,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValu
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from collector.native_decode import decode_log_outcomes, decode_log_predictions
-from collector.otlp_logs import decode_export_logs_request
-from collector.otlp_traces import SpanDecodeOptions, decode_export_trace_request
+from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
+from collector.ingest.otlp_logs import decode_export_logs_request
+from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 from tests.collector.writer_harness import scalar, write_through_spool
 

@@ -6,7 +6,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from collector.otlp_traces import SpanDecodeOptions, decode_export_trace_request
+from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
 
 TRACE = bytes(range(1, 17))
 

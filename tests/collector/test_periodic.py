@@ -7,8 +7,8 @@ import threading
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.metrics import ServiceMetrics
-from collector.periodic import PeriodicPass
+from collector.core.metrics import ServiceMetrics
+from collector.core.periodic import PeriodicPass
 
 
 def test_failures_and_successes_reach_the_metrics() -> None:

@@ -9,8 +9,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 
-from collector.native_decode import decode_log_outcomes, decode_log_predictions
-from collector.otlp_logs import decode_export_logs_request
+from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
+from collector.ingest.otlp_logs import decode_export_logs_request
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 RECEIVED = 1_700_000_000_000_000_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.errors import ConfigError
-from collector.pricing import (
+from collector.core.errors import ConfigError
+from collector.core.pricing import (
     DEFAULT_HARDWARE_USD_PER_HOUR,
     NANOS_PER_HOUR,
     UNPRICED,

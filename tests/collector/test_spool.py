@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.errors import InferwatchError
-from collector.spool import Spool, SpoolFull, SpoolReader
+from collector.core.errors import InferwatchError
+from collector.ingest.spool import Spool, SpoolFull, SpoolReader
 
 
 def drain(spool: Spool, reader: SpoolReader) -> list[bytes]:

@@ -16,10 +16,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 import collector
-from collector.errors import StorageError
-from collector.storage import Base
-from collector.storage.engine import create_engine_for
-from collector.storage.migrate import (
+from collector.core.errors import StorageError
+from collector.core.storage import Base
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.migrate import (
     MIGRATION_LOCK_KEY,
     alembic_config,
     current_revision,
@@ -276,8 +276,8 @@ def test_upgrade_waits_for_the_migration_lock(fresh_postgres_url: Callable[[], s
 def test_findings_stored_before_revisions_keep_their_place_in_the_alert_cursor(db_url: str, engine: Engine) -> None:
     """Upgrading a database with findings: each gets its id as revision, so the alert engine's stored cursor
     (the largest id it applied) still means the same, and the next finding's revision is above every id."""
-    from collector.domain import Finding
-    from collector.findings import FindingFilter, list_findings, store_findings
+    from collector.core.domain import Finding
+    from collector.core.findings import FindingFilter, list_findings, store_findings
 
     upgrade(db_url, "0006")
     with engine.begin() as connection:

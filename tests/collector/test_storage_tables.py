@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.errors import StorageError
-from collector.storage import (
+from collector.core.errors import StorageError
+from collector.core.storage import (
     AlertCursorRow,
     AlertDeliveryRow,
     AlertGroupRow,

@@ -6,8 +6,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from collector.domain import SpanRecord
-from collector.storage.failures import is_transient
+from collector.core.domain import SpanRecord
+from collector.core.storage.failures import is_transient
 from tests.collector.writer_harness import scalar, write_through_spool
 
 
@@ -68,7 +68,7 @@ def test_a_later_batch_is_stored_after_a_refused_one(migrated_db_url: str, tmp_p
 
 def test_an_unreadable_spool_record_is_set_aside(migrated_db_url: str, tmp_path: Path) -> None:
     """A spool record this code cannot decode goes to the dead letters as raw bytes; the rest is written."""
-    from collector.spool import Spool
+    from collector.ingest.spool import Spool
 
     spool = Spool(tmp_path / "spool", max_bytes=1 << 20).open()
     spool.append(b"not a pickle")
@@ -86,7 +86,7 @@ def test_outages_are_transient_and_data_errors_are_not() -> None:
 
 def test_outcomes_for_unknown_predictions_are_counted(migrated_db_url: str, tmp_path: Path) -> None:
     """An outcome naming a prediction that is not stored is kept (it may come first) and counted."""
-    from collector.native_decode import decode_log_outcomes, decode_log_predictions
+    from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
     from inferwatch.v1 import common_pb2, prediction_service_pb2
 
     prediction = prediction_service_pb2.Prediction(prediction_id="known", model=common_pb2.ModelRef(name="m"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.pricing import Pricing, TokenPrice
+from collector.core.pricing import Pricing, TokenPrice
 from detectors.cost import cost_line_to_json, cost_report, format_cost_report, rollup_cost
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.errors import ConfigError
-from collector.pricing import Pricing, TokenPrice
+from collector.core.errors import ConfigError
+from collector.core.pricing import Pricing, TokenPrice
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding, parse_cost_anomaly_section
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from collector.pricing import Pricing, TokenPrice
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import SpanRollupRow
+from collector.core.pricing import Pricing, TokenPrice
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import SpanRollupRow
 from detectors.cost import cost_report, cost_report_frame
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
 from detectors.frame import latency_columns, load_frame

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.alert_tables import AlertDeliveryRow, AlertRow
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import (
+from collector.core.storage.alert_tables import AlertDeliveryRow, AlertRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import (
     DriftReferenceRow,
     DriftSummaryRow,
     FindingRow,

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.engine import create_engine_for
-from collector.storage.migrate import upgrade
-from collector.storage.tables import SpanRollupRow, SpanRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.migrate import upgrade
+from collector.core.storage.tables import SpanRollupRow, SpanRow
 from detectors.retention import DAY_S, RetentionOptions, prune
 from detectors.rollups import RollupJob
 from detectors.scheduler import DetectorScheduler

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collector.errors import ConfigError
+from collector.core.errors import ConfigError
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey
 from detectors.slo import BURN_WINDOWS, SLO, burn_rate, evaluate_slo, parse_slo_section

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import Config
+from collector.core.config import Config
 from tests.integration.service_harness import RunningService, loopback_config
 
 

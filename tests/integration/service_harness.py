@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from collector.app import Service
-from collector.config import CollectorConfig, Config, ServerConfig, StorageConfig
+from collector.core.config import CollectorConfig, Config, ServerConfig, StorageConfig
+from collector.service.app import Service
 
 START_TIMEOUT_S = 30.0
 

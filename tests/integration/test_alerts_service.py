@@ -18,10 +18,10 @@ import grpc
 import pytest
 from sqlalchemy import text
 
-from collector.cli import main
-from collector.config import Config
-from collector.findings import store_findings
-from collector.storage.engine import create_engine_for
+from collector.cli.commands import main
+from collector.core.config import Config
+from collector.core.findings import store_findings
+from collector.core.storage.engine import create_engine_for
 from inferwatch.v1 import alert_service_pb2 as pb
 from inferwatch.v1 import alert_service_pb2_grpc
 from tests.alerts.conftest import Receiver, finding

@@ -15,9 +15,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from collector.cli import main
-from collector.config import Config, DetectorsConfig
-from collector.errors import ConfigError
+from collector.cli.commands import main
+from collector.core.config import Config, DetectorsConfig
+from collector.core.errors import ConfigError
 from inferwatch.v1 import common_pb2, finding_service_pb2, finding_service_pb2_grpc
 from tests.integration.service_harness import RunningService, loopback_config
 

@@ -11,8 +11,8 @@ import grpc
 import numpy as np
 import pytest
 
-from collector.cli import main
-from collector.config import Config, DetectorsConfig
+from collector.cli.commands import main
+from collector.core.config import Config, DetectorsConfig
 from inferwatch.v1 import (
     common_pb2,
     finding_service_pb2,

@@ -19,11 +19,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from sqlalchemy import make_url
 
-from collector.cli import main
-from collector.config import AuthConfig, CollectorConfig, Config
-from collector.errors import InferwatchError
-from collector.spool import Spool
-from collector.writer import encode_batch
+from collector.cli.commands import main
+from collector.core.config import AuthConfig, CollectorConfig, Config
+from collector.core.errors import InferwatchError
+from collector.ingest.spool import Spool
+from collector.ingest.writer import encode_batch
 from tests.collector.test_writer import span as span_record
 from tests.collector.writer_harness import scalar
 from tests.integration.http_helpers import http_get, http_json
@@ -192,7 +192,7 @@ def test_the_database_password_stays_out_of_argv(
     process = service.service.writer._process  # the child's pid, to read its command line as ps does
     assert process is not None
     command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
-    assert b"collector.writer" in command_line
+    assert b"collector.ingest.writer" in command_line
     assert b"hunter2" not in command_line
 
 

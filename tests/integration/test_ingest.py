@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from sqlalchemy import create_engine, make_url
 
-from collector.config import AuthConfig, CollectorConfig, Config
+from collector.core.config import AuthConfig, CollectorConfig, Config
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 from tests.integration.ingest_helpers import (
     LOGS_EXPORT,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from collector.spool import Spool
+from collector.ingest.spool import Spool
 from tests.integration.ingest_helpers import count_rows, database_write_lock, prediction_request, prediction_stub
 from tests.integration.process_harness import read_until, start_serve
 

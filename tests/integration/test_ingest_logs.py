@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 
-from collector.config import CollectorConfig, Config
+from collector.core.config import CollectorConfig, Config
 from tests.integration.ingest_helpers import (
     LOGS_EXPORT,
     count_rows,

@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector.cli import main
-from collector.config import Config, DetectorsConfig
+from collector.cli.commands import main
+from collector.core.config import Config, DetectorsConfig
 from inferwatch.v1 import common_pb2, finding_service_pb2, finding_service_pb2_grpc
 from tests.integration.ingest_helpers import TRACE_EXPORT, raw_call
 from tests.integration.service_harness import RunningService, loopback_config

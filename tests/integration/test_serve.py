@@ -13,8 +13,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from collector.config import Config
-from collector.storage.migrate import downgrade
+from collector.core.config import Config
+from collector.core.storage.migrate import downgrade
 from tests.integration.http_helpers import http_get, http_json
 from tests.integration.service_harness import RunningService, loopback_config
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from collector.cli import main
-from collector.config import Config
+from collector.cli.commands import main
+from collector.core.config import Config
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 from tests.integration.ingest_helpers import prediction_stub
 from tests.integration.service_harness import RunningService, loopback_config

@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
-from collector.app import Service
-from collector.config import Config
-from collector.errors import ConfigError
+from collector.core.config import Config
+from collector.core.errors import ConfigError
+from collector.service.app import Service
 from inferwatch.v1 import (
     common_pb2,
     model_service_pb2,

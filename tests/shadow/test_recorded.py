@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import OutcomeRow, PredictionRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import OutcomeRow, PredictionRow
 from shadow.errors import NoRecordedInputsError
 from shadow.recorded import RecordedInput, parse_outcome, replay_order, sample_recorded_inputs, stratified_pick
 from shadow.tensors import encode_raw_inputs

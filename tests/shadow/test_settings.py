@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from collector.errors import ConfigError
-from collector.pricing import parse_pricing_section
+from collector.core.errors import ConfigError
+from collector.core.pricing import parse_pricing_section
 from shadow.recommend import Margins
 from shadow.settings import ShadowSettings, parse_shadow_section
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import DriftSummaryRow
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import DriftSummaryRow
 from detectors.drift.late import forget_stale_summaries
 from detectors.drift.monitor import DriftMonitor, DriftOptions
 from tests.detectors.drift.test_monitor import HOUR, T0, rows, set_reference, store

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from collector.domain import Finding
-from collector.errors import ConfigError
-from collector.storage.engine import create_engine_for
-from collector.storage.tables import DriftSummaryRow, OutcomeRow, PredictionRow
+from collector.core.domain import Finding
+from collector.core.errors import ConfigError
+from collector.core.storage.engine import create_engine_for
+from collector.core.storage.tables import DriftSummaryRow, OutcomeRow, PredictionRow
 from detectors.drift.monitor import (
     DATA,
     ESTIMATED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collector.errors import NotFittedError
+from collector.core.errors import NotFittedError
 from detectors.drift import CategoricalSummary, NumericSummary, SummaryDrift
 
 SEED = 99

@@ -239,7 +239,18 @@ def run_inferwatch(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[
     env["INFERWATCH_DB_URL"] = db_url
     env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{kind}-spool")
     server = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--otlp-http-addr",
+            "127.0.0.1:0",
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

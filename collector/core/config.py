@@ -35,6 +35,7 @@ class ServerConfig:
 
     grpc_addr: str = "127.0.0.1:4317"
     http_addr: str = "127.0.0.1:8080"
+    otlp_http_addr: str = "127.0.0.1:4318"
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     shutdown_grace_s: float = 10.0
 

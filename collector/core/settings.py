@@ -141,9 +141,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "server",
+        "otlp_http_addr",
+        parse_addr,
+        "OTLP/HTTP listen address: POST /v1/traces, /v1/logs and /v1/metrics, protobuf or JSON.",
+    ),
+    Setting(
+        "server",
         "max_message_bytes",
         parse_positive_int,
-        "Largest gRPC message accepted, after decompression; larger ones get RESOURCE_EXHAUSTED.",
+        "Largest gRPC message or OTLP/HTTP body accepted, after decompression; larger ones are refused "
+        "(RESOURCE_EXHAUSTED, or 413).",
     ),
     Setting(
         "server",

@@ -1,9 +1,11 @@
-"""The ingest servicers: OTLP TraceService and LogsService, and inferwatch.v1.PredictionService.
+"""Ingest: one pipeline for every transport, and its gRPC servicers (OTLP traces, logs and metrics, and
+inferwatch.v1.PredictionService).
 
-Each call decodes its whole request in one step on the event loop (no thread hop per item), validates item
-by item, appends what is usable to the durable spool, and answers. Handlers take raw bytes rather than
-letting grpc deserialize, so a malformed message is INVALID_ARGUMENT with a reason instead of grpc's bare
-INTERNAL "Exception deserializing request!".
+``IngestPipeline`` decodes a whole parsed request in one step on the event loop (no thread hop per item),
+validates item by item, appends what is usable to the durable spool, counts, and builds the answer; the
+OTLP/HTTP receiver (``collector.service.otlp_http``) calls the same methods. The gRPC handlers take raw
+bytes rather than letting grpc deserialize, so a malformed message is INVALID_ARGUMENT with a reason instead
+of grpc's bare INTERNAL "Exception deserializing request!".
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.core.domain import ItemRejection
+from collector.core.errors import InferwatchError
 from collector.core.metrics import ServiceMetrics
 from collector.core.registration import ServiceRegistration
 from collector.core.rpc_errors import abort_retry_later
@@ -35,13 +39,13 @@ logger = logging.getLogger(__name__)
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 PREDICTION_SERVICE = "inferwatch.v1.PredictionService"
 # partial_success messages list the first few reasons; the count says how many there were.
 MAX_REASONS = 5
 
 # grpc ships no type information; this alias documents what handlers receive.
 Context = Any
-RequestT = TypeVar("RequestT", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -68,32 +72,39 @@ def item_errors(rejections: Sequence[ItemRejection]) -> list[common_pb2.ItemErro
     return [common_pb2.ItemError(index=r.index, field=r.field, message=r.message) for r in rejections]
 
 
-class IngestServicers:
-    """Decode, validate, spool, answer; shared by the three ingest services."""
+class InvalidRequest(InferwatchError):
+    """Nothing in the request is usable: gRPC INVALID_ARGUMENT, HTTP 400. Clients must not retry it."""
+
+
+class RetryLater(InferwatchError):
+    """The spool is full: gRPC UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class IngestPipeline:
+    """Validate, spool, count and answer parsed requests, whatever transport brought them (gRPC or HTTP).
+
+    Each method takes a parsed request and returns the response message, or raises ``InvalidRequest`` or
+    ``RetryLater``; the transports only parse bytes and map those two errors to their own answers.
+    """
 
     def __init__(self, spool: Spool, metrics: ServiceMetrics, options: IngestOptions) -> None:
         self._spool = spool
         self._metrics = metrics
         self._options = options
 
-    def registrations(self) -> list[ServiceRegistration]:
-        """The three services, with raw-bytes handlers."""
-        return [
-            _registration(TRACE_SERVICE, {"Export": self.export_traces}),
-            _registration(LOGS_SERVICE, {"Export": self.export_logs}),
-            _registration(
-                PREDICTION_SERVICE, {"LogPredictions": self.log_predictions, "LogOutcomes": self.log_outcomes}
-            ),
-        ]
-
-    async def export_traces(self, raw: bytes, context: Context) -> bytes:
-        """OTLP TraceService/Export."""
-        request = await _parse(trace_service_pb2.ExportTraceServiceRequest, raw, context)
+    def traces(
+        self, request: trace_service_pb2.ExportTraceServiceRequest
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        """OTLP traces: inference spans are stored, others counted."""
         decoded = decode_export_trace_request(request, self._options.spans)
         if self._options.limiter is not None:
             decoded.records = self._options.limiter.limit(decoded.records)
         skipped = 0 if self._options.spans.keep_non_inference_spans else decoded.non_inference
-        await self._store(context, "spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
+        self._store("spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
         self._count("spans", len(decoded.records), len(decoded.rejections), skipped)
         if decoded.clamped:
             self._metrics.values_clamped.labels(signal="spans").inc(decoded.clamped)
@@ -103,16 +114,15 @@ class IngestServicers:
         if decoded.rejections:
             response.partial_success.rejected_spans = len(decoded.rejections)
             response.partial_success.error_message = summarize(decoded.rejections, "spans")
-        return response.SerializeToString()
+        return response
 
-    async def export_logs(self, raw: bytes, context: Context) -> bytes:
-        """OTLP LogsService/Export: prediction and outcome events are stored, other logs counted."""
-        request = await _parse(logs_service_pb2.ExportLogsServiceRequest, raw, context)
+    def logs(self, request: logs_service_pb2.ExportLogsServiceRequest) -> logs_service_pb2.ExportLogsServiceResponse:
+        """OTLP logs: prediction and outcome events are stored, other logs counted."""
         decoded = decode_export_logs_request(request, time.time_ns())
         usable = len(decoded.predictions) + len(decoded.outcomes) + decoded.other_logs
         if decoded.rejections and usable == 0:
-            await _invalid(context, summarize(decoded.rejections, "log records"))
-        await self._append(context, "logs", [("predictions", decoded.predictions), ("outcomes", decoded.outcomes)])
+            raise InvalidRequest(summarize(decoded.rejections, "log records"))
+        self._append("logs", [("predictions", decoded.predictions), ("outcomes", decoded.outcomes)])
         self._count("predictions", len(decoded.predictions), 0, 0)
         self._count("outcomes", len(decoded.outcomes), 0, 0)
         self._count("logs", 0, len(decoded.rejections), decoded.other_logs)
@@ -121,18 +131,29 @@ class IngestServicers:
         if decoded.rejections:
             response.partial_success.rejected_log_records = len(decoded.rejections)
             response.partial_success.error_message = summarize(decoded.rejections, "log records")
-        return response.SerializeToString()
+        return response
 
-    async def log_predictions(self, raw: bytes, context: Context) -> bytes:
-        """inferwatch.v1.PredictionService/LogPredictions."""
-        request = await _parse(prediction_service_pb2.LogPredictionsRequest, raw, context)
+    def metrics(
+        self, request: metrics_service_pb2.ExportMetricsServiceRequest
+    ) -> metrics_service_pb2.ExportMetricsServiceResponse:
+        """OTLP metrics: accepted and counted by data point, not stored (spans carry what detectors read)."""
+        points = 0
+        for resource_metrics in request.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    kind = metric.WhichOneof("data")
+                    if kind is not None:
+                        points += len(getattr(metric, kind).data_points)
+        self._count("metrics", 0, 0, points)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    def predictions(
+        self, request: prediction_service_pb2.LogPredictionsRequest
+    ) -> prediction_service_pb2.LogPredictionsResponse:
+        """inferwatch.v1 LogPredictions."""
         decoded = decode_log_predictions(request, time.time_ns())
-        await self._store(
-            context,
-            "predictions",
-            records=decoded.records,
-            rejections=decoded.rejections,
-            total=len(request.predictions),
+        self._store(
+            "predictions", records=decoded.records, rejections=decoded.rejections, total=len(request.predictions)
         )
         self._count("predictions", len(decoded.records), len(decoded.rejections), 0)
         self._metrics.non_finite_values.inc(decoded.non_finite_values)
@@ -141,25 +162,27 @@ class IngestServicers:
             rejected=len(decoded.rejections),
             errors=item_errors(decoded.rejections),
             non_finite_values=decoded.non_finite_values,
-        ).SerializeToString()
-
-    async def log_outcomes(self, raw: bytes, context: Context) -> bytes:
-        """inferwatch.v1.PredictionService/LogOutcomes."""
-        request = await _parse(prediction_service_pb2.LogOutcomesRequest, raw, context)
-        decoded = decode_log_outcomes(request, time.time_ns())
-        await self._store(
-            context, "outcomes", records=decoded.records, rejections=decoded.rejections, total=len(request.outcomes)
         )
+
+    def outcomes(
+        self, request: prediction_service_pb2.LogOutcomesRequest
+    ) -> prediction_service_pb2.LogOutcomesResponse:
+        """inferwatch.v1 LogOutcomes."""
+        decoded = decode_log_outcomes(request, time.time_ns())
+        self._store("outcomes", records=decoded.records, rejections=decoded.rejections, total=len(request.outcomes))
         self._count("outcomes", len(decoded.records), len(decoded.rejections), 0)
         return prediction_service_pb2.LogOutcomesResponse(
             accepted=len(decoded.records),
             rejected=len(decoded.rejections),
             errors=item_errors(decoded.rejections),
-        ).SerializeToString()
+        )
 
-    async def _store(
+    def refused(self, signal: str) -> None:
+        """Count a request refused before it reached the pipeline (malformed, too large)."""
+        self._metrics.ingest_items.labels(signal=signal, result="refused_requests").inc()
+
+    def _store(
         self,
-        context: Context,
         kind: Kind,
         *,
         records: Sequence[tuple[object, ...]],
@@ -168,19 +191,17 @@ class IngestServicers:
     ) -> None:
         """Refuse a request where every item is bad; otherwise spool the good ones."""
         if rejections and len(rejections) == total:
-            await _invalid(context, summarize(rejections, kind))
-        await self._append(context, kind, [(kind, records)])
+            raise InvalidRequest(summarize(rejections, kind))
+        self._append(kind, [(kind, records)])
 
-    async def _append(
-        self, context: Context, signal: str, batches: Sequence[tuple[Kind, Sequence[tuple[object, ...]]]]
-    ) -> None:
+    def _append(self, signal: str, batches: Sequence[tuple[Kind, Sequence[tuple[object, ...]]]]) -> None:
         payloads = [encode_batch(kind, records) for kind, records in batches if records]  # type: ignore[arg-type]
         try:
             for payload in payloads:
                 self._spool.append(payload)
         except SpoolFull as error:
             self._metrics.ingest_refusals.labels(signal=signal).inc()
-            await abort_retry_later(context, f"{error}; retry later", self._options.retry_after_s)
+            raise RetryLater(f"{error}; retry later", self._options.retry_after_s) from None
 
     def _count(self, signal: str, accepted: int, rejected: int, skipped: int) -> None:
         for result, count in (("accepted", accepted), ("rejected", rejected), ("skipped", skipped)):
@@ -188,7 +209,58 @@ class IngestServicers:
                 self._metrics.ingest_items.labels(signal=signal, result=result).inc(count)
 
 
-async def _parse(message_type: type[RequestT], raw: bytes, context: Context) -> RequestT:
+Handler = Callable[[Any], Message]
+
+
+class IngestServicers:
+    """The gRPC side of ingest: raw-bytes handlers that parse, run the pipeline and map its errors."""
+
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        self._pipeline = pipeline
+
+    def registrations(self) -> list[ServiceRegistration]:
+        """The four services, with raw-bytes handlers."""
+        pipeline = self._pipeline
+        return [
+            self._registration(
+                TRACE_SERVICE, {"Export": (trace_service_pb2.ExportTraceServiceRequest, pipeline.traces)}
+            ),
+            self._registration(LOGS_SERVICE, {"Export": (logs_service_pb2.ExportLogsServiceRequest, pipeline.logs)}),
+            self._registration(
+                METRICS_SERVICE, {"Export": (metrics_service_pb2.ExportMetricsServiceRequest, pipeline.metrics)}
+            ),
+            self._registration(
+                PREDICTION_SERVICE,
+                {
+                    "LogPredictions": (prediction_service_pb2.LogPredictionsRequest, pipeline.predictions),
+                    "LogOutcomes": (prediction_service_pb2.LogOutcomesRequest, pipeline.outcomes),
+                },
+            ),
+        ]
+
+    def _registration(self, service: str, methods: dict[str, tuple[type[Message], Handler]]) -> ServiceRegistration:
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(self._handler(message_type, handle))
+            for name, (message_type, handle) in methods.items()
+        }
+        generic = grpc.method_handlers_generic_handler(service, handlers)
+        return ServiceRegistration(service, lambda server: server.add_generic_rpc_handlers((generic,)))
+
+    @staticmethod
+    def _handler(message_type: type[Message], handle: Handler) -> Callable[[bytes, Context], Awaitable[bytes]]:
+        async def answer(raw: bytes, context: Context) -> bytes:
+            request = await _parse(message_type, raw, context)
+            try:
+                return handle(request).SerializeToString()
+            except InvalidRequest as error:
+                await _invalid(context, str(error))
+            except RetryLater as error:
+                await abort_retry_later(context, str(error), error.retry_after_s)
+
+        return answer
+
+
+async def _parse(message_type: type[Message], raw: bytes, context: Context) -> Message:
     try:
         return message_type.FromString(raw)
     except DecodeError as error:
@@ -198,11 +270,3 @@ async def _parse(message_type: type[RequestT], raw: bytes, context: Context) -> 
 async def _invalid(context: Context, message: str) -> NoReturn:
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
-
-
-def _registration(
-    service: str, methods: dict[str, Callable[[bytes, Context], Awaitable[bytes]]]
-) -> ServiceRegistration:
-    handlers = {name: grpc.unary_unary_rpc_method_handler(method) for name, method in methods.items()}
-    generic = grpc.method_handlers_generic_handler(service, handlers)
-    return ServiceRegistration(service, lambda server: server.add_generic_rpc_handlers((generic,)))

@@ -32,13 +32,14 @@ from collector.core.storage.engine import create_engine_for, is_sqlite_memory, n
 from collector.core.storage.migrate import upgrade
 from collector.ingest.cardinality import CardinalityLimiter, CardinalityLimits
 from collector.ingest.otlp_traces import SpanDecodeOptions
-from collector.ingest.servicers import IngestOptions, IngestServicers
+from collector.ingest.servicers import IngestOptions, IngestPipeline, IngestServicers
 from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
 from collector.service import finding_service
 from collector.service.auth import AuthInterceptor
 from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
+from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
 from detectors.cost_anomaly import parse_cost_anomaly_section
 from detectors.drift import reference_service
@@ -64,6 +65,8 @@ class Service:
         self.writer: BatchWriter | None = None
         self.grpc: GrpcServer | None = None
         self.http: HttpServer | None = None
+        self.otlp_http: OtlpHttpReceiver | None = None
+        self.ingest: IngestPipeline | None = None
         self.detectors: DetectorScheduler | None = None
         self.alerts: AlertDispatcher | None = None
 
@@ -110,7 +113,7 @@ class Service:
                 on_overflow=self.metrics.observe_overflow,
             )
             await asyncio.to_thread(limiter.seed_from, engine)
-            servicers = IngestServicers(
+            self.ingest = IngestPipeline(
                 spool,
                 self.metrics,
                 IngestOptions(
@@ -124,6 +127,7 @@ class Service:
                     limiter=limiter,
                 ),
             )
+            servicers = IngestServicers(self.ingest)
             shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)
             # Registered before the gRPC server, so it runs after the server has drained its calls.
             self._stack.callback(shadow_runs.interrupt_running)
@@ -141,6 +145,15 @@ class Service:
                     max_message_bytes=config.server.max_message_bytes,
                     shutdown_grace_s=config.server.shutdown_grace_s,
                     interceptors=[AuthInterceptor(config.auth)] if config.auth.enabled else [],
+                )
+            )
+            # Beside the gRPC server, and like it left before the writer flushes.
+            self.otlp_http = await self._stack.enter_async_context(
+                OtlpHttpReceiver(
+                    config.server.otlp_http_addr,
+                    pipeline=self.ingest,
+                    max_body_bytes=config.server.max_message_bytes,
+                    auth=config.auth,
                 )
             )
             self.detectors = await self._stack.enter_async_context(
@@ -240,12 +253,16 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             assert service.http is not None
             grpc_host = config.server.grpc_addr.rpartition(":")[0]
             http_host = config.server.http_addr.rpartition(":")[0]
+            assert service.otlp_http is not None
+            otlp_http_host = config.server.otlp_http_addr.rpartition(":")[0]
             logger.info(
-                "inferwatch serving: gRPC on %s:%d, HTTP on %s:%d, database %s",
+                "inferwatch serving: gRPC on %s:%d, HTTP on %s:%d, OTLP/HTTP on %s:%d, database %s",
                 grpc_host,
                 service.grpc.port,
                 http_host,
                 service.http.port,
+                otlp_http_host,
+                service.otlp_http.port,
                 redacted_url(config.storage.db_url),
             )
             await stop.wait()

@@ -47,6 +47,8 @@ def start_serve(workdir: Path, db_url: str | None = None, *extra: str) -> tuple[
             "serve",
             "--grpc-addr",
             "127.0.0.1:0",
+            "--otlp-http-addr",
+            "127.0.0.1:0",
             "--http-addr",
             "127.0.0.1:0",
             *extra,

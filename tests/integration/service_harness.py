@@ -71,11 +71,23 @@ class RunningService:
         assert self.service.http is not None
         return f"http://127.0.0.1:{self.service.http.port}"
 
+    @property
+    def otlp_http_base(self) -> str:
+        """``http://127.0.0.1:PORT`` of the OTLP/HTTP receiver."""
+        assert self.service is not None
+        assert self.service.otlp_http is not None
+        return f"http://127.0.0.1:{self.service.otlp_http.port}"
+
 
 def loopback_config(db_url: str, spool_dir: Path, *, collector: CollectorConfig | None = None, **server: Any) -> Config:
     """A Config on loopback port 0, the given database, and its own spool directory."""
     return Config(
-        server=replace(ServerConfig(grpc_addr="127.0.0.1:0", http_addr="127.0.0.1:0", shutdown_grace_s=2.0), **server),
+        server=replace(
+            ServerConfig(
+                grpc_addr="127.0.0.1:0", http_addr="127.0.0.1:0", otlp_http_addr="127.0.0.1:0", shutdown_grace_s=2.0
+            ),
+            **server,
+        ),
         storage=StorageConfig(db_url=db_url),
         collector=replace(collector or CollectorConfig(), spool_dir=str(spool_dir)),
     )

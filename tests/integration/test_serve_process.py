@@ -49,6 +49,8 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
                 "serve",
                 "--grpc-addr",
                 f"127.0.0.1:{grpc_port}",
+                "--otlp-http-addr",
+                "127.0.0.1:0",
                 "--http-addr",
                 "127.0.0.1:0",
                 "--db-url",

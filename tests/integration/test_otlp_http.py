@@ -1,0 +1,235 @@
+"""OTLP over HTTP with real clients: the Python SDK's HTTP exporters, and hand-written protobuf and JSON bodies."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from collector.core.config import AuthConfig, CollectorConfig, Config, ServerConfig
+from tests.integration.ingest_helpers import count_rows, database_write_lock
+from tests.integration.service_harness import RunningService, loopback_config
+
+FLUSH_TIMEOUT_S = 60.0
+
+# The README's curl example: one inference span in OTLP JSON.
+README_SPAN_JSON = {
+    "resourceSpans": [
+        {
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "scorer"}}]},
+            "scopeSpans": [
+                {
+                    "spans": [
+                        {
+                            "traceId": "5b8efff798038103d269b633813fc60c",
+                            "spanId": "eee19b7ec3c1b174",
+                            "name": "predict",
+                            "kind": 2,
+                            "startTimeUnixNano": "1700000000000000000",
+                            "endTimeUnixNano": "1700000000012000000",
+                            "attributes": [
+                                {"key": "ml.model.name", "value": {"stringValue": "fraud"}},
+                                {"key": "ml.model.version", "value": {"stringValue": "7"}},
+                                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "42"}},
+                            ],
+                            "status": {"code": 1},
+                            "someFieldFromTheFuture": {"ignored": True},
+                        }
+                    ]
+                }
+            ],
+        }
+    ]
+}
+
+
+def flushed(service: RunningService) -> None:
+    """Wait until everything the service acknowledged is committed."""
+    assert service.service is not None
+    assert service.service.writer is not None
+    assert service.service.writer.flush(FLUSH_TIMEOUT_S), "batch writer did not drain the spool in time"
+
+
+def post(
+    url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """POST a body; return status, body and headers without raising on 4xx and 5xx."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def export_spans_over_http(endpoint: str, count: int, *, compression: Compression = Compression.NoCompression) -> bool:
+    """Create ``count`` inference spans with the real SDK and export them with its OTLP/HTTP exporter."""
+    exporter = OTLPSpanExporter(endpoint=endpoint + "/v1/traces", compression=compression, timeout=30)
+    provider = TracerProvider(resource=Resource.create({"service.name": "scorer", "ml.hardware.class": "cpu"}))
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_export_batch_size=256, max_queue_size=max(count, 2048))
+    )
+    tracer = provider.get_tracer("tests")
+    for number in range(count):
+        with tracer.start_as_current_span("predict") as span:
+            span.set_attribute("ml.model.name", "fraud")
+            span.set_attribute("request.number", number)
+    flushed_ok = provider.force_flush(timeout_millis=120_000)
+    provider.shutdown()
+    return flushed_ok
+
+
+def test_python_sdk_http_exporter_stores_every_span(running_service: RunningService) -> None:
+    """The Python SDK's http/protobuf exporter, plain and gzip: exactly N spans stored."""
+    db_url = running_service.config.storage.db_url
+    assert export_spans_over_http(running_service.otlp_http_base, 300)
+    assert export_spans_over_http(running_service.otlp_http_base, 200, compression=Compression.Gzip)
+    flushed(running_service)
+    assert count_rows(db_url, "spans") == 500
+
+
+def test_python_sdk_http_log_exporter_stores_predictions(running_service: RunningService) -> None:
+    """ml.prediction events over OTLP/HTTP logs become predictions."""
+    exporter = OTLPLogExporter(endpoint=running_service.otlp_http_base + "/v1/logs", timeout=30)
+    provider = LoggerProvider(resource=Resource.create({"ml.model.name": "fraud", "ml.model.version": "1"}))
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    logger = provider.get_logger("tests")
+    for number in range(50):
+        logger.emit(
+            event_name="ml.prediction",
+            body={"prediction_id": f"http-{number}", "features": {"amount": float(number)}, "output": {"label": "ok"}},
+        )
+    assert provider.force_flush(timeout_millis=60_000)
+    provider.shutdown()
+    flushed(running_service)
+    assert count_rows(running_service.config.storage.db_url, "predictions") == 50
+
+
+def test_the_readme_json_body_is_stored_and_answered_in_json(running_service: RunningService) -> None:
+    """A hand-written OTLP JSON body (hex ids, integer enums, string int64s, an unknown field) is stored; the
+    answer is JSON too, and sending it again stores nothing twice."""
+    url = running_service.otlp_http_base + "/v1/traces"
+    body = json.dumps(README_SPAN_JSON).encode()
+    for _ in range(2):
+        status, answer, headers = post(url, body, "application/json")
+        assert status == 200
+        assert headers["Content-Type"].startswith("application/json")
+        assert json.loads(answer) == {}
+    flushed(running_service)
+    db_url = running_service.config.storage.db_url
+    assert count_rows(db_url, "spans", "WHERE model_name = 'fraud' AND model_version = '7' AND input_tokens = 42") == 1
+
+
+def test_partial_success_names_the_bad_span(running_service: RunningService) -> None:
+    """A request with one bad span is 200 with partial_success, in the request's encoding."""
+    spans = README_SPAN_JSON["resourceSpans"][0]["scopeSpans"][0]["spans"]  # type: ignore[index]
+    bad = {**spans[0], "spanId": "", "traceId": "0af7651916cd43dd8448eb211c80319c"}
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [spans[0], bad]}]}]}
+    status, answer, _ = post(
+        running_service.otlp_http_base + "/v1/traces", json.dumps(document).encode(), "application/json"
+    )
+    assert status == 200
+    assert json.loads(answer)["partialSuccess"]["rejectedSpans"] == "1"
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="no ids")
+    status, answer, headers = post(
+        running_service.otlp_http_base + "/v1/traces", request.SerializeToString(), "application/x-protobuf"
+    )
+    assert status == 400
+    assert headers["Content-Type"] == "application/x-protobuf"
+    assert status_pb2.Status.FromString(answer).code == code_pb2.INVALID_ARGUMENT
+
+
+def test_bad_bodies_get_the_answers_the_specification_names(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """Malformed JSON and protobuf and bad hex ids are 400, other content types 415, oversized and gzip-bomb
+    bodies 413, an empty request 200; a valid span sent after all that is stored."""
+    config = loopback_config(db_url, tmp_path / "spool")
+    service = start_service(replace(config, server=replace(config.server, max_message_bytes=1 << 20)))
+    url = service.otlp_http_base + "/v1/traces"
+    assert post(url, b"{not json", "application/json")[0] == 400
+    assert post(url, b"\xff\xff\xff", "application/x-protobuf")[0] == 400
+    assert post(url, b"[1, 2]", "application/json")[0] == 400
+    bad_hex = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}]})
+    status, answer, _ = post(url, bad_hex.encode(), "application/json")
+    assert status == 400
+    assert "traceId must be a hex string" in json.loads(answer)["message"]
+    assert post(url, b"{}", "text/plain")[0] == 415
+    assert post(url, b"x" * (2 << 20), "application/x-protobuf")[0] == 413
+    bomb = gzip.compress(b"\x00" * (64 << 20))
+    assert len(bomb) < 1 << 20
+    assert post(url, bomb, "application/x-protobuf", {"Content-Encoding": "gzip"})[0] == 413
+    assert post(url, b"", "application/x-protobuf")[0] == 200
+    assert post(url, b"{}", "application/json")[0] == 200
+    metrics_status, _, _ = post(service.otlp_http_base + "/v1/metrics", b"", "application/x-protobuf")
+    assert metrics_status == 200
+    assert post(url, json.dumps(README_SPAN_JSON).encode(), "application/json")[0] == 200
+    flushed(service)
+    assert count_rows(db_url, "spans") == 1
+
+
+def test_tokens_are_checked_like_grpc(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """With tokens configured, no token is 401 and an ingest token is enough."""
+    config = loopback_config(db_url, tmp_path / "spool")
+    service = start_service(replace(config, auth=AuthConfig(ingest_tokens=("ingest-secret",))))
+    url = service.otlp_http_base + "/v1/traces"
+    body = json.dumps(README_SPAN_JSON).encode()
+    assert post(url, body, "application/json")[0] == 401
+    assert post(url, body, "application/json", {"Authorization": "Bearer wrong"})[0] == 401
+    assert post(url, body, "application/json", {"Authorization": "Bearer ingest-secret"})[0] == 200
+
+
+def test_a_full_spool_is_503_with_retry_after_and_the_sdk_retries_through_it(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """While the database is stalled and the spool fills, the SDK gets 503 with Retry-After, retries, and
+    every span is stored once the stall ends."""
+    collector = CollectorConfig(spool_max_bytes=64 * 1024, retry_after_s=1.0)
+    service = start_service(loopback_config(db_url, tmp_path / "spool", collector=collector))
+    assert service.service is not None
+    registry = service.service.metrics.registry
+
+    def refusals() -> float:
+        return registry.get_sample_value("inferwatch_ingest_refusals_total", {"signal": "spans"}) or 0.0
+
+    result: list[bool] = []
+    with database_write_lock(db_url):
+        exporter = threading.Thread(target=lambda: result.append(export_spans_over_http(service.otlp_http_base, 1500)))
+        exporter.start()
+        deadline = time.monotonic() + 60
+        while refusals() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    exporter.join(180)
+    assert refusals() >= 1, "the stall never filled the spool"
+    assert result == [True]
+    flushed(service)
+    assert count_rows(db_url, "spans") == 1500
+
+
+def test_the_default_port_is_4318() -> None:
+    """OTLP/HTTP listens where every SDK looks by default."""
+    assert ServerConfig().otlp_http_addr == "127.0.0.1:4318"

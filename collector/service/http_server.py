@@ -15,6 +15,7 @@ from collector.core.errors import InferwatchError
 from collector.core.limits import INT64_MAX
 from collector.core.metrics import EXPOSITION_CONTENT_TYPE, ServiceMetrics
 from collector.service.auth import Role, caller_role
+from collector.service.protocol_log import install_wrong_protocol_filter
 from collector.service.readiness import Readiness
 
 # A readiness probe that hangs is worse than one that says no: kubelet's default probe timeout is 1 s.
@@ -134,6 +135,7 @@ class HttpServer:
         return web.Response(body=body, headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
 
     async def __aenter__(self) -> HttpServer:
+        install_wrong_protocol_filter()
         host, port = split_addr(self._addr)
         runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await runner.setup()

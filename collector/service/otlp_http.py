@@ -33,6 +33,7 @@ from collector.core.errors import InferwatchError
 from collector.ingest.servicers import IngestPipeline, InvalidRequest, RetryLater
 from collector.service.auth import Role, caller_role
 from collector.service.http_server import split_addr
+from collector.service.protocol_log import install_wrong_protocol_filter
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class OtlpHttpReceiver:
         return None
 
     async def __aenter__(self) -> OtlpHttpReceiver:
+        install_wrong_protocol_filter()
         host, port = split_addr(self._addr)
         runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await runner.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -12,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
+import pytest
 from google.rpc import code_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -233,3 +237,24 @@ def test_a_full_spool_is_503_with_retry_after_and_the_sdk_retries_through_it(
 def test_the_default_port_is_4318() -> None:
     """OTLP/HTTP listens where every SDK looks by default."""
     assert ServerConfig().otlp_http_addr == "127.0.0.1:4318"
+
+
+def test_a_grpc_client_on_the_http_port_gets_one_clear_log_line(
+    running_service: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gRPC exporter pointed at the OTLP/HTTP port by mistake: one warning saying so, no traceback per retry."""
+    target = running_service.otlp_http_base.removeprefix("http://")
+    with caplog.at_level(logging.INFO, logger="aiohttp.server"):
+        for _ in range(5):
+            with grpc.insecure_channel(target) as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                with pytest.raises(grpc.RpcError):
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    records = [record for record in caplog.records if record.name == "aiohttp.server"]
+    assert len(records) == 1
+    assert records[0].levelno == logging.WARNING
+    assert "HTTP/2 without negotiation" in records[0].getMessage()
+    assert records[0].exc_info is None

@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from collector.core.config import AuthConfig, CollectorConfig, Config, ServerConfig
 from tests.integration.ingest_helpers import count_rows, database_write_lock
+from tests.integration.js_client import export_spans_with_js
 from tests.integration.service_harness import RunningService, loopback_config
 
 FLUSH_TIMEOUT_S = 60.0
@@ -258,3 +259,14 @@ def test_a_grpc_client_on_the_http_port_gets_one_clear_log_line(
     assert records[0].levelno == logging.WARNING
     assert "HTTP/2 without negotiation" in records[0].getMessage()
     assert records[0].exc_info is None
+
+
+@pytest.mark.parametrize("protocol", ["proto", "json"])
+def test_the_javascript_sdk_exporters_store_every_span(running_service: RunningService, protocol: str) -> None:
+    """@opentelemetry/exporter-trace-otlp-proto and -otlp-http (JSON), as a Node.js service runs them."""
+    done = export_spans_with_js(running_service.otlp_http_base, protocol, 300, f"node-{protocol}")
+    assert done.returncode == 0, done.stderr
+    flushed(running_service)
+    db_url = running_service.config.storage.db_url
+    assert count_rows(db_url, "spans", f"WHERE model_name = 'node-{protocol}' AND model_version = 'js'") == 300
+    assert count_rows(db_url, "spans", f"WHERE model_name = 'node-{protocol}' AND input_tokens = 299") == 1

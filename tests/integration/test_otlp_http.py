@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
+import shutil
+import subprocess
 import threading
 import time
 import urllib.error
@@ -270,3 +273,33 @@ def test_the_javascript_sdk_exporters_store_every_span(running_service: RunningS
     db_url = running_service.config.storage.db_url
     assert count_rows(db_url, "spans", f"WHERE model_name = 'node-{protocol}' AND model_version = 'js'") == 300
     assert count_rows(db_url, "spans", f"WHERE model_name = 'node-{protocol}' AND input_tokens = 299") == 1
+
+
+def test_the_readme_curl_example_works_as_written(running_service: RunningService) -> None:
+    """The README's curl command, run with curl against the OTLP/HTTP port, stores its span."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    command = re.search(r"^curl -s localhost:4318/v1/traces .*?'\n# \{\}", readme, re.S | re.M)
+    assert command is not None, "the README lost its OTLP/HTTP curl example"
+    body = re.search(r"-d '(.*)'", command.group(0), re.S)
+    assert body is not None
+    done = subprocess.run(
+        [
+            curl,
+            "-s",
+            running_service.otlp_http_base + "/v1/traces",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body.group(1),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "{}")
+    flushed(running_service)
+    assert count_rows(running_service.config.storage.db_url, "spans", "WHERE model_name = 'fraud'") == 1

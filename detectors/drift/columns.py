@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,11 @@ ColumnLike: TypeAlias = Sequence[Any] | npt.NDArray[Any]
 Table: TypeAlias = Mapping[str, ColumnLike]
 # A numeric column with at most this many distinct reference values is tested as categorical (as Evidently does).
 MAX_DISCRETE_VALUES: Final = 5
+# A text column whose reference values are at least this share distinct is an identifier: a chi-square over
+# values that each occur once has nothing to compare, so its distribution is not tested unless configured.
+IDENTIFIER_DISTINCT_SHARE: Final = 0.95
+# How a column was typed, reported with every feature so a reader knows why it got the test it got.
+Typing: TypeAlias = Literal["numeric", "numeric_text", "discrete", "categorical", "identifier"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,37 @@ def numeric_column(values: ColumnLike, name: str) -> NumericColumn:
 
 
 def _object_to_float(array: npt.NDArray[Any]) -> FloatArray:
-    """Object array with None for missing -> float array with NaN."""
-    return np.array([np.nan if v is None else float(v) for v in array.tolist()], dtype=np.float64)
+    """Object array with None (or '', for numbers stored as text) for missing -> float array with NaN."""
+    return np.array([np.nan if v is None or v == "" else float(v) for v in array.tolist()], dtype=np.float64)
+
+
+def text_as_numbers(values: ColumnLike) -> FloatArray | None:
+    """A text column whose every present value reads as a number, as floats (NaN for missing); else None.
+
+    Amounts and measurements often arrive as text (a CSV column with one stray quote, a JSON string field):
+    tested as categories, each distinct amount would be its own cell and the test would see nothing.
+    """
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype.kind not in "OU":
+        return None
+    items = array.tolist()
+    present = [v for v in items if not _is_missing(v)]
+    if not present or not all(isinstance(v, str) for v in present):
+        return None
+    try:
+        parsed = np.array(present, dtype=str).astype(np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(parsed).any():
+        return None  # "nan" and "inf" alone are words here, not measurements
+    floats = np.full(len(items), np.nan)
+    floats[[not _is_missing(v) for v in items]] = parsed
+    return floats
+
+
+def looks_like_identifier(distinct: int, present: int, min_count: int) -> bool:
+    """Nearly every value distinct, over enough values for that to mean something."""
+    return present >= min_count and distinct >= IDENTIFIER_DISTINCT_SHARE * present
 
 
 def categorical_column(values: ColumnLike, name: str) -> CategoricalColumn:

@@ -7,8 +7,14 @@ column                                     test
 =========================================  =====================================================
 numeric, more than 5 distinct values       two-sample Kolmogorov-Smirnov; exact p-value when
                                            n*m <= 1e6, asymptotic Kolmogorov law above
-numeric with <= 5 distinct values, text,   chi-square of homogeneity, cells with expected count
-booleans                                   < 5 pooled (Cochran's rule)
+numbers stored as text                     as numeric (typing ``numeric_text``)
+numeric with <= 5 distinct values, text,   chi-square of homogeneity over the values of both sides,
+booleans                                   values with expected count < 5 pooled (Cochran's rule)
+                                           decided from both sides together (typing ``discrete``
+                                           or ``categorical``); how many current rows hold values
+                                           the reference lacks is the unseen-value test's question
+text (or whole numbers as text) with at    an identifier: distribution not tested unless the column
+least 95% distinct values                  is named in ``categorical``
 fewer than ``min_count`` (30) values       not judged: ``enough_data=False``
 =========================================  =====================================================
 

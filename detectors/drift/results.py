@@ -84,6 +84,9 @@ class FeatureDrift:
     enough_data: bool
     missing: MissingRateChange
     unseen: UnseenCategories | None = None
+    # How the column was typed: numeric, numeric_text (numbers stored as text), discrete (a number with few
+    # values, tested as categories), categorical, or identifier (nearly all distinct: not tested).
+    typing: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """This result in the stable JSON shape."""
@@ -91,6 +94,7 @@ class FeatureDrift:
         return {
             "feature": self.feature,
             "kind": self.kind,
+            "typing": self.typing or self.kind,
             "method": self.method,
             "statistic": _finite(self.statistic),
             "p_value": _finite(self.p_value),

@@ -81,7 +81,7 @@ def psi(reference_counts: IntArray, current_counts: IntArray) -> float:
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def js_distance(reference_counts: IntArray, current_counts: IntArray) -> float:
+def js_distance(reference_counts: IntArray | FloatArray, current_counts: IntArray | FloatArray) -> float:
     """Jensen-Shannon distance (square root of the divergence, base 2, in [0, 1]) over matching bins."""
     total_ref, total_cur = float(reference_counts.sum()), float(current_counts.sum())
     if total_ref == 0 or total_cur == 0:
@@ -103,17 +103,19 @@ def binned_ks(reference_counts: IntArray, current_counts: IntArray) -> float:
     return float(np.abs(ref - cur).max()) if ref.size else 0.0
 
 
-def chi_square_pooled(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
-    """Chi-square test of homogeneity on a 2 x k table after pooling cells with expected count < 5.
+def pool_rare(reference_counts: IntArray, current_counts: IntArray) -> tuple[FloatArray, FloatArray]:
+    """The 2 x k table with cells whose expected count is < 5 pooled into one (Cochran's rule).
 
-    Rare categories are pooled into one cell; if that cell is still rare it joins the smallest other cell.
-    Returns (statistic, p-value); fewer than two cells left means nothing to compare: (0, 1).
+    Which cells are rare is decided from both sides' counts together, never from one side: under no drift
+    the split of a value's occurrences between the sides is then independent of whether it got its own
+    cell, so the pooled test keeps its level on columns with hundreds of rare values. A pooled cell that is
+    still rare joins the smallest other cell. Empty cells are dropped.
     """
     table = np.vstack((reference_counts, current_counts)).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     rows = table.sum(axis=1)
     if table.shape[1] < 2 or np.any(rows == 0):
-        return 0.0, 1.0
+        return table[0], table[1]
     expected_min = np.outer(rows, table.sum(axis=0)).min(axis=0) / rows.sum()
     rare = expected_min < MIN_EXPECTED
     if rare.any():
@@ -124,11 +126,24 @@ def chi_square_pooled(reference_counts: IntArray, current_counts: IntArray) -> t
             smallest = int(np.argmin(table[:, :-1].sum(axis=0)))
             table[:, smallest] += table[:, -1]
             table = table[:, :-1]
-    if table.shape[1] < 2:
+    return table[0], table[1]
+
+
+def chi_square(reference_counts: FloatArray, current_counts: FloatArray) -> tuple[float, float]:
+    """Chi-square test of homogeneity on a 2 x k table, as given; (0, 1) when there is nothing to compare."""
+    table = np.vstack((reference_counts, current_counts)).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    rows = table.sum(axis=1)
+    if table.shape[1] < 2 or np.any(rows == 0):
         return 0.0, 1.0
     expected = np.outer(rows, table.sum(axis=0)) / rows.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
     return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
+
+
+def chi_square_pooled(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
+    """Chi-square test of homogeneity after pooling rare cells (``pool_rare``); returns (statistic, p-value)."""
+    return chi_square(*pool_rare(reference_counts, current_counts))
 
 
 def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
@@ -152,6 +167,37 @@ def unseen_p_value(unseen: int, current: int, singletons: int, reference: int) -
     if unseen == 0:
         return expected, 1.0
     return expected, float(stats.binom.sf(unseen - 1, current, expected))
+
+
+def unseen_split_p_value(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
+    """Test whether more current rows hold values the reference lacks than a random split would put there.
+
+    Both arguments count every value of either side, aligned (zero where a side lacks the value). Under no
+    drift a row is on the current side with chance q = m / (n + m) whatever its value, so a value seen k times
+    in all is missing from the reference with chance q**k, taking its k rows with it. The unseen row count
+    is then a sum of independent weighted coin flips (a binomial stand-in for the hypergeometric split, which
+    only widens the variance): its mean and variance are exact, and the one-sided p-value comes from the
+    normal law with a continuity correction. Nothing is estimated from one side alone: holding a Good-Turing
+    estimate of the unseen share as if it were known alarms on random splits of columns with hundreds of
+    values, because that estimate is as noisy as the share it is compared with.
+    Returns (the expected unseen share, the p-value).
+    """
+    n, m = int(reference_counts.sum()), int(current_counts.sum())
+    if n == 0 or m == 0:
+        return 0.0, 1.0
+    total = (reference_counts + current_counts).astype(np.float64)
+    total = total[total > 0]
+    q = m / (n + m)
+    chance = np.power(q, total)
+    mean = float(np.dot(total, chance))
+    variance = float(np.dot(total**2, chance * (1 - chance)))
+    observed = float(current_counts[reference_counts == 0].sum())
+    if observed == 0:
+        return mean / m, 1.0
+    if variance <= 0:
+        return mean / m, 1.0 if observed <= mean else 0.0
+    z = (observed - mean - 0.5) / np.sqrt(variance)
+    return mean / m, float(stats.norm.sf(z))
 
 
 def adjust(p_values: FloatArray, correction: Correction) -> FloatArray:

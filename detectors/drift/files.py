@@ -1,8 +1,10 @@
 """Reading a reference or current data set from CSV or Parquet into typed columns, for ``drift check``.
 
 Numbers become float64 arrays (nulls as NaN); text and booleans become object arrays (nulls as None). The
-format follows the suffix (``.parquet``/``.pq`` or anything else read as CSV). Errors are ``ValueError``s
-naming the file and, where it applies, the column.
+format follows the suffix (``.parquet``/``.pq`` or anything else read as CSV). A CSV's delimiter is read off
+its header line (comma, semicolon, tab or pipe: whichever occurs most outside quotes), so a semicolon file
+from a spreadsheet in a European locale is read as such instead of as one wide column that makes the other
+file look wrong. Errors are ``ValueError``s naming the file and, where it applies, the column.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = (",", ";", "\t", "|")
+# A header line longer than this is not read to the end: the delimiter has shown itself well before.
+HEADER_SAMPLE_BYTES = 1 << 16
 
 
 def read_table(path: Path, columns: Sequence[str] | None = None) -> dict[str, npt.NDArray[Any]]:
@@ -49,10 +54,26 @@ def _read(path: Path, columns: Sequence[str] | None) -> pa.Table:
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: is empty")
     options = pa_csv.ConvertOptions(include_columns=list(columns) if columns else None, strings_can_be_null=True)
+    parse = pa_csv.ParseOptions(delimiter=sniff_delimiter(path))
     if columns:
-        header = pa_csv.open_csv(path).schema.names
+        header = pa_csv.open_csv(path, parse_options=parse).schema.names
         _require(path, header, columns)
-    return pa_csv.read_csv(path, convert_options=options)
+    return pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file: the candidate that occurs most often outside quotes in its header line."""
+    with path.open("rb") as handle:
+        header = handle.readline(HEADER_SAMPLE_BYTES).decode("utf-8", errors="replace")
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda candidate: counts[candidate])  # ties keep the comma, listed first
+    return best if counts[best] else ","
 
 
 def _require(path: Path, present: Sequence[str], wanted: Sequence[str] | None) -> None:

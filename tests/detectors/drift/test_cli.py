@@ -181,3 +181,21 @@ def test_drifted_features_are_listed_largest_effect_first(wine: dict[str, Path])
     _, table, _ = run(*argv)
     assert table.splitlines()[1].startswith("proline")
     assert "largest effect first: proline" in table
+
+
+@pytest.mark.parametrize(("side", "delimiter"), [("reference", ";"), ("current", ";"), ("reference", "\t")])
+def test_a_csv_that_is_not_comma_separated_is_read_as_such(
+    wine: dict[str, Path], tmp_path: Path, side: str, delimiter: str
+) -> None:
+    """A semicolon or tab file on either side gives the same report as the comma file it was made from."""
+    source = wine["reference"] if side == "reference" else wine["half"]
+    other = tmp_path / f"other{ord(delimiter)}.csv"
+    other.write_text(source.read_text().replace(",", delimiter))
+    pair = {"reference": wine["reference"], "current": wine["half"], side: other}
+    argv = ("drift", "check", "--reference", str(pair["reference"]), "--current", str(pair["current"]), "--json")
+    _, expected, _ = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["half"]), "--json"
+    )
+    code, out, err = run(*argv)
+    assert (code, err) == (EXIT_NO_DRIFT, "")
+    assert orjson.loads(out) == orjson.loads(expected)

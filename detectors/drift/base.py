@@ -449,4 +449,5 @@ class Partial:
             missing=missing,
             unseen=unseen,
             typing=self.typing,
+            spread=stat.spread if stat else None,
         )

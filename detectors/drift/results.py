@@ -29,6 +29,14 @@ def _finite(value: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class SpreadChange:
+    """How the spread moved: current over reference mean absolute deviation from the median, and its test."""
+
+    ratio: float
+    p_value: float
+
+
+@dataclass(frozen=True)
 class Statistic:
     """What a subclass computes for one feature: the test's own numbers, before any correction."""
 
@@ -38,6 +46,7 @@ class Statistic:
     effect_size: float
     # Distance methods hold the statistic against this; p-value methods are held against `alpha` instead.
     threshold: float | None = None
+    spread: SpreadChange | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class FeatureDrift:
     # How the column was typed: numeric, numeric_text (numbers stored as text), discrete (a number with few
     # values, tested as categories), categorical, or identifier (nearly all distinct: not tested).
     typing: str = ""
+    spread: SpreadChange | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """This result in the stable JSON shape."""
@@ -118,6 +128,9 @@ class FeatureDrift:
                 "p_value_adjusted": _finite(self.missing.p_value_adjusted),
                 "drifted": self.missing.drifted,
             },
+            "spread": None
+            if self.spread is None
+            else {"ratio": _finite(self.spread.ratio), "p_value": _finite(self.spread.p_value)},
             "unseen": None
             if unseen is None
             else {

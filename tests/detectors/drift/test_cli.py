@@ -78,7 +78,7 @@ def test_drift_exits_one_with_one_json_document(files: dict[str, Path], current:
     assert code == EXIT_DRIFT
     assert document["drifted_features"] == ["x"]
     assert document["dataset_drift"] is True
-    assert [item["method"] for item in document["features"]] == ["ks", "ks", "chi_square"]
+    assert [item["method"] for item in document["features"]] == ["ks+spread", "ks+spread", "chi_square"]
 
 
 def test_columns_option_limits_the_check(files: dict[str, Path]) -> None:

@@ -62,7 +62,7 @@ def test_result_carries_method_statistic_p_value_effect_and_threshold() -> None:
     """Every numeric result has its method, statistic, p-value, adjusted p-value, effect size and threshold."""
     rng = np.random.default_rng(SEED)
     result = KSDrift().fit(normal_table(rng, 500)).score(normal_table(rng, 500)).feature("f0")
-    assert result.method == "ks"
+    assert result.method == "ks+spread"
     assert 0.0 <= result.statistic <= 1.0
     assert result.p_value is not None
     assert result.p_value_adjusted is not None

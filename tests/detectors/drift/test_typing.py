@@ -79,7 +79,7 @@ def test_amounts_stored_as_text_are_tested_as_numbers() -> None:
     as_text = np.array([f"{v:.1f}" for v in bmi], dtype=object)
     detector = KSDrift(workers=1).fit({"bmi": as_text[ref]})
     quiet = detector.score({"bmi": as_text[cur]}).feature("bmi")
-    assert (quiet.typing, quiet.kind, quiet.method) == ("numeric_text", "numeric", "ks")
+    assert (quiet.typing, quiet.kind, quiet.method) == ("numeric_text", "numeric", "ks+spread")
     assert not quiet.drifted
     scaled = np.array([f"{v * 1.5:.1f}" for v in bmi[cur]], dtype=object)
     assert detector.score({"bmi": scaled}).feature("bmi").drifted

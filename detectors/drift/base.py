@@ -215,6 +215,20 @@ class DriftDetector(ABC):
         partial = self._map(lambda name: self._score_column(name, fitted[name], current[name]), list(fitted))
         return self._report(partial, lengths.pop())
 
+    def reference_column(self, feature: str) -> NumericColumn | CategoricalColumn:
+        """A fitted feature's reference: sorted numbers, or category counts (for charts; never re-tested)."""
+        return self._fitted()[feature].column
+
+    def current_column(self, feature: str, values: ColumnLike) -> NumericColumn | CategoricalColumn:
+        """A current column read the way ``score`` reads it for this feature."""
+        reference = self._fitted()[feature]
+        if isinstance(reference, NumericReference):
+            return numeric_column(_numbers_like_reference(values), feature)
+        if reference.typing == "discrete":
+            numbers = _as_numbers(values)
+            values = values if numbers is None else numbers
+        return categorical_column(values, feature)
+
     def _fitted(self) -> dict[str, NumericReference | CategoricalReference]:
         if self._reference is None:
             raise NotFittedError(type(self).__name__)
@@ -256,7 +270,8 @@ class DriftDetector(ABC):
         self, name: str, reference: NumericReference | CategoricalReference, values: ColumnLike
     ) -> Partial:
         if isinstance(reference, NumericReference):
-            column = numeric_column(_numbers_like_reference(values), name)
+            column = self.current_column(name, values)
+            assert isinstance(column, NumericColumn)
             ref_n, cur_n = reference.column.values.size, column.values.size
             enough = min(ref_n, cur_n) >= self.min_count
             statistic = self.numeric_statistic(reference, column) if enough else None
@@ -271,11 +286,9 @@ class DriftDetector(ABC):
                 unseen=None,
                 typing=reference.typing,
             )
-        if reference.typing == "discrete":
-            # Label the current side as the reference was labelled, so "1" in text and 1.0 are one category.
-            numbers = _as_numbers(values)
-            values = values if numbers is None else numbers
-        current = categorical_column(values, name)
+        # A discrete feature's current side is labelled as the reference was, so "1" in text and 1.0 are one.
+        current = self.current_column(name, values)
+        assert isinstance(current, CategoricalColumn)
         aligned = align(reference.column, current)
         ref_n, cur_n = int(reference.column.counts.sum()), int(current.counts.sum())
         enough = min(ref_n, cur_n) >= self.min_count

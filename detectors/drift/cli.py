@@ -18,6 +18,7 @@ import orjson
 
 from detectors.drift.detectors import KSDrift
 from detectors.drift.files import check_same_columns, read_table
+from detectors.drift.report_html import render_html
 from detectors.drift.results import CORRECTIONS, DriftReport
 
 EXIT_NO_DRIFT = 0
@@ -57,6 +58,13 @@ def add_drift_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
         default=0.0,
         help="also require a normalised Wasserstein of at least this for numeric drift (default 0: off)",
     )
+    check.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: verdicts, statistics, a chart per feature",
+    )
     check.set_defaults(handler=run_check)
 
 
@@ -80,10 +88,17 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             categorical=[name for name in args.categorical if name in reference],
             min_effect=args.min_effect,
         )
-        report = detector.fit(reference).score({name: current[name] for name in reference})
+        compared = {name: current[name] for name in reference}
+        report = detector.fit(reference).score(compared)
     except ValueError as error:
         print(f"inferwatch drift check: {error}", file=err)
         return EXIT_BAD_INPUT
+    if args.report is not None:
+        try:
+            args.report.write_text(render_html(report, detector, compared), encoding="utf-8")
+        except OSError as error:
+            print(f"inferwatch drift check: {args.report}: cannot write the report: {error.strerror}", file=err)
+            return EXIT_BAD_INPUT
     if args.json:
         out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -199,3 +199,48 @@ def test_a_csv_that_is_not_comma_separated_is_read_as_such(
     code, out, err = run(*argv)
     assert (code, err) == (EXIT_NO_DRIFT, "")
     assert orjson.loads(out) == orjson.loads(expected)
+
+
+def test_report_writes_a_self_contained_html_file(wine: dict[str, Path], tmp_path: Path) -> None:
+    """--report writes one HTML file: the verdict, every feature with a chart, the statistics, nothing fetched."""
+    path = tmp_path / "drift.html"
+    code, _, err = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["shifted"]),
+        "--report", str(path),
+    )  # fmt: skip
+    html = path.read_text(encoding="utf-8")
+    assert (code, err) == (EXIT_DRIFT, "")
+    assert html.startswith("<!doctype html>")
+    assert "DRIFT: " in html
+    assert html.count("<svg") == 13
+    assert html.index("<h3>proline") < html.index("<h3>alcohol")  # largest effect first
+    for name in ("p-value (adjusted)", "effect size", "spread ratio"):
+        assert name in html
+    for fetching in ("<script", "src=", "<link", "url("):
+        assert fetching not in html
+    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_report_charts_categories_and_skips_identifiers(tmp_path: Path) -> None:
+    """A text column gets a bar chart with its unseen share; an id column gets a note and no chart."""
+    codes: list[object] = [f"c{v:.2f}" for v in load_wine().data[:, 0]]
+    ids: list[object] = [f"id{i}" for i in range(len(codes))]
+    reference = write_csv(tmp_path / "r.csv", {"code": codes[:89], "id": ids[:89]})
+    current = write_csv(tmp_path / "c.csv", {"code": codes[89:], "id": ids[89:]})
+    path = tmp_path / "r.html"
+    code, _, _ = run("drift", "check", "--reference", str(reference), "--current", str(current), "--report", str(path))
+    html = path.read_text(encoding="utf-8")
+    assert code == EXIT_NO_DRIFT
+    assert html.count("<svg") == 1
+    assert "(unseen)" in html
+    assert "An identifier" in html
+
+
+def test_an_unwritable_report_is_bad_input(wine: dict[str, Path], tmp_path: Path) -> None:
+    """A report path in a folder that does not exist: exit 2 naming it."""
+    path = tmp_path / "absent" / "r.html"
+    code, _, err = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["half"]), "--report", str(path)
+    )
+    assert code == EXIT_BAD_INPUT
+    assert str(path) in err

@@ -10,7 +10,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from detectors.drift.results import Correction
 
@@ -45,6 +45,9 @@ def ks_p_value(distance: float, reference: FloatArray, current: FloatArray) -> f
     """Two-sided KS p-value: exact for small samples, the asymptotic Kolmogorov law for large ones."""
     n, m = reference.size, current.size
     if n * m <= EXACT_KS_MAX_NM:
+        # scipy.stats takes a second or more to import; only small samples need it, the rest uses scipy.special.
+        from scipy import stats
+
         return float(stats.ks_2samp(reference, current, method="exact").pvalue)
     return kolmogorov_p_value(distance, n, m)
 
@@ -71,7 +74,7 @@ def spread_p_value(reference: FloatArray, current: FloatArray) -> tuple[float, f
     if within <= 0:
         return ratio, 1.0 if between <= 0 else 0.0
     statistic = (n + m - 2) * between / within
-    return ratio, float(stats.f.sf(statistic, 1, n + m - 2))
+    return ratio, float(special.fdtrc(1, n + m - 2, statistic))
 
 
 def _finite_slice(sorted_values: FloatArray) -> FloatArray:
@@ -176,7 +179,7 @@ def chi_square(reference_counts: FloatArray, current_counts: FloatArray) -> tupl
         return 0.0, 1.0
     expected = np.outer(rows, table.sum(axis=0)) / rows.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
+    return statistic, float(special.chdtrc(table.shape[1] - 1, statistic))
 
 
 def chi_square_pooled(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
@@ -192,7 +195,7 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
     if pooled in (0.0, 1.0):
         return None
     z = (k1 / n1 - k2 / n2) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * special.ndtr(-abs(z)))
 
 
 def unseen_p_value(unseen: int, current: int, singletons: int, reference: int) -> tuple[float, float]:
@@ -204,7 +207,7 @@ def unseen_p_value(unseen: int, current: int, singletons: int, reference: int) -
     expected = min((singletons + 1) / (reference + 1), 1.0)
     if unseen == 0:
         return expected, 1.0
-    return expected, float(stats.binom.sf(unseen - 1, current, expected))
+    return expected, float(special.bdtrc(unseen - 1, current, expected))
 
 
 def unseen_split_p_value(reference_counts: IntArray, current_counts: IntArray) -> tuple[float, float]:
@@ -235,7 +238,7 @@ def unseen_split_p_value(reference_counts: IntArray, current_counts: IntArray) -
     if variance <= 0:
         return mean / m, 1.0 if observed <= mean else 0.0
     z = (observed - mean - 0.5) / np.sqrt(variance)
-    return mean / m, float(stats.norm.sf(z))
+    return mean / m, float(special.ndtr(-z))
 
 
 def adjust(p_values: FloatArray, correction: Correction) -> FloatArray:

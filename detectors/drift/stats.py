@@ -29,15 +29,29 @@ def ks_and_wasserstein(reference: FloatArray, current: FloatArray) -> tuple[floa
     """KS distance D and Wasserstein-1 distance between two samples, both given sorted and non-empty.
 
     Both come from the two empirical CDFs evaluated on the merged sample: D is the largest gap between
-    them, W1 the area between them. Ties are handled by evaluating right-continuous CDFs.
+    them at the end of each run of tied values, W1 the area between them. The merge is a stable argsort of
+    the two sorted runs (timsort merges them in linear time) and tells each merged value's side, so the CDFs
+    are one cumulative sum, with no binary search per value: at a million rows a side that is a third of
+    the time of evaluating each CDF by ``searchsorted``.
     """
-    merged = np.concatenate((reference, current))
-    merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
-    cdf_ref = np.searchsorted(reference, merged, side="right") / reference.size
-    cdf_cur = np.searchsorted(current, merged, side="right") / current.size
-    gaps = np.abs(cdf_ref - cdf_cur)
-    distance = float(gaps.max())
-    wasserstein = float(np.dot(gaps[:-1], np.diff(merged)))
+    n, m = reference.size, current.size
+    both = np.concatenate((reference, current))
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
+    del both
+    # n m (F_ref - F_cur) at the k-th merged value is s m - (k - s) n = s (n + m) - k n, s = reference values so
+    # far: whole numbers, so D is exact and the same whichever side is called the reference.
+    scaled = np.cumsum(order < n, dtype=np.int64)
+    del order
+    scaled *= n + m
+    scaled -= np.arange(n, n * (n + m) + 1, n, dtype=np.int64)
+    np.abs(scaled, out=scaled)
+    run_ends = np.empty(n + m, dtype=bool)
+    np.not_equal(merged[1:], merged[:-1], out=run_ends[:-1])
+    run_ends[-1] = True
+    distance = float(scaled[run_ends].max()) / (n * m)
+    with np.errstate(invalid="ignore"):  # infinite values make an undefined area, as before
+        wasserstein = float(np.dot(scaled[:-1], np.diff(merged))) / (n * m)
     return distance, wasserstein
 
 

@@ -17,7 +17,7 @@ from typing import Final, TextIO
 import orjson
 
 from detectors.drift.detectors import KSDrift
-from detectors.drift.files import check_same_columns, read_table
+from detectors.drift.files import check_same_columns, read_table, release_memory
 from detectors.drift.report_html import render_html
 from detectors.drift.results import CORRECTIONS, DriftReport
 
@@ -89,7 +89,11 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             min_effect=args.min_effect,
         )
         compared = {name: current[name] for name in reference}
-        report = detector.fit(reference).score(compared)
+        del current
+        detector.fit(reference)
+        del reference  # the fitted detector keeps what it needs (sorted values); the raw columns can go
+        release_memory()
+        report = detector.score(compared)
     except ValueError as error:
         print(f"inferwatch drift check: {error}", file=err)
         return EXIT_BAD_INPUT

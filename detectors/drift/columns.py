@@ -76,11 +76,16 @@ def numeric_column(values: ColumnLike, name: str) -> NumericColumn:
     if array.ndim != 1:
         raise ValueError(f"column `{name}` must be one-dimensional, got shape {array.shape}")
     try:
-        floats = array.astype(np.float64) if array.dtype.kind != "O" else _object_to_float(array)
+        floats = array.astype(np.float64, copy=False) if array.dtype.kind != "O" else _object_to_float(array)
     except (TypeError, ValueError) as error:
         raise ValueError(f"column `{name}` is numeric in the reference but holds a non-number: {error}") from None
-    present = floats[~np.isnan(floats)]
-    return NumericColumn(np.sort(present), int(floats.size - present.size))
+    missing = np.isnan(floats)
+    if missing.any():
+        present = floats[~missing]  # a copy, so sorting it in place leaves the caller's array alone
+        present.sort()
+    else:
+        present = np.sort(floats)  # one copy, sorted: the sort a side needs, and no more
+    return NumericColumn(present, int(floats.size - present.size))
 
 
 def _object_to_float(array: npt.NDArray[Any]) -> FloatArray:
@@ -151,4 +156,4 @@ def _is_missing(value: Any) -> bool:
 
 def distinct_sorted(values: FloatArray) -> int:
     """How many distinct values a sorted array holds."""
-    return int(np.count_nonzero(np.diff(values))) + 1 if values.size else 0
+    return int(np.count_nonzero(values[1:] != values[:-1])) + 1 if values.size else 0

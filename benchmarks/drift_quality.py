@@ -4,7 +4,12 @@ Scenarios (each from a random half/half split of one data set, per seed): ``null
 (current keeps rows with the target feature above its median, and only 30% of the others), ``noise`` (Gaussian
 noise of 0.5 sd added to the target feature), ``rescale`` (target feature x1.5), ``category_swap`` (a
 categorical quartile band of the target feature with two labels swapped in the current half), ``missing``
-(20% of the target feature set missing in current). Detection rates are over ``--seeds`` splits; our
+(20% of the target feature set missing in current), ``spread`` (the target feature's spread x1.5 around its
+median, the median kept), ``noise_few`` (Gaussian noise of 1 sd on the first three features). ``--rows N`` keeps
+N rows a side (the issue's small samples: ``--rows 100``); ``--mixed`` adds to our frames a high-cardinality text
+code (feature 1 written as text), an amount stored as text (feature 2) and a row id, derived from the same
+split, so the null rows measure false alarms on mixed types too (Evidently gets the numeric frame).
+Detection rates are over ``--seeds`` splits; our
 false-alarm rate over ``--null-seeds`` (a rate near 5% needs hundreds of splits to be told from 10%), shown
 with its 95% Wilson interval. "dataset" is the dataset-level verdict (ours: anything drifted after BH;
 Evidently: its DataDriftPreset share >= 0.5); "column" is whether the changed column itself was flagged (ours
@@ -13,6 +18,7 @@ tests at alpha without the correction, the like-for-like comparison with Evident
 its own venv (``$EVIDENTLY_PYTHON`` or /tmp/evidently-venv/bin/python).
 
     .venv/bin/python benchmarks/drift_quality.py --seeds 40 --null-seeds 200
+    .venv/bin/python benchmarks/drift_quality.py --seeds 40 --null-seeds 200 --rows 100 --mixed
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 import numpy as np
 
 EVIDENTLY_PYTHON = Path(os.environ.get("EVIDENTLY_PYTHON", "/tmp/evidently-venv/bin/python"))
-SCENARIOS = ("null", "selection", "noise", "rescale", "category_swap", "missing")
+SCENARIOS = ("null", "selection", "noise", "rescale", "spread", "noise_few", "category_swap", "missing")
 DATASETS = ("breast_cancer", "wine", "diabetes")
 BAND = "band"
 
@@ -42,11 +48,14 @@ def load(name: str) -> tuple[np.ndarray, list[str]]:
     return np.asarray(bunch.data, dtype=np.float64), [str(c).replace(" ", "_") for c in bunch.feature_names]
 
 
-def make_split(x: np.ndarray, scenario: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def make_split(
+    x: np.ndarray, scenario: str, seed: int, rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reference and current numeric halves plus their categorical band columns, with the scenario applied to col 0."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
-    ref, cur = x[order[: len(x) // 2]].copy(), x[order[len(x) // 2 :]].copy()
+    half = min(rows or len(x) // 2, len(x) // 2)
+    ref, cur = x[order[:half]].copy(), x[order[half : 2 * half]].copy()
     quartiles = np.quantile(ref[:, 0], [0.25, 0.5, 0.75])
     if scenario == "selection":
         keep = (cur[:, 0] > np.median(x[:, 0])) | (rng.random(len(cur)) < 0.3)
@@ -55,6 +64,12 @@ def make_split(x: np.ndarray, scenario: str, seed: int) -> tuple[np.ndarray, np.
         cur[:, 0] += rng.normal(0, 0.5 * ref[:, 0].std(), len(cur))
     elif scenario == "rescale":
         cur[:, 0] *= 1.5
+    elif scenario == "spread":
+        median = np.median(ref[:, 0])
+        cur[:, 0] = median + (cur[:, 0] - median) * 1.5
+    elif scenario == "noise_few":
+        for j in range(min(3, x.shape[1])):
+            cur[:, j] += rng.normal(0, ref[:, j].std(), len(cur))
     elif scenario == "missing":
         cur[rng.random(len(cur)) < 0.2, 0] = np.nan
     ref_band = np.array(["q1", "q2", "q3", "q4"], dtype=object)[np.searchsorted(quartiles, ref[:, 0])]
@@ -65,8 +80,23 @@ def make_split(x: np.ndarray, scenario: str, seed: int) -> tuple[np.ndarray, np.
     return ref, cur, ref_band, cur_band
 
 
+def mixed_columns(values: np.ndarray, offset: int) -> dict[str, np.ndarray]:
+    """A high-cardinality text code, an amount stored as text, and a row id, from one side's numeric frame."""
+    return {
+        "code": np.array([f"c{v:.3g}" for v in values[:, 1 % values.shape[1]]], dtype=object),
+        "amount_text": np.array([f"{v:.4g}" for v in values[:, 2 % values.shape[1]]], dtype=object),
+        "row_id": np.array([f"row-{offset + i}" for i in range(len(values))], dtype=object),
+    }
+
+
 def ours(
-    ref: np.ndarray, cur: np.ndarray, ref_band: np.ndarray, cur_band: np.ndarray, names: list[str]
+    ref: np.ndarray,
+    cur: np.ndarray,
+    ref_band: np.ndarray,
+    cur_band: np.ndarray,
+    names: list[str],
+    *,
+    mixed: bool = False,
 ) -> tuple[bool, bool, bool, bool, bool]:
     """(dataset drift, column 0 flagged, band flagged, column 0 raw, band raw) from inferwatch's default detector.
 
@@ -77,6 +107,9 @@ def ours(
 
     reference = {name: ref[:, j] for j, name in enumerate(names)} | {BAND: ref_band}
     current = {name: cur[:, j] for j, name in enumerate(names)} | {BAND: cur_band}
+    if mixed:
+        reference |= mixed_columns(ref, 0)
+        current |= mixed_columns(cur, len(ref))
     detector = KSDrift(workers=1, min_count=20)
     report = detector.fit(reference).score(current)
 
@@ -131,6 +164,8 @@ def main() -> None:
         help="splits for our false-alarm rate (default 200): a rate near 5%% needs hundreds to be told from 10%%",
     )
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--rows", type=int, default=None, help="rows a side (default: half of the data set each)")
+    parser.add_argument("--mixed", action="store_true", help="add text code, amount-as-text and id columns (ours)")
     parser.add_argument("--evidently-child", type=Path)
     args = parser.parse_args()
     if args.evidently_child:
@@ -143,8 +178,8 @@ def main() -> None:
     for dataset in args.datasets:
         x, names = load(dataset)
         counts = {s: max(args.seeds, args.null_seeds) if s == "null" else args.seeds for s in SCENARIOS}
-        splits = {(s, seed): make_split(x, s, seed) for s in SCENARIOS for seed in range(counts[s])}
-        mine = {key: ours(*split, names) for key, split in splits.items()}
+        splits = {(s, seed): make_split(x, s, seed, args.rows) for s in SCENARIOS for seed in range(counts[s])}
+        mine = {key: ours(*split, names, mixed=args.mixed) for key, split in splits.items()}
         theirs = _run_evidently({k: v for k, v in splits.items() if k[1] < args.seeds}, names)
         for scenario in SCENARIOS:
             swap = scenario == "category_swap"

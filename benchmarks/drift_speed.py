@@ -7,6 +7,16 @@ Evidently runs from a separate venv (it needs pandas<3): ``$EVIDENTLY_PYTHON`` o
 without it the row is skipped with a note.
 
     .venv/bin/python benchmarks/drift_speed.py --rows 100000 1000000
+
+``--cli`` instead measures ``inferwatch drift check --json`` end to end (start-up, reading both files, the
+test, the JSON) on CSV and Parquet files, against the floor measured in the same run, as in
+research/drift-speed-floor.md: a fresh process that reads both files with pyarrow (typed float64 CSV,
+Parquet), sorts each column once per side and computes the exact KS distance and its asymptotic p-value, one
+thread. Each command runs ``--repeat`` times, alternating; the table shows the minimum (and median) wall
+seconds and the peak RSS of the whole process (``/usr/bin/time``'s maximum resident set size, so the
+spawning parent's size does not leak in). Goal: CLI within 1.5x of the floor, peak RSS <= 2 x data + 300 MiB.
+
+    .venv/bin/python benchmarks/drift_speed.py --cli --rows 1000000 --repeat 3
 """
 
 from __future__ import annotations
@@ -128,15 +138,112 @@ def run_child(method: str, data: Path) -> dict[str, Any] | str:
     return result
 
 
+def floor(paths: list[Path]) -> list[str]:
+    """The floor: typed pyarrow read of both files, one sort per column and side, exact KS D, asymptotic p."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    from scipy.special import kolmogorov
+
+    def read(path: Path) -> list[np.ndarray]:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+        else:
+            types = {name: pa.float64() for name in COLUMNS}
+            table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=types))
+        return [table.column(name).to_numpy() for name in COLUMNS]
+
+    reference, current = read(paths[0]), read(paths[1])
+    flagged = []
+    for name, a, b in zip(COLUMNS, reference, current, strict=True):
+        sa, sb = np.sort(a), np.sort(b)
+        ends_a = np.flatnonzero(np.append(sa[1:] != sa[:-1], True))
+        ends_b = np.flatnonzero(np.append(sb[1:] != sb[:-1], True))
+        d1 = (ends_a + 1) / sa.size - np.searchsorted(sb, sa[ends_a], "right") / sb.size
+        d2 = np.searchsorted(sa, sb[ends_b], "right") / sa.size - (ends_b + 1) / sb.size
+        distance = max(float(np.abs(d1).max()), float(np.abs(d2).max()))
+        p_value = float(kolmogorov(distance * np.sqrt(sa.size * sb.size / (sa.size + sb.size))))
+        if p_value < 0.05 / FEATURES:
+            flagged.append(name)
+    return flagged
+
+
+def _timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS MiB (from /usr/bin/time) and stdout of one command."""
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return wall, int(done.stderr.strip().splitlines()[-1]) / 1024, done.stdout
+
+
+def cli_table(rows_list: list[int], repeat: int) -> None:
+    """drift check end to end against the read + exact-KS floor, CSV and Parquet, same run."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    cli = [sys.executable, "-m", "collector.cli", "drift", "check", "--json"]
+    print(
+        f"{'rows':>9} {'format':<8} {'command':<22} {'min s':>7} {'median s':>8} {'x floor':>7} {'peak RSS MiB':>12} "
+        f"{'data MiB':>8} {'RSS goal':>8}  flagged"
+    )
+    for rows in rows_list:
+        with tempfile.TemporaryDirectory() as folder:
+            data = Path(folder)
+            ref, cur = make_data(rows)
+            data_mib = (ref.nbytes + cur.nbytes) / 2**20
+            for name, values in (("ref", ref), ("cur", cur)):
+                table = pa.table({c: values[:, j] for j, c in enumerate(COLUMNS)})
+                pa_csv.write_csv(table, data / f"{name}.csv")
+                pq.write_table(table, data / f"{name}.parquet")
+            del ref, cur, table, values
+            for fmt in ("csv", "parquet"):
+                paths = [str(data / f"ref.{fmt}"), str(data / f"cur.{fmt}")]
+                commands = {
+                    "floor (read + KS)": [sys.executable, __file__, "--floor", *paths],
+                    "inferwatch drift check": [*cli, "--reference", paths[0], "--current", paths[1]],
+                }
+                runs: dict[str, list[tuple[float, float, str]]] = {name: [] for name in commands}
+                for _ in range(repeat):
+                    for name, command in commands.items():
+                        runs[name].append(_timed(command))
+                floor_s = min(wall for wall, _, _ in runs["floor (read + KS)"])
+                for name, results in runs.items():
+                    walls = sorted(wall for wall, _, _ in results)
+                    peak = max(rss for _, rss, _ in results)
+                    out = results[-1][2]
+                    if name.startswith("floor"):
+                        flagged = json.loads(out.strip().splitlines()[-1])
+                    else:
+                        flagged = json.loads(out)["drifted_features"]
+                    verdict = "= truth" if sorted(flagged) == list(SHIFTED) else ",".join(flagged)
+                    print(
+                        f"{rows:>9} {fmt:<8} {name:<22} {walls[0]:>7.2f} {walls[len(walls) // 2]:>8.2f} "
+                        f"{walls[0] / floor_s:>7.2f} {peak:>12.0f} {data_mib:>8.0f} {2 * data_mib + 300:>8.0f}"
+                        f"  {verdict}"
+                    )
+
+
 def main() -> None:
     """Generate data per size, run every method, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--child", choices=METHODS)
     parser.add_argument("--data", type=Path)
+    parser.add_argument("--cli", action="store_true", help="drift check end to end against the floor")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command with --cli (default 3)")
+    parser.add_argument("--floor", nargs=2, type=Path, metavar=("REF", "CUR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.data)))
+        return
+    if args.floor:
+        print(json.dumps(floor(args.floor)))
+        return
+    if args.cli:
+        cli_table(args.rows, args.repeat)
         return
     header = f"{'rows':>9}  {'method':<34} {'seconds':>8} {'x scipy':>8} {'x evid.':>8} {'RSS MiB':>8} "
     header += f"{'data MiB':>8}  flagged"

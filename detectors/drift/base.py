@@ -33,10 +33,13 @@ from detectors.drift.columns import (
     ColumnLike,
     NumericColumn,
     Table,
+    Typing,
     categorical_column,
     distinct_sorted,
     is_numeric,
+    looks_like_identifier,
     numeric_column,
+    text_as_numbers,
 )
 from detectors.drift.results import (
     CORRECTIONS,
@@ -52,13 +55,16 @@ from detectors.drift.stats import (
     FloatArray,
     IntArray,
     adjust,
-    chi_square_pooled,
+    chi_square,
     js_distance,
+    pool_rare,
     two_proportion_p_value,
-    unseen_p_value,
+    unseen_split_p_value,
 )
 
 DEFAULT_MIN_COUNT: Final = 30
+# The method of a feature whose distribution is not tested (an identifier column).
+NOT_TESTED: Final = "not_tested"
 MAX_UNSEEN_EXAMPLES: Final = 5
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -70,6 +76,7 @@ class NumericReference:
 
     column: NumericColumn
     scale: float
+    typing: Typing = "numeric"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class CategoricalReference:
 
     column: CategoricalColumn
     singletons: int
+    typing: Typing = "categorical"
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,17 @@ class AlignedCounts:
     reference: IntArray
     current: IntArray
     unseen: dict[str, int]
+
+    def by_value(self) -> tuple[IntArray, IntArray]:
+        """Both sides with every unseen value in a cell of its own (zero on the reference side).
+
+        What the distribution test compares: a long tail of new values, each rare, pools with the other rare
+        values of both sides; only a new value frequent enough for a cell of its own counts against the
+        reference. How many values are new is the unseen-value test's question, not this one's.
+        """
+        unseen = np.fromiter(self.unseen.values(), dtype=np.int64, count=len(self.unseen))
+        reference = np.concatenate((self.reference[:-1], np.zeros(unseen.size, dtype=np.int64)))
+        return reference, np.concatenate((self.current[:-1], unseen))
 
 
 def validate_probability(name: str, value: float) -> float:
@@ -150,9 +169,14 @@ class DriftDetector(ABC):
         """The test or distance for one numeric feature; both sides have at least ``min_count`` values."""
 
     def categorical_statistic(self, counts: AlignedCounts) -> Statistic:
-        """Chi-square with rare categories pooled; the effect size is the Jensen-Shannon distance."""
-        statistic, p_value = chi_square_pooled(counts.reference, counts.current)
-        return Statistic("chi_square", statistic, p_value, js_distance(counts.reference, counts.current))
+        """Chi-square with rare values of both sides pooled; the effect size is the Jensen-Shannon distance.
+
+        The effect size is taken over the same pooled cells, so a column of many rare values does not look
+        large merely because most of its current values are new.
+        """
+        reference, current = pool_rare(*counts.by_value())
+        statistic, p_value = chi_square(reference, current)
+        return Statistic("chi_square", statistic, p_value, js_distance(reference, current))
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -191,6 +215,20 @@ class DriftDetector(ABC):
         partial = self._map(lambda name: self._score_column(name, fitted[name], current[name]), list(fitted))
         return self._report(partial, lengths.pop())
 
+    def reference_column(self, feature: str) -> NumericColumn | CategoricalColumn:
+        """A fitted feature's reference: sorted numbers, or category counts (for charts; never re-tested)."""
+        return self._fitted()[feature].column
+
+    def current_column(self, feature: str, values: ColumnLike) -> NumericColumn | CategoricalColumn:
+        """A current column read the way ``score`` reads it for this feature."""
+        reference = self._fitted()[feature]
+        if isinstance(reference, NumericReference):
+            return numeric_column(_numbers_like_reference(values), feature)
+        if reference.typing == "discrete":
+            numbers = _as_numbers(values)
+            values = values if numbers is None else numbers
+        return categorical_column(values, feature)
+
     def _fitted(self) -> dict[str, NumericReference | CategoricalReference]:
         if self._reference is None:
             raise NotFittedError(type(self).__name__)
@@ -204,19 +242,36 @@ class DriftDetector(ABC):
             return list(pool.map(function, items))
 
     def _fit_column(self, name: str, values: ColumnLike) -> NumericReference | CategoricalReference:
-        column_values = values
-        if name not in self.categorical and is_numeric(column_values):
-            numeric = numeric_column(column_values, name)
-            if distinct_sorted(numeric.values) > MAX_DISCRETE_VALUES:
-                return NumericReference(numeric, reference_scale(numeric.values))
-        categorical = categorical_column(column_values, name)
-        return CategoricalReference(categorical, int(np.count_nonzero(categorical.counts == 1)))
+        configured = name in self.categorical
+        floats = None if configured else _as_numbers(values)
+        if floats is not None:
+            typing: Typing = "numeric" if is_numeric(values) else "numeric_text"
+            numeric = numeric_column(floats, name)
+            distinct = distinct_sorted(numeric.values)
+            whole = bool(np.all(numeric.values == np.round(numeric.values)))
+            id_like = looks_like_identifier(distinct, numeric.values.size, self.min_count)
+            if typing == "numeric_text" and whole and id_like:
+                # Distinct whole numbers stored as text are ids, whose order means nothing to a KS test.
+                return self._categorical_reference(categorical_column(values, name), "identifier")
+            if distinct > MAX_DISCRETE_VALUES:
+                return NumericReference(numeric, reference_scale(numeric.values), typing)
+            # A 0/1 flag or a small code: its few values are categories, whose shares chi-square compares.
+            return self._categorical_reference(categorical_column(floats, name), "discrete")
+        categorical = categorical_column(values, name)
+        present = int(categorical.counts.sum())
+        identifier = not configured and looks_like_identifier(len(categorical.categories), present, self.min_count)
+        return self._categorical_reference(categorical, "identifier" if identifier else "categorical")
+
+    @staticmethod
+    def _categorical_reference(column: CategoricalColumn, typing: Typing) -> CategoricalReference:
+        return CategoricalReference(column, int(np.count_nonzero(column.counts == 1)), typing)
 
     def _score_column(
         self, name: str, reference: NumericReference | CategoricalReference, values: ColumnLike
     ) -> Partial:
         if isinstance(reference, NumericReference):
-            column = numeric_column(values, name)
+            column = self.current_column(name, values)
+            assert isinstance(column, NumericColumn)
             ref_n, cur_n = reference.column.values.size, column.values.size
             enough = min(ref_n, cur_n) >= self.min_count
             statistic = self.numeric_statistic(reference, column) if enough else None
@@ -229,19 +284,23 @@ class DriftDetector(ABC):
                 sizes=sizes,
                 enough=enough,
                 unseen=None,
+                typing=reference.typing,
             )
-        current = categorical_column(values, name)
+        # A discrete feature's current side is labelled as the reference was, so "1" in text and 1.0 are one.
+        current = self.current_column(name, values)
+        assert isinstance(current, CategoricalColumn)
         aligned = align(reference.column, current)
         ref_n, cur_n = int(reference.column.counts.sum()), int(current.counts.sum())
         enough = min(ref_n, cur_n) >= self.min_count
-        statistic = self.categorical_statistic(aligned) if enough else None
+        tested = reference.typing != "identifier"
+        statistic = self.categorical_statistic(aligned) if enough and tested else None
         unseen = None
         if enough:
             unseen_total = sum(aligned.unseen.values())
-            expected, p_value = unseen_p_value(unseen_total, cur_n, reference.singletons, ref_n)
+            expected, p_value = unseen_split_p_value(*aligned.by_value())
             examples = tuple(sorted(aligned.unseen, key=lambda key: -aligned.unseen[key])[:MAX_UNSEEN_EXAMPLES])
             unseen = (unseen_total, unseen_total / cur_n, expected, p_value if unseen_total else None, examples)
-        method = self.categorical_method
+        method = self.categorical_method if tested else NOT_TESTED
         return Partial(
             name,
             "categorical",
@@ -250,10 +309,25 @@ class DriftDetector(ABC):
             sizes=_sizes(reference.column, current),
             enough=enough,
             unseen=unseen,
+            typing=reference.typing,
         )
 
     def _report(self, partial: list[Partial], current_rows: int) -> DriftReport:
         return build_report(self, partial, self._reference_rows, current_rows)
+
+
+def _as_numbers(values: ColumnLike) -> ColumnLike | None:
+    """The column itself when it holds numbers, its numbers when it holds numbers as text, else None."""
+    return values if is_numeric(values) else text_as_numbers(values)
+
+
+def _numbers_like_reference(values: ColumnLike) -> ColumnLike:
+    """A current column for a numeric reference feature; text that is not a number is an error naming it."""
+    if is_numeric(values):
+        return values
+    floats = text_as_numbers(values)
+    # Not numbers as text: ``numeric_column`` reads what it can (all missing) and names the column otherwise.
+    return values if floats is None else floats
 
 
 def build_report(detector: Settings, partial: list[Partial], reference_rows: int, current_rows: int) -> DriftReport:
@@ -320,8 +394,10 @@ class Partial:
         sizes: Sizes,
         enough: bool,
         unseen: tuple[int, float, float, float | None, tuple[str, ...]] | None,
+        typing: Typing | None = None,
     ) -> None:
         self.name, self.kind, self.method, self.statistic = name, kind, method, statistic
+        self.typing: Typing = typing or kind
         self.enough, self.unseen = enough, unseen
         self.reference_count, self.current_count = sizes.reference_present, sizes.current_present
         ref_total = sizes.reference_present + sizes.reference_missing
@@ -385,4 +461,6 @@ class Partial:
             enough_data=self.enough,
             missing=missing,
             unseen=unseen,
+            typing=self.typing,
+            spread=stat.spread if stat else None,
         )

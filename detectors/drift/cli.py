@@ -1,7 +1,9 @@
 """``inferwatch drift check``: compare two files offline and print a table or one JSON document.
 
 Exit codes: 0 no drift, 1 drift detected (the dataset-level verdict), 2 bad input (unreadable file,
-missing column, bad option) with the reason on stderr. So ``drift check`` can gate a CI job directly.
+missing column, bad option) with the reason on stderr, 3 not enough data (nothing drifted, but at least one
+feature had fewer than the minimum count of values on a side, so it was not judged). So ``drift check`` can
+gate a CI job directly, and a gate fed a near-empty file does not pass silently.
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 import orjson
 
 from detectors.drift.detectors import KSDrift
-from detectors.drift.files import check_same_columns, read_table
+from detectors.drift.files import check_same_columns, read_table, release_memory
+from detectors.drift.report_html import render_html
 from detectors.drift.results import CORRECTIONS, DriftReport
 
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
 EXIT_BAD_INPUT = 2
+EXIT_NOT_ENOUGH_DATA = 3
+EXIT_CODES: Final = {"no_drift": EXIT_NO_DRIFT, "drift": EXIT_DRIFT, "not_enough_data": EXIT_NOT_ENOUGH_DATA}
+# The verdict line names at most this many drifted features (largest effect first), then "and N more".
+MAX_NAMED: Final = 5
 
 
 def add_drift_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,10 +38,11 @@ def add_drift_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
         "check",
         help="compare a current data set with a reference (CSV or Parquet)",
         description=(
-            "Test every column of REFERENCE against CURRENT: Kolmogorov-Smirnov for numeric columns, chi-square "
-            "(rare categories pooled) for text columns and numbers with <= 5 distinct values, plus the "
-            "missing-rate and unseen-category signals, corrected across all tests. Exit 0: no drift; 1: drift; "
-            "2: bad input."
+            "Test every column of REFERENCE against CURRENT: Kolmogorov-Smirnov and a spread test for numeric "
+            "columns (numbers stored as text included), chi-square (rare values pooled) for text columns and "
+            "numbers with <= 5 distinct values, nothing for identifiers (>= 95% distinct text), plus the "
+            "missing-rate and unseen-value signals, corrected across all tests. Exit 0: no drift; 1: drift; "
+            "2: bad input; 3: not enough data (nothing drifted, but some feature had too few values to judge)."
         ),
     )
     check.add_argument("--reference", required=True, type=Path, help="reference data (.csv, .parquet)")
@@ -49,6 +57,13 @@ def add_drift_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
         type=float,
         default=0.0,
         help="also require a normalised Wasserstein of at least this for numeric drift (default 0: off)",
+    )
+    check.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: verdicts, statistics, a chart per feature",
     )
     check.set_defaults(handler=run_check)
 
@@ -73,15 +88,26 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             categorical=[name for name in args.categorical if name in reference],
             min_effect=args.min_effect,
         )
-        report = detector.fit(reference).score({name: current[name] for name in reference})
+        compared = {name: current[name] for name in reference}
+        del current
+        detector.fit(reference)
+        del reference  # the fitted detector keeps what it needs (sorted values); the raw columns can go
+        release_memory()
+        report = detector.score(compared)
     except ValueError as error:
         print(f"inferwatch drift check: {error}", file=err)
         return EXIT_BAD_INPUT
+    if args.report is not None:
+        try:
+            args.report.write_text(render_html(report, detector, compared), encoding="utf-8")
+        except OSError as error:
+            print(f"inferwatch drift check: {args.report}: cannot write the report: {error.strerror}", file=err)
+            return EXIT_BAD_INPUT
     if args.json:
         out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         out.write(format_table(report))
-    return EXIT_DRIFT if report.dataset_drift else EXIT_NO_DRIFT
+    return EXIT_CODES[report.verdict]
 
 
 def _number(value: float | None) -> str:
@@ -91,10 +117,11 @@ def _number(value: float | None) -> str:
 
 
 def format_table(report: DriftReport) -> str:
-    """The human table: one row per feature, then the verdict."""
-    header = ("feature", "kind", "method", "statistic", "p", "p adj", "effect", "threshold", "missing", "drift")
-    rows = [header]
-    for item in report.features:
+    """The human table: drifted features first, largest effect first, then the rest; then the verdict."""
+    header = ("feature", "kind", "typed as", "method", "statistic", "p", "p adj", "effect", "threshold", "missing")
+    rows = [(*header, "drift")]
+    drifted = report.drifted
+    for item in (*drifted, *(item for item in report.features if not item.drifted)):
         missing = f"{item.missing.reference_rate:.1%}->{item.missing.current_rate:.1%}"
         flags = [name for name, on in (("dist", item.distribution_drifted), ("missing", item.missing.drifted)) if on]
         if item.unseen is not None and item.unseen.drifted:
@@ -106,6 +133,7 @@ def format_table(report: DriftReport) -> str:
             (
                 item.feature,
                 item.kind,
+                item.typing or item.kind,
                 item.method,
                 _number(item.statistic),
                 _number(item.p_value),
@@ -116,13 +144,35 @@ def format_table(report: DriftReport) -> str:
                 verdict,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    drifted = len(report.drifted_features)
-    verdict = "DRIFT" if report.dataset_drift else "no drift"
-    lines.append(
-        f"\n{verdict}: {drifted} of {len(report.features)} features drifted ({report.share_drifted:.0%}); "
+    lines.append("\n" + verdict_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _named(names: list[str]) -> str:
+    more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+    return ", ".join(names[:MAX_NAMED]) + more
+
+
+def verdict_line(report: DriftReport) -> str:
+    """One line a person reads first: the verdict, the features behind it, and what it was held against."""
+    settings = (
         f"{report.correction} correction at alpha {report.alpha}; "
         f"{report.reference_rows} reference rows, {report.current_rows} current rows"
     )
-    return "\n".join(lines) + "\n"
+    total = len(report.features)
+    if report.verdict == "drift":
+        named = _named([f"{item.feature} (effect {_number(item.effect_size)})" for item in report.drifted])
+        return (
+            f"DRIFT: {len(report.drifted)} of {total} features drifted ({report.share_drifted:.0%}), "
+            f"largest effect first: {named}; {settings}"
+        )
+    if report.verdict == "not_enough_data":
+        unjudged = report.not_enough_data
+        return (
+            f"NOT ENOUGH DATA: {len(unjudged)} of {total} features had too few values to judge "
+            f"({_named(list(unjudged))}); "
+            f"nothing drifted in the other {total - len(unjudged)}; {settings}"
+        )
+    return f"no drift: 0 of {total} features drifted; {settings}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,11 @@ ColumnLike: TypeAlias = Sequence[Any] | npt.NDArray[Any]
 Table: TypeAlias = Mapping[str, ColumnLike]
 # A numeric column with at most this many distinct reference values is tested as categorical (as Evidently does).
 MAX_DISCRETE_VALUES: Final = 5
+# A text column whose reference values are at least this share distinct is an identifier: a chi-square over
+# values that each occur once has nothing to compare, so its distribution is not tested unless configured.
+IDENTIFIER_DISTINCT_SHARE: Final = 0.95
+# How a column was typed, reported with every feature so a reader knows why it got the test it got.
+Typing: TypeAlias = Literal["numeric", "numeric_text", "discrete", "categorical", "identifier"]
 
 
 @dataclass(frozen=True)
@@ -71,16 +76,50 @@ def numeric_column(values: ColumnLike, name: str) -> NumericColumn:
     if array.ndim != 1:
         raise ValueError(f"column `{name}` must be one-dimensional, got shape {array.shape}")
     try:
-        floats = array.astype(np.float64) if array.dtype.kind != "O" else _object_to_float(array)
+        floats = array.astype(np.float64, copy=False) if array.dtype.kind != "O" else _object_to_float(array)
     except (TypeError, ValueError) as error:
         raise ValueError(f"column `{name}` is numeric in the reference but holds a non-number: {error}") from None
-    present = floats[~np.isnan(floats)]
-    return NumericColumn(np.sort(present), int(floats.size - present.size))
+    missing = np.isnan(floats)
+    if missing.any():
+        present = floats[~missing]  # a copy, so sorting it in place leaves the caller's array alone
+        present.sort()
+    else:
+        present = np.sort(floats)  # one copy, sorted: the sort a side needs, and no more
+    return NumericColumn(present, int(floats.size - present.size))
 
 
 def _object_to_float(array: npt.NDArray[Any]) -> FloatArray:
-    """Object array with None for missing -> float array with NaN."""
-    return np.array([np.nan if v is None else float(v) for v in array.tolist()], dtype=np.float64)
+    """Object array with None (or '', for numbers stored as text) for missing -> float array with NaN."""
+    return np.array([np.nan if v is None or v == "" else float(v) for v in array.tolist()], dtype=np.float64)
+
+
+def text_as_numbers(values: ColumnLike) -> FloatArray | None:
+    """A text column whose every present value reads as a number, as floats (NaN for missing); else None.
+
+    Amounts and measurements often arrive as text (a CSV column with one stray quote, a JSON string field):
+    tested as categories, each distinct amount would be its own cell and the test would see nothing.
+    """
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype.kind not in "OU":
+        return None
+    items = array.tolist()
+    present = [v for v in items if not _is_missing(v)]
+    if not present or not all(isinstance(v, str) for v in present):
+        return None
+    try:
+        parsed = np.array(present, dtype=str).astype(np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(parsed).any():
+        return None  # "nan" and "inf" alone are words here, not measurements
+    floats = np.full(len(items), np.nan)
+    floats[[not _is_missing(v) for v in items]] = parsed
+    return floats
+
+
+def looks_like_identifier(distinct: int, present: int, min_count: int) -> bool:
+    """Nearly every value distinct, over enough values for that to mean something."""
+    return present >= min_count and distinct >= IDENTIFIER_DISTINCT_SHARE * present
 
 
 def categorical_column(values: ColumnLike, name: str) -> CategoricalColumn:
@@ -117,4 +156,4 @@ def _is_missing(value: Any) -> bool:
 
 def distinct_sorted(values: FloatArray) -> int:
     """How many distinct values a sorted array holds."""
-    return int(np.count_nonzero(np.diff(values))) + 1 if values.size else 0
+    return int(np.count_nonzero(values[1:] != values[:-1])) + 1 if values.size else 0

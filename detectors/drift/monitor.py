@@ -12,7 +12,9 @@ Per window, up to five findings, each upserted on its window so a re-evaluation 
 (PCA reconstruction error), ``drift.estimated_accuracy`` (from the model's confidence, when the reference
 had scores and outcomes) and ``drift.performance`` (against outcomes, once enough have arrived; the last
 ``performance_windows`` windows are re-checked as outcomes arrive, at most every ``performance_every_s``).
-Below ``min_count`` predictions a window is reported as not having enough data instead of being judged.
+Below ``min_count`` predictions a window is reported as not having enough data instead of being judged; an
+idle version reports it once per change of state (the first window without enough data after a judged one),
+not every step, so an idle fleet does not fill the findings table with the same sentence.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class DriftMonitor:
         self._engine = engine
         self.options = options or DriftOptions()
         self._performance_checked_at: float | None = None
+        # (model, version, detector) whose last finding said "not enough data": the next such one is not news.
+        # Per process: a restarted or second replica says it once more, which is harmless.
+        self._not_enough: set[tuple[str, str, str]] = set()
         # A window verdict stands until the next window's is due; alerts read it as evidence that long.
         cadence = self.options.window_s if self.options.window == "tumbling" else self.options.step_s
         self.holds_for_s = cadence + self.options.settle_s
@@ -206,9 +211,13 @@ class DriftMonitor:
             )
         findings = []
         for detector, reference, summaries in tests:
+            key = (info.model_name, info.model_version, detector)
             if current.rows < self.options.min_count:
-                findings.append(self._not_enough(detector, info, window, current.rows))
+                if key not in self._not_enough:
+                    self._not_enough.add(key)
+                    findings.append(self._not_enough_finding(detector, info, window, current.rows))
                 continue
+            self._not_enough.discard(key)
             scorer = SummaryDrift(
                 alpha=self.options.alpha, correction=self.options.correction, min_count=self.options.min_count
             )
@@ -255,7 +264,7 @@ class DriftMonitor:
             },
         )
 
-    def _not_enough(self, detector: str, info: ReferenceInfo, window: Window, rows: int) -> Finding:
+    def _not_enough_finding(self, detector: str, info: ReferenceInfo, window: Window, rows: int) -> Finding:
         return Finding(
             detector=detector,
             model_name=info.model_name,
@@ -274,7 +283,7 @@ class DriftMonitor:
         self, detector: str, info: ReferenceInfo, window: Window, report: DriftReport, rows: int
     ) -> Finding:
         what = {DATA: "input features", PREDICTION: "outputs", MULTIVARIATE: "joint distribution (PCA)"}[detector]
-        drifted = [item for item in report.features if item.drifted]
+        drifted = report.drifted  # largest effect first: the dominant feature is named, not "... and 8 more"
         if drifted:
             named = ", ".join(
                 f"{item.feature} ({item.method}, p_adj={_p(item.p_value_adjusted)}, effect={_number(item.effect_size)})"

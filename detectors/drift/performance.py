@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special
 
 Task = Literal["classification", "regression"]
 FloatArray = npt.NDArray[np.float64]
@@ -127,7 +127,9 @@ def roc_auc(scores: FloatArray, positive: npt.NDArray[np.bool_]) -> float:
     n_neg = int(positive.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    ranks = stats.rankdata(scores)
+    from scipy.stats import rankdata  # lazily: scipy.stats costs every CLI command a second at start-up
+
+    ranks = rankdata(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
@@ -189,7 +191,7 @@ def compare_performance(
         spread = math.sqrt(pooled * (1 - pooled) * (1 / reference.count + 1 / current.count))
         # One-sided: only a lower accuracy now is drift.
         p_value = (
-            float(stats.norm.sf((ref_acc - cur_acc) / spread)) if spread > 0 else (0.0 if cur_acc < ref_acc else 1.0)
+            float(special.ndtr(-(ref_acc - cur_acc) / spread)) if spread > 0 else (0.0 if cur_acc < ref_acc else 1.0)
         )
         loss = ref_acc - cur_acc
         return PerformanceDrift("accuracy", ref_acc, cur_acc, loss, p_value, p_value < alpha and loss >= min_loss)
@@ -209,4 +211,4 @@ def _welch_sf(t: float, reference: Performance, current: Performance) -> float:
     a = reference.abs_error_std**2 / reference.count
     b = current.abs_error_std**2 / current.count
     dof = (a + b) ** 2 / ((a * a) / max(reference.count - 1, 1) + (b * b) / max(current.count - 1, 1))
-    return float(stats.t.sf(t, dof))
+    return float(special.stdtr(dof, -t))

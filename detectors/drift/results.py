@@ -8,11 +8,15 @@ Every float in it is finite, so it is plain JSON (no ``NaN`` or ``Infinity``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 Kind = Literal["numeric", "categorical"]
 Correction = Literal["bh", "bonferroni"]
+# The report's one-word answer: "not_enough_data" when nothing drifted but some feature could not be judged,
+# so a gate that reads only the verdict (or the exit code) never passes a check that did not happen.
+Verdict = Literal["drift", "no_drift", "not_enough_data"]
 CORRECTIONS: Final = ("bh", "bonferroni")
 SCHEMA: Final = "inferwatch.drift/v1"
 
@@ -25,6 +29,14 @@ def _finite(value: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class SpreadChange:
+    """How the spread moved: current over reference mean absolute deviation from the median, and its test."""
+
+    ratio: float
+    p_value: float
+
+
+@dataclass(frozen=True)
 class Statistic:
     """What a subclass computes for one feature: the test's own numbers, before any correction."""
 
@@ -34,6 +46,7 @@ class Statistic:
     effect_size: float
     # Distance methods hold the statistic against this; p-value methods are held against `alpha` instead.
     threshold: float | None = None
+    spread: SpreadChange | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,10 @@ class FeatureDrift:
     enough_data: bool
     missing: MissingRateChange
     unseen: UnseenCategories | None = None
+    # How the column was typed: numeric, numeric_text (numbers stored as text), discrete (a number with few
+    # values, tested as categories), categorical, or identifier (nearly all distinct: not tested).
+    typing: str = ""
+    spread: SpreadChange | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """This result in the stable JSON shape."""
@@ -91,6 +108,7 @@ class FeatureDrift:
         return {
             "feature": self.feature,
             "kind": self.kind,
+            "typing": self.typing or self.kind,
             "method": self.method,
             "statistic": _finite(self.statistic),
             "p_value": _finite(self.p_value),
@@ -110,6 +128,9 @@ class FeatureDrift:
                 "p_value_adjusted": _finite(self.missing.p_value_adjusted),
                 "drifted": self.missing.drifted,
             },
+            "spread": None
+            if self.spread is None
+            else {"ratio": _finite(self.spread.ratio), "p_value": _finite(self.spread.p_value)},
             "unseen": None
             if unseen is None
             else {
@@ -122,6 +143,11 @@ class FeatureDrift:
                 "examples": list(unseen.examples),
             },
         }
+
+
+def by_effect_size(results: Iterable[FeatureDrift]) -> tuple[FeatureDrift, ...]:
+    """Largest effect size first (an untested one counts as 0); ties keep their order."""
+    return tuple(sorted(results, key=lambda result: -(_finite(result.effect_size) or 0.0)))
 
 
 @dataclass(frozen=True)
@@ -140,9 +166,26 @@ class DriftReport:
     detector: str
 
     @property
+    def drifted(self) -> tuple[FeatureDrift, ...]:
+        """The features that drifted, largest effect size first, so the dominant one is never "... and 8 more"."""
+        return by_effect_size(result for result in self.features if result.drifted)
+
+    @property
     def drifted_features(self) -> tuple[str, ...]:
-        """Names of the features that drifted, in report order."""
-        return tuple(result.feature for result in self.features if result.drifted)
+        """Names of the features that drifted, largest effect size first."""
+        return tuple(result.feature for result in self.drifted)
+
+    @property
+    def not_enough_data(self) -> tuple[str, ...]:
+        """Names of the features with fewer than the minimum count of values on a side, in report order."""
+        return tuple(result.feature for result in self.features if not result.enough_data)
+
+    @property
+    def verdict(self) -> Verdict:
+        """Drift if anything drifted; otherwise not enough data if any feature went unjudged; else no drift."""
+        if self.dataset_drift:
+            return "drift"
+        return "not_enough_data" if self.not_enough_data else "no_drift"
 
     @property
     def share_drifted(self) -> float:
@@ -172,6 +215,8 @@ class DriftReport:
         return {
             "schema": SCHEMA,
             "detector": self.detector,
+            "verdict": self.verdict,
+            "not_enough_data": list(self.not_enough_data),
             "dataset_drift": self.dataset_drift,
             "enough_data": self.enough_data,
             "share_drifted": self.share_drifted,

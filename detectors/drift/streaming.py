@@ -29,7 +29,14 @@ from detectors.drift.base import (
     validate_probability,
 )
 from detectors.drift.results import CORRECTIONS, Correction, DriftReport, Statistic
-from detectors.drift.stats import binned_ks, chi_square_pooled, js_distance, kolmogorov_p_value, unseen_p_value
+from detectors.drift.stats import (
+    binned_ks,
+    chi_square_pooled,
+    js_distance,
+    kolmogorov_p_value,
+    unseen_p_value,
+    unseen_split_p_value,
+)
 from detectors.drift.summaries import CategoricalSummary, NumericSummary, Summary
 
 
@@ -104,9 +111,11 @@ class SummaryDrift:
     def _categorical(self, name: str, reference: CategoricalSummary, current: CategoricalSummary) -> Partial:
         categories = sorted(reference.counts)
         unseen = {key: count for key, count in current.counts.items() if key not in reference.counts}
-        ref = np.array([reference.counts[key] for key in categories] + [reference.other], dtype=np.int64)
-        cur_cells = [current.counts.get(key, 0) for key in categories] + [current.other + sum(unseen.values())]
-        cur = np.array(cur_cells, dtype=np.int64)
+        # Each unseen value keeps its own cell, so a tail of rare new values pools with the other rare values
+        # instead of making one large cell the reference has nothing in.
+        ref_cells = [reference.counts[key] for key in categories] + [reference.other] + [0] * len(unseen)
+        cur_cells = [current.counts.get(key, 0) for key in categories] + [current.other, *unseen.values()]
+        ref, cur = np.array(ref_cells, dtype=np.int64), np.array(cur_cells, dtype=np.int64)
         sizes = Sizes(reference.count, reference.missing, current.count, current.missing)
         enough = self._enough(reference, current)
         statistic, unseen_signal = None, None
@@ -116,7 +125,10 @@ class SummaryDrift:
             if reference.other == 0:
                 total = sum(unseen.values())
                 singletons = sum(1 for count in reference.counts.values() if count == 1)
-                expected, p_unseen = unseen_p_value(total, current.count, singletons, reference.count)
+                if current.other == 0:
+                    expected, p_unseen = unseen_split_p_value(ref, cur)
+                else:  # some current values were folded away: only the reference's missing mass is left
+                    expected, p_unseen = unseen_p_value(total, current.count, singletons, reference.count)
                 examples = tuple(sorted(unseen, key=lambda key: -unseen[key])[:5])
                 unseen_signal = (total, total / current.count, expected, p_unseen if total else None, examples)
         return Partial(

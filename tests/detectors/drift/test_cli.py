@@ -11,8 +11,9 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from sklearn.datasets import load_wine
 
-from detectors.drift.cli import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_NO_DRIFT, add_drift_commands
+from detectors.drift.cli import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_NO_DRIFT, EXIT_NOT_ENOUGH_DATA, add_drift_commands
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -77,7 +78,7 @@ def test_drift_exits_one_with_one_json_document(files: dict[str, Path], current:
     assert code == EXIT_DRIFT
     assert document["drifted_features"] == ["x"]
     assert document["dataset_drift"] is True
-    assert [item["method"] for item in document["features"]] == ["ks", "ks", "chi_square"]
+    assert [item["method"] for item in document["features"]] == ["ks+spread", "ks+spread", "chi_square"]
 
 
 def test_columns_option_limits_the_check(files: dict[str, Path]) -> None:
@@ -117,3 +118,129 @@ def test_bad_alpha_is_bad_input(files: dict[str, Path]) -> None:
     )
     assert code == EXIT_BAD_INPUT
     assert "`alpha`" in err
+
+
+@pytest.fixture
+def wine(tmp_path: Path) -> dict[str, Path]:
+    """Wine's 178 rows as the reference, its first 19 rows alone, and a half with graded shifts, as CSV."""
+    bunch = load_wine()
+    names = [str(name).replace("/", "_") for name in bunch.feature_names]
+    data = bunch.data
+
+    def frame(rows: np.ndarray) -> dict[str, list[object]]:
+        return {name: rows[:, j].tolist() for j, name in enumerate(names)}
+
+    order = np.random.default_rng(7).permutation(len(data))
+    shifted = data[order[89:]].copy()
+    std = data.std(axis=0)
+    # Column order hides the largest change: small shifts first, the large one last.
+    for j, size in ((0, 0.8), (1, 0.9), (2, 1.0), (3, 1.1), (4, 1.2), (5, 1.3), (12, 3.0)):
+        shifted[:, j] += size * std[j]
+    return {
+        "reference": write_csv(tmp_path / "wine.csv", frame(data)),
+        "few": write_csv(tmp_path / "wine19.csv", frame(data[:19])),
+        "half": write_csv(tmp_path / "half.csv", frame(data[order[:89]])),
+        "shifted": write_csv(tmp_path / "shifted.csv", frame(shifted)),
+    }
+
+
+def test_a_19_row_file_is_not_enough_data_not_no_drift(wine: dict[str, Path]) -> None:
+    """19 current rows: every feature unjudged, so its own verdict, exit code and JSON field, never "no drift"."""
+    argv = ("drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["few"]))
+    code, out, _ = run(*argv)
+    assert code == EXIT_NOT_ENOUGH_DATA
+    assert "NOT ENOUGH DATA: 13 of 13 features had too few values to judge" in out
+    assert "no drift" not in out
+    code, out, _ = run(*argv, "--json")
+    document = orjson.loads(out)
+    assert code == EXIT_NOT_ENOUGH_DATA
+    assert document["verdict"] == "not_enough_data"
+    assert len(document["not_enough_data"]) == 13
+    assert document["dataset_drift"] is False
+
+
+def test_a_full_split_is_no_drift_with_the_verdict_field(wine: dict[str, Path]) -> None:
+    """A random half of wine against all of it: exit 0 and verdict no_drift."""
+    code, out, _ = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["half"]), "--json"
+    )
+    document = orjson.loads(out)
+    assert (code, document["verdict"], document["not_enough_data"]) == (EXIT_NO_DRIFT, "no_drift", [])
+
+
+def test_drifted_features_are_listed_largest_effect_first(wine: dict[str, Path]) -> None:
+    """The 3-sd shift of the last column leads the JSON list, the table and the verdict line."""
+    argv = ("drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["shifted"]))
+    code, out, _ = run(*argv, "--json")
+    document = orjson.loads(out)
+    assert code == EXIT_DRIFT
+    assert document["drifted_features"][0] == "proline"
+    effects = {item["feature"]: item["effect_size"] for item in document["features"]}
+    listed = [effects[name] for name in document["drifted_features"]]
+    assert listed == sorted(listed, reverse=True)
+    _, table, _ = run(*argv)
+    assert table.splitlines()[1].startswith("proline")
+    assert "largest effect first: proline" in table
+
+
+@pytest.mark.parametrize(("side", "delimiter"), [("reference", ";"), ("current", ";"), ("reference", "\t")])
+def test_a_csv_that_is_not_comma_separated_is_read_as_such(
+    wine: dict[str, Path], tmp_path: Path, side: str, delimiter: str
+) -> None:
+    """A semicolon or tab file on either side gives the same report as the comma file it was made from."""
+    source = wine["reference"] if side == "reference" else wine["half"]
+    other = tmp_path / f"other{ord(delimiter)}.csv"
+    other.write_text(source.read_text().replace(",", delimiter))
+    pair = {"reference": wine["reference"], "current": wine["half"], side: other}
+    argv = ("drift", "check", "--reference", str(pair["reference"]), "--current", str(pair["current"]), "--json")
+    _, expected, _ = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["half"]), "--json"
+    )
+    code, out, err = run(*argv)
+    assert (code, err) == (EXIT_NO_DRIFT, "")
+    assert orjson.loads(out) == orjson.loads(expected)
+
+
+def test_report_writes_a_self_contained_html_file(wine: dict[str, Path], tmp_path: Path) -> None:
+    """--report writes one HTML file: the verdict, every feature with a chart, the statistics, nothing fetched."""
+    path = tmp_path / "drift.html"
+    code, _, err = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["shifted"]),
+        "--report", str(path),
+    )  # fmt: skip
+    html = path.read_text(encoding="utf-8")
+    assert (code, err) == (EXIT_DRIFT, "")
+    assert html.startswith("<!doctype html>")
+    assert "DRIFT: " in html
+    assert html.count("<svg") == 13
+    assert html.index("<h3>proline") < html.index("<h3>alcohol")  # largest effect first
+    for name in ("p-value (adjusted)", "effect size", "spread ratio"):
+        assert name in html
+    for fetching in ("<script", "src=", "<link", "url("):
+        assert fetching not in html
+    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_report_charts_categories_and_skips_identifiers(tmp_path: Path) -> None:
+    """A text column gets a bar chart with its unseen share; an id column gets a note and no chart."""
+    codes: list[object] = [f"c{v:.2f}" for v in load_wine().data[:, 0]]
+    ids: list[object] = [f"id{i}" for i in range(len(codes))]
+    reference = write_csv(tmp_path / "r.csv", {"code": codes[:89], "id": ids[:89]})
+    current = write_csv(tmp_path / "c.csv", {"code": codes[89:], "id": ids[89:]})
+    path = tmp_path / "r.html"
+    code, _, _ = run("drift", "check", "--reference", str(reference), "--current", str(current), "--report", str(path))
+    html = path.read_text(encoding="utf-8")
+    assert code == EXIT_NO_DRIFT
+    assert html.count("<svg") == 1
+    assert "(unseen)" in html
+    assert "An identifier" in html
+
+
+def test_an_unwritable_report_is_bad_input(wine: dict[str, Path], tmp_path: Path) -> None:
+    """A report path in a folder that does not exist: exit 2 naming it."""
+    path = tmp_path / "absent" / "r.html"
+    code, _, err = run(
+        "drift", "check", "--reference", str(wine["reference"]), "--current", str(wine["half"]), "--report", str(path)
+    )
+    assert code == EXIT_BAD_INPUT
+    assert str(path) in err

@@ -62,7 +62,7 @@ def test_result_carries_method_statistic_p_value_effect_and_threshold() -> None:
     """Every numeric result has its method, statistic, p-value, adjusted p-value, effect size and threshold."""
     rng = np.random.default_rng(SEED)
     result = KSDrift().fit(normal_table(rng, 500)).score(normal_table(rng, 500)).feature("f0")
-    assert result.method == "ks"
+    assert result.method == "ks+spread"
     assert 0.0 <= result.statistic <= 1.0
     assert result.p_value is not None
     assert result.p_value_adjusted is not None
@@ -177,9 +177,11 @@ def test_report_json_shape_is_stable() -> None:
     data = {"x": rng.normal(size=100), "c": np.array(["a", "b"] * 50, dtype=object)}
     shape = KSDrift(min_count=200).fit(data).score(data).to_dict()
     assert list(shape) == [
-        "schema", "detector", "dataset_drift", "enough_data", "share_drifted", "drifted_features",
-        "correction", "alpha", "reference_rows", "current_rows", "features",
+        "schema", "detector", "verdict", "not_enough_data", "dataset_drift", "enough_data", "share_drifted",
+        "drifted_features", "correction", "alpha", "reference_rows", "current_rows", "features",
     ]  # fmt: skip
     assert shape["schema"] == "inferwatch.drift/v1"
+    assert shape["verdict"] == "not_enough_data"
+    assert shape["not_enough_data"] == ["x", "c"]
     assert shape["features"][0]["statistic"] is None  # not enough data: NaN becomes null
     assert set(shape["features"][0]) >= {"feature", "kind", "method", "p_value", "effect_size", "threshold", "drifted"}

@@ -165,6 +165,23 @@ def test_below_min_count_says_not_enough_data(engine: Engine) -> None:
     assert finding.details["enough_data"] is False
 
 
+def test_an_idle_version_says_not_enough_data_once_per_change_of_state(engine: Engine) -> None:
+    """Idle windows after a judged one give one "not enough data" finding, not one per step; data again resets it."""
+    store(engine, "idle", T0, rows(2000, seed=1), prefix="ref")
+    set_reference(engine, "idle")
+    store(engine, "idle", T0 + HOUR, rows(500, seed=2), prefix="busy")
+    store(engine, "idle", T0 + 5 * HOUR, rows(500, seed=3), prefix="again")
+    monitor = DriftMonitor(engine, DriftOptions(min_count=100))
+    settle = monitor.options.settle_s
+    said = []
+    for hour in range(2, 8):
+        found = by_key(monitor.evaluate(T0 + hour * HOUR + settle))
+        finding = found.get(("idle", DATA))
+        said.append(None if finding is None else finding.details["enough_data"])
+    # hours ending 2 (judged), 3 (idle: said), 4 and 5 (idle: silent), 6 (judged), 7 (idle: said again)
+    assert said == [True, False, None, None, True, False]
+
+
 def test_rolling_window_ends_at_the_last_step(engine: Engine) -> None:
     """A rolling window is the last window_s ending at the newest settled step boundary."""
     monitor = DriftMonitor(engine, DriftOptions(window="rolling", window_s=HOUR, step_s=600, settle_s=60))

@@ -2,9 +2,9 @@
 
 Load comes from separate processes over loopback gRPC, with realistic requests: 512 spans of 10 attributes
 each (GenAI and ML attributes, as instrumented services send them), and 500 predictions of 20 features.
-Every request carries fresh ids, so nothing is deduplicated away. The baseline, measured in the same run
-on the same machine, is the parse-only ceiling: a bare grpc.aio server that parses each request and
-answers, storing nothing.
+Spans are also sent over OTLP/HTTP, as protobuf and as OTLP JSON, to the same server. Every request carries
+fresh ids, so nothing is deduplicated away. The baseline, measured in the same run on the same machine, is
+the parse-only ceiling: a bare grpc.aio server that parses each request and answers, storing nothing.
 
     python benchmarks/ingest.py [--seconds 10] [--clients 2] [--in-flight 4] [--db-url URL]
 
@@ -15,6 +15,9 @@ It prints one table: accepted and stored per second, p99 export latency, and the
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
+import json
 import math
 import multiprocessing
 import os
@@ -23,11 +26,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
@@ -118,6 +123,68 @@ class LoadSpec:
     kind: str
     seconds: float
     in_flight: int
+    # "grpc", or OTLP/HTTP as "http-protobuf" or "http-json" (spans only).
+    transport: str = "grpc"
+
+
+def span_request_json() -> bytes:
+    """The span request as OTLP JSON: hex ids (with MARKER's hex inside), timestamps as decimal strings."""
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(span_request())
+    document = json_format.MessageToDict(request)
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document).encode()
+
+
+def http_client_process(spec: LoadSpec, worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """OTLP/HTTP load: ``in_flight`` keep-alive connections, each posting fresh requests in turn."""
+    host, port = spec.target.rsplit(":", 1)
+    json_body = spec.transport == "http-json"
+    template = span_request_json() if json_body else span_request()
+    content_type = "application/json" if json_body else "application/x-protobuf"
+    marker = MARKER.hex().encode() if json_body else MARKER
+    start_mark = str(START_MARK).encode() if json_body else START_MARK.to_bytes(8, "little")
+    end_mark = str(END_MARK).encode() if json_body else END_MARK.to_bytes(8, "little")
+    counter = [worker << 40]
+    lock = threading.Lock()
+    ok = [0]
+    latencies: list[float] = []
+    deadline = time.monotonic() + spec.seconds
+
+    def connection_loop() -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        while time.monotonic() < deadline:
+            with lock:
+                counter[0] += 1
+                unique = counter[0].to_bytes(len(MARKER), "big")
+            payload = template.replace(marker, unique.hex().encode() if json_body else unique)
+            now = time.time_ns()
+            if json_body:
+                payload = payload.replace(start_mark, str(now).encode()).replace(
+                    end_mark, str(now + 250_000_000).encode()
+                )
+            else:
+                payload = payload.replace(start_mark, now.to_bytes(8, "little"))
+                payload = payload.replace(end_mark, (now + 250_000_000).to_bytes(8, "little"))
+            started = time.perf_counter()
+            connection.request("POST", "/v1/traces", body=payload, headers={"Content-Type": content_type})
+            response = connection.getresponse()
+            response.read()
+            with lock:
+                latencies.append(time.perf_counter() - started)
+                ok[0] += response.status == 200
+        connection.close()
+
+    threads = [threading.Thread(target=connection_loop) for _ in range(spec.in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((ok[0], latencies))
 
 
 def client_process(spec: LoadSpec, worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
@@ -165,7 +232,8 @@ class LoadResult:
 def drive(spec: LoadSpec, clients: int) -> LoadResult:
     """Run the load generators and gather what they saw."""
     results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    workers = [multiprocessing.Process(target=client_process, args=(spec, n, results)) for n in range(clients)]
+    target = client_process if spec.transport == "grpc" else http_client_process
+    workers = [multiprocessing.Process(target=target, args=(spec, n, results)) for n in range(clients)]
     seconds, kind = spec.seconds, spec.kind
     started = time.monotonic()
     for worker in workers:
@@ -232,12 +300,14 @@ def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, flo
     return result, memory
 
 
-def run_inferwatch(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[LoadResult, float, float, int]:
+def run_inferwatch(
+    kind: str, args: argparse.Namespace, workdir: Path, transport: str = "grpc"
+) -> tuple[LoadResult, float, float, int]:
     """`inferwatch serve` on a fresh database: accepted, stored and drained."""
-    db_url = args.db_url or f"sqlite:///{workdir / f'{kind}.db'}"
+    db_url = args.db_url or f"sqlite:///{workdir / f'{kind}-{transport}.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFERWATCH_")}
     env["INFERWATCH_DB_URL"] = db_url
-    env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{kind}-spool")
+    env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{kind}-{transport}-spool")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -259,8 +329,8 @@ def run_inferwatch(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[
     assert server.stderr is not None
     port = 0
     for line in server.stderr:
-        if match := re.search(r"gRPC on 127\.0\.0\.1:(\d+)", line):
-            port = int(match.group(1))
+        if match := re.search(r"gRPC on 127\.0\.0\.1:(\d+).*OTLP/HTTP on 127\.0\.0\.1:(\d+)", line):
+            port = int(match.group(1) if transport == "grpc" else match.group(2))
             break
     method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
     table = kind
@@ -269,7 +339,8 @@ def run_inferwatch(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[
         with engine.begin() as connection:
             connection.execute(text(f"DELETE FROM {table}"))
         started = time.monotonic()
-        result = drive(LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight), args.clients)
+        spec = LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight, transport)
+        result = drive(spec, args.clients)
         # Stored throughput counts until the last acknowledged row is committed.
         stored = 0
         while time.monotonic() - started < args.seconds + 300:
@@ -294,6 +365,9 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=4, help="concurrent calls per client (default 4)")
     parser.add_argument("--db-url", default=None, help="database for inferwatch (default: a fresh SQLite file)")
     parser.add_argument("--only", choices=["spans", "predictions"], default=None, help="run one signal only")
+    parser.add_argument(
+        "--transport", choices=["grpc", "http-protobuf", "http-json"], default=None, help="run one transport only"
+    )
     args = parser.parse_args()
 
     rows = []
@@ -313,18 +387,23 @@ def main() -> None:
                     0,
                 )
             )
-            served, stored_rate, memory, stored = run_inferwatch(kind, args, Path(tmp))
-            rows.append(
-                (
-                    f"{kind}: inferwatch serve",
-                    served.items_ok / served.seconds,
-                    stored_rate,
-                    served.p99_ms,
-                    memory,
-                    served.items_ok,
-                    stored,
+            transports = ("grpc", "http-protobuf", "http-json") if kind == "spans" else ("grpc",)
+            for transport in transports:
+                if args.transport and transport != args.transport:
+                    continue
+                served, stored_rate, memory, stored = run_inferwatch(kind, args, Path(tmp), transport)
+                label = {"grpc": "OTLP/gRPC", "http-protobuf": "OTLP/HTTP protobuf", "http-json": "OTLP/HTTP JSON"}
+                rows.append(
+                    (
+                        f"{kind}: inferwatch, {label[transport] if kind == 'spans' else 'gRPC'}",
+                        served.items_ok / served.seconds,
+                        stored_rate,
+                        served.p99_ms,
+                        memory,
+                        served.items_ok,
+                        stored,
+                    )
                 )
-            )
     print(
         f"machine: {os.cpu_count()} CPUs; {args.clients} client processes x {args.in_flight} calls in flight; "
         f"{args.seconds:g} s per row; database: {args.db_url or 'SQLite file'}"

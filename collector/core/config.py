@@ -108,7 +108,6 @@ class Config:
     feature_sections: Mapping[str, Any] = field(default_factory=dict)
 
 
-_COLLECTOR_KEYS = frozenset(setting.key for setting in SETTINGS if setting.section == "collector")
 SETTINGS_BY_FILE_KEY = {setting.file_key: setting for setting in SETTINGS}
 # Sections later features read whole from the file (pricing tables, SLOs, alert routes); they are parsed by
 # their owners, so the loader only checks that they are tables.
@@ -227,21 +226,20 @@ def load_config(
     def pick(key: str) -> dict[str, Any]:
         return {key: resolved[key].value} if key in resolved else {}
 
+    def section(name: str) -> dict[str, Any]:
+        # Every setting declared for the section reaches its dataclass: nothing to forget when one is added.
+        return {
+            setting.key: resolved[setting.key].value
+            for setting in SETTINGS
+            if setting.section == name and setting.key in resolved
+        }
+
     return Config(
-        server=ServerConfig(
-            **pick("grpc_addr"), **pick("http_addr"), **pick("max_message_bytes"), **pick("shutdown_grace_s")
-        ),
-        storage=StorageConfig(
-            **pick("db_url"),
-            **pick("migrate_on_start"),
-            **pick("span_retention_days"),
-            **pick("rollup_retention_days"),
-            **pick("prediction_retention_days"),
-            **pick("finding_retention_days"),
-        ),
-        auth=AuthConfig(**pick("ingest_tokens"), **pick("admin_tokens")),
-        collector=CollectorConfig(**{key: value.value for key, value in resolved.items() if key in _COLLECTOR_KEYS}),
-        detectors=DetectorsConfig(**pick("detector_interval_s")),
+        server=ServerConfig(**section("server")),
+        storage=StorageConfig(**section("storage")),
+        auth=AuthConfig(**section("auth")),
+        collector=CollectorConfig(**section("collector")),
+        detectors=DetectorsConfig(**section("detectors")),
         **pick("log_level"),
         config_file=resolved["config_file"].value,
         feature_sections=resolved["feature_sections"].value,

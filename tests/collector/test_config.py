@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.core.config import load_config
+from collector.core.config import Config, load_config
 from collector.core.errors import ConfigError
 from collector.core.settings import DEFAULT_DB_URL, DEFAULT_MAX_MESSAGE_BYTES, SETTINGS
 
@@ -158,3 +158,35 @@ def test_retention_days_from_file_and_env(tmp_path: Path) -> None:
     config = load_config({}, environ={"INFERWATCH_ROLLUP_RETENTION_DAYS": "30"}, cwd=tmp_path)
     assert (config.storage.span_retention_days, config.storage.rollup_retention_days) == (2.5, 30.0)
     assert load_config({}, environ={}, cwd=tmp_path).storage.rollup_retention_days == 0.0
+
+
+def test_every_setting_reaches_the_config() -> None:
+    """Each declared setting, set in the environment, arrives in its section of the Config (none forgotten)."""
+    samples = {
+        "grpc_addr": "127.0.0.1:1",
+        "http_addr": "127.0.0.1:2",
+        "otlp_http_addr": "127.0.0.1:3",
+        "db_url": "sqlite:///elsewhere.db",
+        "spool_dir": "elsewhere-spool",
+        "hardware_class_attribute": "hw",
+        "log_level": "debug",
+        "ingest_tokens": "a,b",
+        "admin_tokens": "c",
+    }
+    defaults = Config()
+    environ = {}
+    for setting in SETTINGS:
+        default = getattr(getattr(defaults, setting.section) if setting.section else defaults, setting.key)
+        if setting.key in samples:
+            environ[setting.env_var] = samples[setting.key]
+        elif isinstance(default, bool):
+            environ[setting.env_var] = "false" if default else "true"
+        else:
+            environ[setting.env_var] = "9" if default == 7 else "7"
+    config = load_config({}, environ=environ)
+    for setting in SETTINGS:
+        section = getattr(config, setting.section) if setting.section else config
+        expected = setting.parse(environ[setting.env_var])
+        default = getattr(getattr(defaults, setting.section) if setting.section else defaults, setting.key)
+        assert expected != default, f"pick a non-default sample for {setting.key}"
+        assert getattr(section, setting.key) == expected, setting.key

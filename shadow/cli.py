@@ -258,11 +258,17 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         document = json.loads(result.to_json())
         print(json.dumps({"run_id": run_id, **document}, indent=2))
     else:
-        print(f"shadow run {run_id}: {args.model} {version}, {result.requests_replayed} requests replayed")
+        rec = result.recommendation
+        print(
+            f"shadow run {run_id}: {args.model} {version}, {result.requests_replayed} of "
+            f"{result.requests_available} recorded requests replayed"
+        )
+        print(rec.headline)
         for variant in result.results:
             m = variant.measurement
             print(f"  {variant.key:<28} p50 {m.p50_ms:8.3f} ms  p99 {m.p99_ms:8.3f} ms  {m.throughput_rps:10.0f}/s")
-        print(result.recommendation.explanation)
+        # The explanation opens with the headline, printed above the table already.
+        print("\n".join(rec.explanation.splitlines()[1:]))
         if args.report:
             print(f"report: {args.report}")
     return 0

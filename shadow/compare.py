@@ -178,7 +178,11 @@ def probability_stats(baseline: Array, variant: Array) -> ProbabilityStats:
     """Max |p - p'| over all rows and classes, and the mean KL divergence of the variant from the baseline."""
     p = np.clip(np.asarray(baseline, dtype=np.float64), _KL_EPS, 1.0)
     q = np.clip(np.asarray(variant, dtype=np.float64), _KL_EPS, 1.0)
-    kl = np.sum(p * np.log(p / q), axis=-1)
+    # KL is >= 0 only between distributions: rows that sum to 1.001 (a float16 softmax) or that clipping moved
+    # would give negative divergences, so both are renormalised, and rounding below 0 is 0.
+    p /= p.sum(axis=-1, keepdims=True)
+    q /= q.sum(axis=-1, keepdims=True)
+    kl = np.maximum(np.sum(p * np.log(p / q), axis=-1), 0.0)
     return ProbabilityStats(float(np.max(np.abs(baseline - variant))), float(np.mean(kl)))
 
 

@@ -26,7 +26,7 @@ from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
 from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
 from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
-from shadow.result import MeasurementSummary, ShadowResult, VariantResult
+from shadow.result import CurvePoint, MeasurementSummary, ShadowResult, VariantResult
 from shadow.tensors import Feed
 from shadow.variants import (
     BUILTIN_KINDS,
@@ -96,8 +96,15 @@ def _split_calibration(
     return replayed, [inputs[i].inputs for i in sorted(held)]
 
 
-def _summary(variant: Variant, m: Measurement, hardware_class: str) -> MeasurementSummary:
-    """A measurement without its raw outputs, for results and reports."""
+def cost_per_1k(rows_per_s: float, price_per_hour: float | None) -> float | None:
+    """USD per 1,000 predictions for a machine at ``price_per_hour`` that serves ``rows_per_s`` while busy."""
+    if price_per_hour is None or not rows_per_s > 0:
+        return None
+    return 1000 * price_per_hour / 3600 / rows_per_s
+
+
+def _summary(variant: Variant, m: Measurement, hardware_class: str, price: float | None) -> MeasurementSummary:
+    """A measurement without its raw outputs, for results and reports; ``price`` in $/hour of its class."""
     # Every 5th percentile for the report's chart, and p99, in one pass over the latencies.
     quantiles = np.percentile(m.latencies_ms, [*range(0, 101, 5), 99]).tolist() if m.latencies_ms else []
     return MeasurementSummary(
@@ -114,6 +121,11 @@ def _summary(variant: Variant, m: Measurement, hardware_class: str) -> Measureme
         size_bytes=variant.size_bytes,
         notes=m.notes,
         error=m.error,
+        throughput_rounds_rps=m.throughput_rounds_rps,
+        batch_curve=tuple(
+            CurvePoint(p.batch, p.calls, p.p50_ms, p.p99_ms, p.rows_per_s, cost_per_1k(p.rows_per_s, price))
+            for p in m.batch_curve
+        ),
     )
 
 
@@ -146,8 +158,12 @@ def run_shadow(
     *,
     progress: Progress | None = None,
     workdir: Path | None = None,
+    available: int | None = None,
 ) -> ShadowResult:
-    """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule."""
+    """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule.
+
+    ``available`` is how many recorded inputs ``inputs`` were sampled from (default: all of them were given).
+    """
     options = options or ShadowOptions()
     if not inputs:
         raise NoRecordedInputsError("no recorded inputs to replay: the input list is empty")
@@ -158,7 +174,13 @@ def run_shadow(
         if progress is not None:
             progress(len(built), len(built), "build")
         return _replay_and_judge(
-            baseline, built, replayed, calibration_count=len(calibration), options=options, progress=progress
+            baseline,
+            built,
+            replayed,
+            calibration_count=len(calibration),
+            available=len(inputs) if available is None else available,
+            options=options,
+            progress=progress,
         )
 
 
@@ -168,6 +190,7 @@ def _replay_and_judge(
     replayed: Sequence[RecordedInput],
     *,
     calibration_count: int,
+    available: int,
     options: ShadowOptions,
     progress: Progress | None,
 ) -> ShadowResult:
@@ -195,6 +218,7 @@ def _replay_and_judge(
         # Throughput first, so the cost gain is known at every look: a cheaper variant is not settled as
         # "no gain" on latency alone before its cost was measured.
         replay.run_throughput(feeds[:_THROUGHPUT_ROWS], progress)
+        replay.run_batch_curve(feeds[: max(_THROUGHPUT_ROWS, options.replay.curve_max_batch)], progress)
         for bound in bounds:
             replay.run_requests(feeds[done:bound], progress, done, len(feeds))
             done, looks_taken = bound, looks_taken + 1
@@ -214,7 +238,12 @@ def _replay_and_judge(
         VariantResult(
             key,
             runs[key],
-            _summary(runs[key], measured[key], runs[key].hardware_class or "unknown"),
+            _summary(
+                runs[key],
+                measured[key],
+                runs[key].hardware_class or "unknown",
+                options.prices.get(runs[key].hardware_class or ""),
+            ),
             comparisons.get(key),
             verdicts.get(key),
         )
@@ -223,7 +252,7 @@ def _replay_and_judge(
     return ShadowResult(
         baseline_path=baseline.path,
         task=task,
-        requests_available=len(feeds) + calibration_count,
+        requests_available=available,
         requests_replayed=done,
         calibration_requests=calibration_count,
         looks_planned=looks,
@@ -277,6 +306,13 @@ def _unpriced(key: str, variant: Variant, options: ShadowOptions) -> str | None:
     return None
 
 
+def _same_hardware(variant: Variant, baseline: Variant, options: ShadowOptions) -> bool:
+    """Whether ``variant`` runs where the baseline does: the same provider and the same hardware class."""
+    return (variant.execution_provider or CPU_PROVIDER) == (baseline.execution_provider or CPU_PROVIDER) and (
+        variant.hardware_class in (None, options.hardware_class)
+    )
+
+
 def _judge(
     runs: Mapping[str, Variant],
     measured: Mapping[str, Measurement],
@@ -313,6 +349,9 @@ def _judge(
             prices=prices,
             final=final,
             unpriced=_unpriced(key, variant, options),
+            # The same graph on other hardware is a real variant: the hardware is what changes.
+            unchanged=variant.unchanged if _same_hardware(variant, runs["baseline"], options) else None,
+            caveats=variant.caveats,
         )
     return comparisons, verdicts
 
@@ -344,7 +383,7 @@ def run_shadow_from_store(
     try:
         with engine.connect() as connection:
             row = connection.execute(
-                select(ModelVersionRow.artifact_uri, ModelVersionRow.hardware_class)
+                select(ModelVersionRow.artifact_uri, ModelVersionRow.hardware_class, ModelVersionRow.task)
                 .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
                 .where(ModelRow.name == model_name, ModelVersionRow.version == model_version)
             ).first()
@@ -362,4 +401,9 @@ def run_shadow_from_store(
     finally:
         engine.dispose()
     options = replace(options or ShadowOptions(), hardware_class=row.hardware_class)
-    return run_shadow(resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress)
+    if options.task is None and row.task in ("classification", "regression"):
+        # What `models register --task` said wins over guessing from the outputs' shapes.
+        options = replace(options, task=row.task)
+    return run_shadow(
+        resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress, available=sample.available
+    )

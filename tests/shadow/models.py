@@ -71,6 +71,46 @@ def iris_tiny_mlp(workdir: Path) -> BuiltModel:
     return BuiltModel(workdir / "iris_mlp.onnx", name, rows, tuple(str(label) for label in np.concatenate([y] * 2)))
 
 
+def iris_tree_pipeline(workdir: Path) -> BuiltModel:
+    """A scaler and a decision tree on iris: ai.onnx.ml ops and one Identity, nothing a quantizer supports."""
+    from sklearn.datasets import load_iris
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    model = make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=4, random_state=0)).fit(x, y)
+    name = _save_sklearn(model, x, workdir / "iris_tree.onnx")
+    rows = np.concatenate([x] * 2)
+    return BuiltModel(workdir / "iris_tree.onnx", name, rows, tuple(str(label) for label in np.concatenate([y] * 2)))
+
+
+def weights_only_qdq_model(workdir: Path) -> Path:
+    """A QDQ graph as a static quantizer leaves it when it quantized the weight but not the activation."""
+    w = np.arange(-8, 8, dtype=np.int8).reshape(4, 4)
+    nodes = [
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"]),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "weights_only",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [
+            numpy_helper.from_array(w, "w_q"),
+            numpy_helper.from_array(np.array(0.1, dtype=np.float32), "w_scale"),
+            numpy_helper.from_array(np.array(0, dtype=np.int8), "w_zero"),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    path = workdir / "weights_only.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
 def extreme_range_mlp(workdir: Path, rows: int = 300) -> BuiltModel:
     """An MLP whose first layer holds one huge weight column: per-tensor int8 rounds every other weight to 0."""
     rng = np.random.default_rng(0)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -324,8 +325,17 @@ def test_progress_json_and_report(tiny: BuiltModel) -> None:
     data = json.loads(result.to_json())
     assert data["recommendation"]["decision"] in {"switch", "keep"}
     assert data["results"][0]["measurement"]["p50_ms"] > 0
+    baseline, fp16 = data["results"]
+    assert [point["batch"] for point in fp16["measurement"]["batch_curve"]] == [1, 2, 4, 8, 16, 32, 64]
+    assert fp16["measurement"]["batch_curve"][0]["cost_per_1k_usd"] is None  # no price given
+    assert len(baseline["measurement"]["throughput_rounds_rps"]) == ReplayOptions().throughput_rounds
+    assert data["recommendation"]["headline"] == data["recommendation"]["explanation"].splitlines()[0]
     html = render_html(result)
-    assert html.count("<svg") == 2
+    assert html.count("<svg") == 3  # latency, agreement, batch curves
+    assert "Verdicts: bounds against margins" in html
+    assert "agreement ≥ " in html
+    assert escape(result.recommendation.headline) in html
+    assert "<td>fp16</td><td>cpu</td><td>64</td>" in html
     assert "<script" not in html
     assert "src=" not in html
     assert "href=" not in html

@@ -15,6 +15,9 @@ Rule, per variant, with every bound one-sided at the run's adjusted confidence:
   settled as ``unchanged`` and never recommended: any gain it shows is noise;
 * a variant on other hardware than the baseline's (a GPU provider) needs a price for both classes: without
   one, being faster does not show that it pays, and it is kept as ``unpriced`` (see shadow.hardware);
+* quality is also judged per slice (per predicted class, per quantile bin of each feature), with bounds
+  corrected over every slice examined; a variant that holds overall but fails a slice with at least
+  ``min_requests`` requests is kept as ``slice``, naming it; smaller slices are listed as not judged;
 * switch needs both; the best switchable variant (largest improvement) is recommended.
 
 Sequential stopping: the replay is cut into ``looks`` equal chunks; after each, a variant is settled when
@@ -34,11 +37,11 @@ from typing import Final, Literal
 import numpy as np
 from scipy import stats
 
-from shadow.compare import Comparison
+from shadow.compare import Comparison, SliceStats
 from shadow.replay import Measurement
 
 Decision = Literal["switch", "keep"]
-KeepReason = Literal["quality", "no_gain", "unpriced", "not_enough_traffic", "unchanged", "no_variant"]
+KeepReason = Literal["quality", "slice", "no_gain", "unpriced", "not_enough_traffic", "unchanged", "no_variant"]
 Status = Literal["pass", "fail", "inconclusive"]
 
 
@@ -111,6 +114,16 @@ class CostGain:
 
 
 @dataclass(frozen=True)
+class SliceVerdict:
+    """Quality on one slice: ``not_judged`` when it has fewer than ``min_requests`` requests."""
+
+    name: str
+    n: int
+    status: Literal["pass", "fail", "inconclusive", "not_judged"]
+    text: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """One variant's decision and the numbers behind it."""
 
@@ -123,6 +136,7 @@ class Verdict:
     explanation: str
     latency: LatencyGain | None = None
     cost: CostGain | None = None
+    slices: tuple[SliceVerdict, ...] = ()
 
     @property
     def improvement(self) -> float:
@@ -284,6 +298,41 @@ def quality_status(comparison: Comparison, margins: Margins) -> tuple[Status, st
     return "inconclusive", "; ".join(parts)
 
 
+def judge_slices(slices: Sequence[SliceStats], margins: Margins) -> tuple[SliceVerdict, ...]:
+    """Each slice against the same margins as the whole traffic; too small a slice is not judged."""
+    verdicts = []
+    for item in slices:
+        if item.n < margins.min_requests:
+            verdicts.append(SliceVerdict(item.name, item.n, "not_judged", f"{item.name}: {item.n} requests"))
+            continue
+        comparison = Comparison(
+            "regression" if item.regression is not None else "classification",
+            item.n,
+            item.agreement,
+            item.accuracy,
+            regression=item.regression,
+        )
+        status, text = quality_status(comparison, margins)
+        verdicts.append(SliceVerdict(item.name, item.n, status, f"{item.name}: {text}"))
+    return tuple(verdicts)
+
+
+def _slice_texts(slices: Sequence[SliceVerdict], confidence: float | None, min_requests: int) -> list[str]:
+    """The failed slices with their numbers, then the slices too small to judge."""
+    texts = []
+    failed = [item for item in slices if item.status == "fail"]
+    if failed:
+        level = f" (each slice bound at {confidence:.4f})" if confidence else ""
+        texts.append("fails on " + "; ".join(item.text for item in failed) + level)
+    not_judged = [item for item in slices if item.status == "not_judged"]
+    if not_judged:
+        texts.append(
+            f"not judged (fewer than {min_requests} requests): "
+            + ", ".join(f"{item.name} ({item.n})" for item in not_judged)
+        )
+    return texts
+
+
 def judge_variant(
     name: str,
     comparison: Comparison,
@@ -307,6 +356,8 @@ def judge_variant(
     """
     adjusted = Margins(**{**margins.__dict__, "confidence": confidence})
     quality, quality_text = quality_status(comparison, adjusted)
+    slices = judge_slices(comparison.slices, adjusted)
+    failed_slices = [item for item in slices if item.status == "fail"]
     latency = latency_gain(baseline.latencies_ms, variant.latencies_ms, confidence) if variant.latencies_ms else None
     cost = None
     if prices is not None:
@@ -344,18 +395,26 @@ def judge_variant(
             f"cost per 1k ${cost.baseline_per_1k:.3g} -> ${cost.variant_per_1k:.3g} at batch "
             f"{variant.throughput_batch} ({-cost.improvement:+.1%} at the throughput bound{rows})"
         )
+    texts += _slice_texts(slices, comparison.slice_confidence, margins.min_requests)
     texts.extend(caveats)
     # A disproven gain settles the variant whatever more traffic would say about quality: it cannot switch.
+    # A failed slice is as final as a failed whole: more traffic only narrows its bounds further.
     settled = (
-        unchanged is not None or quality == "fail" or gain == "fail" or (quality == "pass" and gain != "inconclusive")
+        unchanged is not None
+        or quality == "fail"
+        or bool(failed_slices)
+        or gain == "fail"
+        or (quality == "pass" and gain != "inconclusive")
     )
-    decision: Decision = "switch" if quality == "pass" and gain == "pass" else "keep"
+    decision: Decision = "switch" if quality == "pass" and gain == "pass" and not failed_slices else "keep"
     reason: KeepReason | None = None
     if decision == "keep":
         if unchanged is not None:
             reason = "unchanged"
         elif quality == "fail":
             reason = "quality"
+        elif failed_slices:
+            reason = "slice"
         elif unpriced is not None:
             reason = "unpriced"
         elif gain == "fail" or quality == "pass":
@@ -373,12 +432,24 @@ def judge_variant(
             else "keep: no gain on this hardware (quality not proven either way)"
         ),
         "unchanged": "keep: it computes exactly what the baseline does, so it cannot be a gain",
+        "slice": "keep: quality holds overall but not on "
+        + ", ".join(item.name for item in failed_slices[:3])
+        + (f" and {len(failed_slices) - 3} more slices" if len(failed_slices) > 3 else ""),
         "unpriced": "keep: it runs on other hardware with no price, so no gain can be shown",
         "not_enough_traffic": "keep: not enough traffic to prove quality",
         "no_variant": "keep",
     }[reason]
     return Verdict(
-        name, decision, reason, quality, gain, settled, f"{name}: {headline} — " + "; ".join(texts), latency, cost
+        name,
+        decision,
+        reason,
+        quality,
+        gain,
+        settled,
+        f"{name}: {headline} — " + "; ".join(texts),
+        latency,
+        cost,
+        slices,
     )
 
 

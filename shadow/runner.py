@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from collector.storage.engine import create_engine_for
 from collector.storage.tables import ModelRow, ModelVersionRow
-from shadow.compare import Comparison, Task, compare_outputs, infer_task
+from shadow.compare import Comparison, SliceOptions, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
@@ -58,6 +58,8 @@ class ShadowOptions:
     provider_hardware: Mapping[str, str] = field(default_factory=dict)
     calibration_size: int = 128
     seed: int = 0
+    # Quality per predicted class and per quantile bin of each numeric feature; None judges the whole only.
+    slices: SliceOptions | None = field(default_factory=SliceOptions)
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
@@ -82,6 +84,20 @@ def recorded_from_feeds(
 
     truth = list(labels) if labels is not None else [None] * len(feeds)
     return [RecordedInput(f"r{i}", i, feed, outcome(truth[i])) for i, feed in enumerate(feeds)]
+
+
+def _feature_rows(feeds: Sequence[Feed]) -> np.ndarray | None:
+    """One row of numbers per request, from the first input that is numeric with one row of features per request
+    (shape (1, F) or (F,)); None when there is none (sequences, images: no feature to slice by)."""
+    if not feeds:
+        return None
+    for name, first in feeds[0].items():
+        if first.dtype.kind not in "fiub" or first.ndim not in (1, 2) or (first.ndim == 2 and first.shape[0] != 1):
+            continue
+        width = first.shape[-1]
+        if all(feed[name].shape == first.shape for feed in feeds):
+            return np.concatenate([feed[name].reshape(1, width) for feed in feeds]).astype(np.float64)
+    return None
 
 
 def _split_calibration(
@@ -208,6 +224,7 @@ def _replay_and_judge(
         else (item.outcome.value if item.outcome else None)
         for item in replayed
     ]
+    features = _feature_rows(feeds)
     looks = options.looks if options.early_stop else 1
     confidence = adjusted_confidence(options.margins.confidence, looks, max(1, len(runs) - 1))
     bounds = [math.ceil(len(feeds) * (k + 1) / looks) for k in range(looks)]
@@ -226,7 +243,14 @@ def _replay_and_judge(
             task = options.task or infer_task(measured["baseline"].outputs)
             final = bound == len(feeds)
             comparisons, verdicts = _judge(
-                runs, measured, task, truth[:done], options=options, confidence=confidence, final=final
+                runs,
+                measured,
+                task,
+                truth[:done],
+                None if features is None else features[:done],
+                options=options,
+                confidence=confidence,
+                final=final,
             )
             # Settled verdicts read the same at a look as at the end, so the last look's judgement is final.
             if final or all(verdict.settled for verdict in verdicts.values()):
@@ -318,6 +342,7 @@ def _judge(
     measured: Mapping[str, Measurement],
     task: Task,
     truth: Sequence[str | float | None],
+    features: np.ndarray | None,
     *,
     options: ShadowOptions,
     confidence: float,
@@ -331,7 +356,16 @@ def _judge(
         m = measured[key]
         if key == "baseline" or m.error is not None or not m.outputs:
             continue
-        comparison = compare_outputs(task, base.outputs, m.outputs, truth, confidence=confidence, seed=options.seed)
+        comparison = compare_outputs(
+            task,
+            base.outputs,
+            m.outputs,
+            truth,
+            confidence=confidence,
+            seed=options.seed,
+            features=features,
+            slice_options=options.slices,
+        )
         prices = None
         base_price = options.prices.get(options.hardware_class)
         var_price = options.prices.get(variant.hardware_class or "")

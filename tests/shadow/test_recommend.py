@@ -286,3 +286,72 @@ def test_keep_headline_names_the_closest_variant_and_what_stopped_it() -> None:
     assert rec.headline.startswith("keep the baseline (quality): closest was int8-dynamic, p50 latency x0.")
     assert "stopped because quality is worse than the margin allows" in rec.headline
     assert rec.explanation.splitlines()[0] == rec.headline
+
+
+def test_a_variant_that_fails_one_class_is_kept_naming_it_and_small_slices_are_not_judged() -> None:
+    """Overall agreement 99.4% holds; class 1 agrees on 70 of 100 (fails); class 2 has 10 requests (not judged)."""
+    from shadow.compare import SliceOptions, compare_outputs
+
+    base = np.array([0] * 4890 + [1] * 100 + [2] * 10)
+    variant = base.copy()
+    variant[4890:4920] = 0  # 30 of class 1's 100 requests flip to class 0
+    comparison = compare_outputs(
+        "classification",
+        {"label": base},
+        {"label": variant},
+        [None] * len(base),
+        confidence=0.95,
+        slice_options=SliceOptions(),
+    )
+    assert comparison.agreement is not None
+    assert comparison.agreement.lower >= MARGINS.min_agreement_lower_bound
+    # Three classes examined, no features: each slice bound at 1 - 0.05 / 3.
+    assert comparison.slice_confidence == pytest.approx(1 - 0.05 / 3)
+    assert [(s.name, s.n) for s in comparison.slices] == [
+        ("predicted class 0", 4890),
+        ("predicted class 1", 100),
+        ("predicted class 2", 10),
+    ]
+    verdict = judge_variant("int8", comparison, BASE, FASTER, MARGINS, confidence=0.95)
+    assert (verdict.decision, verdict.keep_reason, verdict.quality, verdict.settled) == ("keep", "slice", "pass", True)
+    assert [(s.name, s.status) for s in verdict.slices] == [
+        ("predicted class 0", "pass"),
+        ("predicted class 1", "fail"),
+        ("predicted class 2", "not_judged"),
+    ]
+    assert "quality holds overall but not on predicted class 1" in verdict.explanation
+    assert "fails on predicted class 1: agreement 70/100 = 70.00%" in verdict.explanation
+    assert "not judged (fewer than 30 requests): predicted class 2 (10)" in verdict.explanation
+    rec = recommend({"int8": verdict}, {})
+    assert (rec.decision, rec.keep_reason, rec.closest) == ("keep", "slice", "int8")
+
+
+def test_feature_bins_find_the_range_where_the_variant_disagrees() -> None:
+    """Disagreements only where feature 1 is in its top quartile: that bin fails, and feature 1 is listed first."""
+    from shadow.compare import SliceOptions, compare_outputs
+
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((4000, 3))
+    base = np.zeros(4000, dtype=np.int64)
+    variant = base.copy()
+    top = np.flatnonzero(features[:, 1] > np.quantile(features[:, 1], 0.75))
+    variant[top[:30]] = 1
+    comparison = compare_outputs(
+        "classification",
+        {"label": base},
+        {"label": variant},
+        [None] * 4000,
+        confidence=0.95,
+        features=features,
+        slice_options=SliceOptions(bins=4, shown_features=1),
+    )
+    # One class and 3 features x 4 bins examined; only feature 1's bins are listed.
+    assert comparison.slice_confidence == pytest.approx(1 - 0.05 / 13)
+    names = [s.name for s in comparison.slices]
+    assert names[0] == "predicted class 0"
+    assert all(name.startswith("feature 1 in [") for name in names[1:])
+    assert len(names) == 5
+    verdict = judge_variant("v", comparison, BASE, FASTER, MARGINS, confidence=0.95)
+    failed = [s.name for s in verdict.slices if s.status == "fail"]
+    assert failed == [names[-1]]
+    assert verdict.keep_reason == "slice"

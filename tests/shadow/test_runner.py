@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError, ReplayError
-from shadow.recommend import Verdict
+from shadow.recommend import Margins, Verdict
 from shadow.replay import ModelToRun, Replay, ReplayOptions
 from shadow.report import render_html
 from shadow.result import ShadowResult
@@ -27,6 +27,7 @@ from tests.shadow.models import (
     diabetes_regressor,
     iris_tree_pipeline,
     other_signature_model,
+    rare_class_model,
     sequence_model,
 )
 
@@ -388,3 +389,29 @@ def test_replay_options_name_the_bad_value() -> None:
         ReplayOptions(round_seconds=0)
     with pytest.raises(ValueError, match="`curve_max_batch` must be > 0, got 0"):
         ReplayOptions(curve_max_batch=0)
+
+
+def test_int8_that_breaks_only_a_rare_class_is_kept_naming_the_class_and_the_feature_range(tmp_path: Path) -> None:
+    """int8 holds overall (agreement above the margin) but never predicts the rare class 4, which lives in the top
+    range of feature 0: kept as "slice", naming both, with their numbers."""
+    model = rare_class_model(tmp_path)
+    options = ShadowOptions(
+        variants=parse_variant_specs("int8-dynamic"),
+        early_stop=False,
+        margins=Margins(min_agreement_lower_bound=0.97),
+        replay=ReplayOptions(round_seconds=0.02, curve_max_batch=4, curve_seconds=0.01),
+    )
+    result = run_shadow(model.path, recorded_from_feeds(model.feeds()), options)
+    (variant,) = result.variants
+    verdict = variant.verdict
+    assert verdict is not None
+    assert (verdict.quality, verdict.decision, verdict.keep_reason) == ("pass", "keep", "slice")
+    failed = {s.name: s for s in verdict.slices if s.status == "fail"}
+    assert "predicted class 4" in failed
+    assert failed["predicted class 4"].text.startswith("predicted class 4: agreement 0/")
+    feature_0 = [name for name in failed if name.startswith("feature 0 in [")]
+    assert len(feature_0) == 1  # the top quartile of feature 0, where class 4 lives
+    assert all(s.status != "fail" for s in verdict.slices if s.name.startswith(("predicted class 0", "feature 1")))
+    assert "quality holds overall but not on predicted class 4" in result.recommendation.explanation
+    data = json.loads(result.to_json())
+    assert any(s["name"] == "predicted class 4" for s in data["results"][1]["verdict"]["slices"])

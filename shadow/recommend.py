@@ -485,9 +485,16 @@ def closest_verdict(verdicts: Sequence[Verdict]) -> Verdict | None:
     return max(changed, key=lambda v: (_POINTS[v.quality] + _POINTS[v.gain], _measured_gain(v)))
 
 
-def recommend(verdicts: Mapping[str, Verdict], failures: Mapping[str, str]) -> Recommendation:
-    """The run's recommendation: the best switchable variant, or keep with the reason closest to a switch."""
+def recommend(
+    verdicts: Mapping[str, Verdict], failures: Mapping[str, str], skipped: Mapping[str, str] | None = None
+) -> Recommendation:
+    """The run's recommendation: the best switchable variant, or keep with the reason closest to a switch.
+
+    ``failures`` are variants that could not be built or run; ``skipped`` are variant families that do not
+    apply to this model, each with its note.
+    """
     failed = [f"{name}: not built ({error})" for name, error in failures.items()]
+    failed += [f"{name}: skipped, does not apply ({note})" for name, note in (skipped or {}).items()]
     switchable = [verdict for verdict in verdicts.values() if verdict.decision == "switch"]
     all_verdicts = tuple(verdicts.values())
     if switchable:
@@ -505,7 +512,7 @@ def recommend(verdicts: Mapping[str, Verdict], failures: Mapping[str, str]) -> R
             closest=best.variant,
         )
     if not all_verdicts:
-        headline = "keep the baseline (no_variant): no variant could be built"
+        headline = "keep the baseline (no_variant): no variant could be built or applies to this model"
         return Recommendation("keep", None, "no_variant", "\n".join([headline, *failed]), headline=headline)
     closest = closest_verdict(all_verdicts)
     if closest is None:

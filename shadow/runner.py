@@ -31,6 +31,7 @@ from shadow.tensors import Feed
 from shadow.variants import (
     BUILTIN_KINDS,
     CPU_PROVIDER,
+    TRAFFIC_KINDS,
     Variant,
     VariantFailure,
     VariantSpec,
@@ -103,8 +104,8 @@ def _feature_rows(feeds: Sequence[Feed]) -> np.ndarray | None:
 def _split_calibration(
     inputs: Sequence[RecordedInput], options: ShadowOptions
 ) -> tuple[list[RecordedInput], list[Feed]]:
-    """Hold a seeded subset out for static calibration (never replayed, so it does not flatter the variant)."""
-    if not any(spec.kind == "int8-static" for spec in options.variants) or len(inputs) < 10:
+    """Hold a seeded subset out for static calibration and pruning (never replayed, so it does not flatter them)."""
+    if not any(spec.kind in TRAFFIC_KINDS for spec in options.variants) or len(inputs) < 10:
         return list(inputs), [item.inputs for item in inputs[: options.calibration_size]]
     size = min(options.calibration_size, len(inputs) // 5)
     held = set(np.random.default_rng(options.seed).choice(len(inputs), size=size, replace=False).tolist())
@@ -256,7 +257,9 @@ def _replay_and_judge(
             if final or all(verdict.settled for verdict in verdicts.values()):
                 break
     recommendation: Recommendation = recommend(
-        verdicts, {f.name: f.error for f in failures} | {k: m.error for k, m in measured.items() if m.error}
+        verdicts,
+        {f.name: f.error for f in failures if not f.skipped} | {k: m.error for k, m in measured.items() if m.error},
+        skipped={f.name: f.error for f in failures if f.skipped},
     )
     results = tuple(
         VariantResult(

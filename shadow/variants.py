@@ -18,11 +18,16 @@ from typing import Any, Final, Literal
 
 import onnx
 
-from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError
+from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError, NotApplicableError
 from shadow.tensors import Feed
 
-VariantKind = Literal["int8-dynamic", "int8-static", "fp16", "onnx"]
+VariantKind = Literal["int8-dynamic", "int8-static", "fp16", "prune-25", "prune-50", "onnx"]
+# What a run builds unless told otherwise.
 BUILTIN_KINDS: Final[tuple[VariantKind, ...]] = ("int8-dynamic", "int8-static", "fp16")
+# Every kind a run can be asked for by name (pruning changes the model's quality by design, so it is opt-in).
+NAMED_KINDS: Final[tuple[VariantKind, ...]] = (*BUILTIN_KINDS, "prune-25", "prune-50")
+# Kinds that learn from recorded traffic, which is then held out of the replay so it cannot flatter them.
+TRAFFIC_KINDS: Final = frozenset({"int8-static", "prune-25", "prune-50"})
 CPU_PROVIDER: Final = "CPUExecutionProvider"
 # Providers that run models; the Azure EP (present in every wheel) calls remote endpoints, so it is skipped.
 _SKIPPED_PROVIDERS: Final = frozenset({"AzureExecutionProvider"})
@@ -69,8 +74,8 @@ class VariantSpec:
     def __post_init__(self) -> None:
         if self.kind == "onnx" and self.path is None:
             raise ValueError("`path` is required for a variant of kind 'onnx'")
-        if self.kind not in (*BUILTIN_KINDS, "onnx"):
-            raise ValueError(f"`kind` must be one of {[*BUILTIN_KINDS, 'onnx']}, got {self.kind!r}")
+        if self.kind not in (*NAMED_KINDS, "onnx"):
+            raise ValueError(f"`kind` must be one of {[*NAMED_KINDS, 'onnx']}, got {self.kind!r}")
 
     @property
     def name(self) -> str:
@@ -104,6 +109,8 @@ class VariantFailure:
     name: str
     source: VariantKind
     error: str
+    # The variant family does not apply to this model: a note, not an error.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,12 +128,12 @@ def parse_variant_specs(text: str) -> tuple[VariantSpec, ...]:
     for raw in (part.strip() for part in text.split(",")):
         if not raw:
             continue
-        if raw in BUILTIN_KINDS:
+        if raw in NAMED_KINDS:
             specs.append(VariantSpec(kind=raw))
         elif raw.endswith(".onnx"):
             specs.append(VariantSpec(kind="onnx", path=Path(raw)))
         else:
-            raise ValueError(f"`variants`: {raw!r} is neither one of {list(BUILTIN_KINDS)} nor a path ending in .onnx")
+            raise ValueError(f"`variants`: {raw!r} is neither one of {list(NAMED_KINDS)} nor a path ending in .onnx")
     if not specs:
         raise ValueError(f"`variants` names no variant: {text!r}")
     return tuple(specs)
@@ -410,7 +417,25 @@ def _single_opset_per_domain(proto: onnx.ModelProto, path: Path, workdir: Path) 
     return fixed
 
 
-_BUILDERS: Final = {"int8-dynamic": _build_dynamic, "int8-static": _build_static, "fp16": _build_fp16}
+def _build_prune_25(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.prune import prune_model
+
+    return prune_model(src, dst, 0.25, calibration)
+
+
+def _build_prune_50(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.prune import prune_model
+
+    return prune_model(src, dst, 0.50, calibration)
+
+
+_BUILDERS: Final = {
+    "int8-dynamic": _build_dynamic,
+    "int8-static": _build_static,
+    "fp16": _build_fp16,
+    "prune-25": _build_prune_25,
+    "prune-50": _build_prune_50,
+}
 
 
 def build_variant(
@@ -431,6 +456,8 @@ def build_variant(
                 notes_out = _BUILDERS[spec.kind](source, path, calibration)
         proto = load_model_proto(path, f"variant {spec.name!r}")
         check_signature(input_signature(base_proto), input_signature(proto), spec.name)
+    except NotApplicableError as error:
+        return VariantFailure(spec.name, spec.kind, str(error), skipped=True)
     except Exception as error:  # a variant that cannot be built is reported, not fatal to the run
         return VariantFailure(spec.name, spec.kind, f"{type(error).__name__}: {error}")
     unchanged = unchanged_reason(base_proto, proto, spec.kind)

@@ -237,3 +237,34 @@ def rare_class_model(workdir: Path, rows: int = 6000) -> BuiltModel:
     x = rng.standard_normal((rows, 5)).astype(np.float32)
     x[:, 4] = 0.0
     return BuiltModel(path, "x", x, None)
+
+
+def relu_mlp(workdir: Path, widths: tuple[int, ...] = (64, 256, 256, 256, 10), rows: int = 400) -> BuiltModel:
+    """A MatMul/Relu chain with random weights (onnx.helper), ending in a softmax; ``widths`` from input to
+    classes. Hidden unit 0 of the first layer has zero weights: it never fires, so pruning must drop it first."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    nodes, weights, previous = [], [], "x"
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
+        w = (rng.standard_normal((fan_in, fan_out)) / fan_in**0.5).astype(np.float32)
+        if i == 0:
+            w[:, 0] = 0.0
+        weights.append(numpy_helper.from_array(w, f"w{i}"))
+        nodes.append(helper.make_node("MatMul", [previous, f"w{i}"], [f"h{i}"]))
+        if i < len(widths) - 2:
+            nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"]))
+            previous = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [f"h{len(widths) - 2}"], ["probabilities"], axis=-1))
+    graph = helper.make_graph(
+        nodes,
+        "relu_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", widths[0]])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", widths[-1]])],
+        weights,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    path = workdir / "relu_mlp.onnx"
+    onnx.save(proto, str(path))
+    return BuiltModel(path, "x", rng.standard_normal((rows, widths[0])).astype(np.float32), None)

@@ -73,7 +73,9 @@ def add_commands(commands: Any, add_db_flags: Callable[[argparse.ArgumentParser]
     run.add_argument(
         "--variants",
         default="int8-dynamic,int8-static,fp16",
-        help="comma-separated: int8-dynamic, int8-static, fp16, or paths to ONNX files (default: the three built-ins)",
+        help="comma-separated: int8-dynamic, int8-static, fp16, prune-25, prune-50 (structured pruning), "
+        "distill-mlp, distill-gbt (students fitted on held-out traffic; needs inferwatch[distill]), or paths to "
+        "ONNX files (default: int8-dynamic,int8-static,fp16)",
     )
     run.add_argument("--requests", type=int, default=1000, help="recorded inputs to replay (default 1000)")
     run.add_argument("--batch-size", type=int, default=32, help="batch size of the throughput test (default 32)")

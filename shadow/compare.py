@@ -263,7 +263,7 @@ def _probabilities(outputs: dict[str, Array]) -> Array | None:
     return next((array for array in outputs.values() if looks_like_probabilities(array)), None)
 
 
-def _regression_output(outputs: dict[str, Array]) -> Array:
+def regression_output(outputs: dict[str, Array]) -> Array:
     """The first float output: what a regressor predicts."""
     for array in outputs.values():
         if array.dtype.kind == "f":
@@ -288,7 +288,7 @@ def compare_outputs(
     class, and per quantile bin of each feature (``slice_options``).
     """
     if task == "regression":
-        base, var = _regression_output(baseline), _regression_output(variant)
+        base, var = regression_output(baseline), regression_output(variant)
         regression = regression_stats(base, var, confidence, seed)
         slices, slice_confidence = (
             _regression_slices(

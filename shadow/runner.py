@@ -31,6 +31,7 @@ from shadow.tensors import Feed
 from shadow.variants import (
     BUILTIN_KINDS,
     CPU_PROVIDER,
+    DISTILL_KINDS,
     TRAFFIC_KINDS,
     Variant,
     VariantFailure,
@@ -58,6 +59,8 @@ class ShadowOptions:
     # Execution provider -> hardware class, for runs off the baseline's CPU ([shadow.provider_hardware]).
     provider_hardware: Mapping[str, str] = field(default_factory=dict)
     calibration_size: int = 128
+    # Recorded inputs held out to fit distilled students on (at most half of what is available).
+    training_size: int = 2000
     seed: int = 0
     # Quality per predicted class and per quantile bin of each numeric feature; None judges the whole only.
     slices: SliceOptions | None = field(default_factory=SliceOptions)
@@ -67,6 +70,8 @@ class ShadowOptions:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
         if self.calibration_size <= 0:
             raise ValueError(f"`calibration_size` must be > 0, got {self.calibration_size}")
+        if self.training_size <= 0:
+            raise ValueError(f"`training_size` must be > 0, got {self.training_size}")
         for name, price in self.prices.items():
             if not (math.isfinite(price) and price >= 0):
                 raise ValueError(f"`prices[{name!r}]` must be a finite number >= 0 $/hour, got {price}")
@@ -108,6 +113,9 @@ def _split_calibration(
     if not any(spec.kind in TRAFFIC_KINDS for spec in options.variants) or len(inputs) < 10:
         return list(inputs), [item.inputs for item in inputs[: options.calibration_size]]
     size = min(options.calibration_size, len(inputs) // 5)
+    if any(spec.kind in DISTILL_KINDS for spec in options.variants):
+        # A student needs more rows than a calibration does; half the traffic at most stays for the judgement.
+        size = max(size, min(options.training_size, len(inputs) // 2))
     held = set(np.random.default_rng(options.seed).choice(len(inputs), size=size, replace=False).tolist())
     replayed = [item for i, item in enumerate(inputs) if i not in held]
     return replayed, [inputs[i].inputs for i in sorted(held)]

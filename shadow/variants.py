@@ -21,13 +21,17 @@ import onnx
 from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError, NotApplicableError
 from shadow.tensors import Feed
 
-VariantKind = Literal["int8-dynamic", "int8-static", "fp16", "prune-25", "prune-50", "onnx"]
+VariantKind = Literal[
+    "int8-dynamic", "int8-static", "fp16", "prune-25", "prune-50", "distill-mlp", "distill-gbt", "onnx"
+]
 # What a run builds unless told otherwise.
 BUILTIN_KINDS: Final[tuple[VariantKind, ...]] = ("int8-dynamic", "int8-static", "fp16")
 # Every kind a run can be asked for by name (pruning changes the model's quality by design, so it is opt-in).
-NAMED_KINDS: Final[tuple[VariantKind, ...]] = (*BUILTIN_KINDS, "prune-25", "prune-50")
+NAMED_KINDS: Final[tuple[VariantKind, ...]] = (*BUILTIN_KINDS, "prune-25", "prune-50", "distill-mlp", "distill-gbt")
 # Kinds that learn from recorded traffic, which is then held out of the replay so it cannot flatter them.
-TRAFFIC_KINDS: Final = frozenset({"int8-static", "prune-25", "prune-50"})
+TRAFFIC_KINDS: Final = frozenset({"int8-static", "prune-25", "prune-50", "distill-mlp", "distill-gbt"})
+# Students fitted on traffic: they need more of it held out than calibration does.
+DISTILL_KINDS: Final = frozenset({"distill-mlp", "distill-gbt"})
 CPU_PROVIDER: Final = "CPUExecutionProvider"
 # Providers that run models; the Azure EP (present in every wheel) calls remote endpoints, so it is skipped.
 _SKIPPED_PROVIDERS: Final = frozenset({"AzureExecutionProvider"})
@@ -429,12 +433,26 @@ def _build_prune_50(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[
     return prune_model(src, dst, 0.50, calibration)
 
 
+def _build_distill_mlp(src: Path, dst: Path, traffic: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.distill import distill_model
+
+    return distill_model(src, dst, "mlp", traffic)
+
+
+def _build_distill_gbt(src: Path, dst: Path, traffic: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.distill import distill_model
+
+    return distill_model(src, dst, "gbt", traffic)
+
+
 _BUILDERS: Final = {
     "int8-dynamic": _build_dynamic,
     "int8-static": _build_static,
     "fp16": _build_fp16,
     "prune-25": _build_prune_25,
     "prune-50": _build_prune_50,
+    "distill-mlp": _build_distill_mlp,
+    "distill-gbt": _build_distill_gbt,
 }
 
 
@@ -462,6 +480,12 @@ def build_variant(
         return VariantFailure(spec.name, spec.kind, f"{type(error).__name__}: {error}")
     unchanged = unchanged_reason(base_proto, proto, spec.kind)
     caveat = weights_only_caveat(proto) if spec.kind == "int8-static" and unchanged is None else None
+    if spec.kind in DISTILL_KINDS:
+        caveat = (
+            f"trained on traffic: a student fitted on {len(calibration)} recorded inputs (held out of the replay) "
+            "against the baseline's outputs; judged only on the rest, and only as good as future traffic "
+            "resembles what it learned from"
+        )
     return Variant(
         name=spec.name,
         path=path,

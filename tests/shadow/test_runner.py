@@ -344,7 +344,10 @@ def test_progress_json_and_report(tiny: BuiltModel) -> None:
 
 def test_import_shadow_does_not_load_onnxruntime() -> None:
     """Importing every shadow module leaves onnxruntime unloaded until a run needs it."""
-    modules = "compare,errors,plan,recommend,recorded,replay,report,result,runner,service,settings,tensors,variants"
+    modules = (
+        "compare,distill,errors,plan,prune,recommend,recorded,replay,report,result,runner,service,settings,"
+        "tensors,variants"
+    )
     code = f"import sys, shadow; from shadow import {modules}; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -227,6 +227,7 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         looks=settings.looks,
         prices=settings.prices,
         provider_hardware={**settings.provider_hardware, **dict(map(_provider_hardware_flag, args.provider_hardware))},
+        slice_by=settings.slice_by,
     )
     engine = create_engine_for(db_url)
     try:

@@ -12,7 +12,7 @@ All bounds are one-sided at the given confidence. Paired design: the same reques
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,7 +152,7 @@ class SliceStats:
     """
 
     name: str
-    kind: Literal["class", "feature_bin"]
+    kind: Literal["class", "category", "feature_bin"]
     n: int
     agreement: AgreementStats | None = None
     accuracy: AccuracyStats | None = None
@@ -281,11 +281,13 @@ def compare_outputs(
     seed: int = 0,
     features: Array | None = None,
     slice_options: SliceOptions | None = None,
+    categories: Mapping[str, Array] | None = None,
 ) -> Comparison:
     """Compare a variant's outputs with the baseline's on the same requests (rows align by position).
 
-    With ``features`` (one row of numbers per request), quality is also computed per slice: per predicted
-    class, and per quantile bin of each feature (``slice_options``).
+    With ``slice_options``, quality is also computed per slice: per predicted class, per value of each of
+    ``categories`` (one label per request, e.g. a country), and per quantile bin of each column of
+    ``features`` (one row of numbers per request).
     """
     if task == "regression":
         base, var = regression_output(baseline), regression_output(variant)
@@ -295,6 +297,7 @@ def compare_outputs(
                 base,
                 var,
                 features,
+                categories or {},
                 confidence=confidence,
                 options=slice_options,
                 seed=seed,
@@ -314,7 +317,7 @@ def compare_outputs(
     base_p, var_p = _probabilities(baseline), _probabilities(variant)
     probabilities = probability_stats(base_p, var_p) if base_p is not None and var_p is not None else None
     slices, slice_confidence = _class_and_feature_slices(
-        base_labels, var_labels, truth, features, confidence=confidence, options=slice_options
+        base_labels, var_labels, truth, features, categories or {}, confidence=confidence, options=slice_options
     )
     return Comparison(
         task, len(base_labels), agreement, accuracy, probabilities, slices=slices, slice_confidence=slice_confidence
@@ -378,7 +381,15 @@ def _feature_slices(
 
 
 def _regression_slices(
-    base: Array, var: Array, features: Array | None, *, confidence: float, options: SliceOptions, seed: int, std: float
+    base: Array,
+    var: Array,
+    features: Array | None,
+    categories: Mapping[str, Array],
+    *,
+    confidence: float,
+    options: SliceOptions,
+    seed: int,
+    std: float,
 ) -> tuple[tuple[SliceStats, ...], float | None]:
     """MAE per feature bin, normalised by the whole traffic's baseline spread (a slice's own can be near 0)."""
     errors = np.abs(var.astype(np.float64) - base.astype(np.float64)).reshape(base.shape[0], -1).mean(axis=1)
@@ -388,8 +399,26 @@ def _regression_slices(
         regression = RegressionStats(len(rows), float(errors[rows].mean()), lower, upper, std)
         return SliceStats("", "feature_bin", len(rows), regression=regression)
 
+    groups = _category_groups(categories)
+    examined = len(groups) + len(_feature_bins(features, options))
+    level = 1 - (1 - confidence) / max(examined, 1)
+    named = [_named(stats_at(rows, level), name, "category") for name, rows in groups]
     # An error that is not exactly 0 is not a disagreement; rank and list by the error itself.
-    return _feature_slices(features, errors, confidence, options, stats_at)
+    binned, _ = _feature_slices(features, errors, confidence, options, stats_at, examined_before=len(groups))
+    return (*named, *binned), (level if examined else None)
+
+
+def _category_groups(categories: Mapping[str, Array]) -> list[tuple[str, Array]]:
+    """``name = value`` and its rows, for every value of every categorical slice_by column."""
+    groups = []
+    for name, values in categories.items():
+        labels = np.asarray(values, dtype=str)
+        groups += [(f"{name} = {value}", np.flatnonzero(labels == value)) for value in np.unique(labels)]
+    return groups
+
+
+def _named(stats: SliceStats, name: str, kind: Literal["class", "category", "feature_bin"]) -> SliceStats:
+    return SliceStats(name, kind, stats.n, stats.agreement, stats.accuracy, stats.regression)
 
 
 def _class_and_feature_slices(
@@ -397,15 +426,17 @@ def _class_and_feature_slices(
     var_labels: Array,
     truth: Sequence[str | float | None],
     features: Array | None,
+    categories: Mapping[str, Array],
     *,
     confidence: float,
     options: SliceOptions | None,
 ) -> tuple[tuple[SliceStats, ...], float | None]:
-    """Per predicted class (the baseline's prediction), then per quantile bin of the features."""
+    """Per predicted class (the baseline's prediction), per slice_by value, then per quantile bin of the features."""
     if options is None:
         return (), None
     classes = np.unique(base_labels)
-    examined = len(classes) + len(_feature_bins(features, options))
+    groups = _category_groups(categories)
+    examined = len(classes) + len(groups) + len(_feature_bins(features, options))
     slice_confidence = 1 - (1 - confidence) / max(examined, 1)
     truth_text = np.array([t if isinstance(t, str) else "" for t in truth], dtype=object)
     known = np.array([isinstance(t, str) for t in truth], dtype=bool)
@@ -427,8 +458,9 @@ def _class_and_feature_slices(
     for label in classes:
         stats = stats_at(np.flatnonzero(base_labels == label), slice_confidence)
         slices.append(SliceStats(f"predicted class {label}", "class", stats.n, stats.agreement, stats.accuracy))
+    slices += [_named(stats_at(rows, slice_confidence), name, "category") for name, rows in groups]
     disagree = (base_labels != var_labels).astype(np.float64)
     features_slices, _ = _feature_slices(
-        features, disagree, confidence, options, stats_at, examined_before=len(classes)
+        features, disagree, confidence, options, stats_at, examined_before=len(classes) + len(groups)
     )
     return (*slices, *features_slices), slice_confidence

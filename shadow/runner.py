@@ -64,6 +64,8 @@ class ShadowOptions:
     seed: int = 0
     # Quality per predicted class and per quantile bin of each numeric feature; None judges the whole only.
     slices: SliceOptions | None = field(default_factory=SliceOptions)
+    # Prediction features or attributes ([shadow] slice_by) whose values are slices too.
+    slice_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
@@ -234,6 +236,11 @@ def _replay_and_judge(
         for item in replayed
     ]
     features = _feature_rows(feeds)
+    # A request without the value is its own slice, so that no request drops out of the correction's count.
+    categories = {
+        name: np.array([item.tags.get(name, "(missing)") for item in replayed], dtype=object)
+        for name in options.slice_by
+    }
     looks = options.looks if options.early_stop else 1
     confidence = adjusted_confidence(options.margins.confidence, looks, max(1, len(runs) - 1))
     bounds = [math.ceil(len(feeds) * (k + 1) / looks) for k in range(looks)]
@@ -256,7 +263,8 @@ def _replay_and_judge(
                 measured,
                 task,
                 truth[:done],
-                None if features is None else features[:done],
+                features=None if features is None else features[:done],
+                categories={name: values[:done] for name, values in categories.items()},
                 options=options,
                 confidence=confidence,
                 final=final,
@@ -353,8 +361,9 @@ def _judge(
     measured: Mapping[str, Measurement],
     task: Task,
     truth: Sequence[str | float | None],
-    features: np.ndarray | None,
     *,
+    features: np.ndarray | None,
+    categories: Mapping[str, np.ndarray],
     options: ShadowOptions,
     confidence: float,
     final: bool,
@@ -375,6 +384,7 @@ def _judge(
             confidence=confidence,
             seed=options.seed,
             features=features,
+            categories=categories,
             slice_options=options.slices,
         )
         prices = None

@@ -355,3 +355,29 @@ def test_feature_bins_find_the_range_where_the_variant_disagrees() -> None:
     failed = [s.name for s in verdict.slices if s.status == "fail"]
     assert failed == [names[-1]]
     assert verdict.keep_reason == "slice"
+
+
+def test_a_configured_category_that_fails_is_named() -> None:
+    """slice_by country: the variant disagrees on 40 of FR's 200 requests only; FR fails, DE passes."""
+    from shadow.compare import SliceOptions, compare_outputs
+
+    base = np.zeros(5000, dtype=np.int64)
+    variant = base.copy()
+    country = np.array(["DE"] * 4800 + ["FR"] * 200, dtype=object)
+    variant[4800:4840] = 1
+    comparison = compare_outputs(
+        "classification",
+        {"label": base},
+        {"label": variant},
+        [None] * 5000,
+        confidence=0.95,
+        slice_options=SliceOptions(),
+        categories={"country": country},
+    )
+    # One class and two countries examined.
+    assert comparison.slice_confidence == pytest.approx(1 - 0.05 / 3)
+    verdict = judge_variant("int8", comparison, BASE, FASTER, MARGINS, confidence=0.95)
+    statuses = {s.name: s.status for s in verdict.slices}
+    assert (statuses["country = FR"], statuses["country = DE"]) == ("fail", "pass")
+    assert verdict.keep_reason == "slice"
+    assert "fails on country = FR: agreement 160/200 = 80.00%" in verdict.explanation

@@ -418,3 +418,28 @@ def test_int8_that_breaks_only_a_rare_class_is_kept_naming_the_class_and_the_fea
     assert "quality holds overall but not on predicted class 4" in result.recommendation.explanation
     data = json.loads(result.to_json())
     assert any(s["name"] == "predicted class 4" for s in data["results"][1]["verdict"]["slices"])
+
+
+def test_slice_by_judges_a_recorded_segment(tmp_path: Path) -> None:
+    """[shadow] slice_by = ["segment"]: requests tagged "vip" where int8 loses the rare class fail as a slice
+    named by its value; the "standard" segment holds."""
+    from shadow.recorded import RecordedInput
+
+    model = rare_class_model(tmp_path)
+    inputs = [
+        RecordedInput(f"r{i}", i, feed, tags={"segment": "vip" if feed["x"][0, 0] > 1.5 else "standard"})
+        for i, feed in enumerate(model.feeds())
+    ]
+    options = ShadowOptions(
+        variants=parse_variant_specs("int8-dynamic"),
+        early_stop=False,
+        margins=Margins(min_agreement_lower_bound=0.97),
+        replay=ReplayOptions(round_seconds=0.02, curve_max_batch=4, curve_seconds=0.01),
+        slice_by=("segment",),
+    )
+    result = run_shadow(model.path, inputs, options)
+    (variant,) = result.variants
+    assert variant.verdict is not None
+    statuses = {s.name: s.status for s in variant.verdict.slices}
+    assert (statuses["segment = vip"], statuses["segment = standard"]) == ("fail", "pass")
+    assert variant.verdict.keep_reason == "slice"

@@ -443,3 +443,22 @@ def test_slice_by_judges_a_recorded_segment(tmp_path: Path) -> None:
     statuses = {s.name: s.status for s in variant.verdict.slices}
     assert (statuses["segment = vip"], statuses["segment = standard"]) == ("fail", "pass")
     assert variant.verdict.keep_reason == "slice"
+
+
+def test_two_priced_runs_of_an_equally_fast_variant_give_the_same_decision(tiny: BuiltModel, tmp_path: Path) -> None:
+    """Cost noise is bounded: a near copy of the tiny model, priced like the baseline, is kept for no gain in
+    both runs, its cost claim resting on a bound over five paired timed rounds, not on the luckiest round."""
+    copy = _nudged_copy(tiny.path, tmp_path / "iris_copy.onnx")
+    inputs = recorded_from_feeds(tiny.feeds())
+    options = ShadowOptions(variants=(VariantSpec("onnx", path=copy),), prices={"cpu": 1.0})
+    decisions = []
+    for _ in range(2):
+        result = run_shadow(tiny.path, inputs, options)
+        (variant,) = result.variants
+        assert variant.verdict is not None
+        assert variant.verdict.cost is not None
+        assert variant.verdict.cost.throughput is not None
+        assert variant.verdict.cost.throughput.rounds == ReplayOptions().throughput_rounds
+        assert variant.verdict.cost.improvement < result.margins.min_improvement
+        decisions.append((result.recommendation.decision, result.recommendation.keep_reason))
+    assert decisions == [("keep", "no_gain")] * 2

@@ -111,7 +111,7 @@ def _feature_rows(feeds: Sequence[Feed]) -> np.ndarray | None:
 def _split_calibration(
     inputs: Sequence[RecordedInput], options: ShadowOptions
 ) -> tuple[list[RecordedInput], list[Feed]]:
-    """Hold a seeded subset out for static calibration and pruning (never replayed, so it does not flatter them)."""
+    """Hold a seeded subset out for calibration, pruning and distillation (never replayed: it cannot flatter them)."""
     if not any(spec.kind in TRAFFIC_KINDS for spec in options.variants) or len(inputs) < 10:
         return list(inputs), [item.inputs for item in inputs[: options.calibration_size]]
     size = min(options.calibration_size, len(inputs) // 5)

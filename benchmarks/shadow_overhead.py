@@ -6,8 +6,9 @@ Named baselines, with the same session options (1 intra-op thread, sequential):
   ``shadow.replay.Replay.run_requests`` for the baseline model alone (per-call timing, output capture,
   rotation);
 * whole run: the same ONNX Runtime work done by hand (open two sessions, 20 warm-up calls and one
-  throughput batch each, three throughput rounds at batch 32 over up to 512 rows, every request at batch 1
-  through both), against ``shadow.runner.run_shadow`` with one user variant (a byte copy of the baseline, so
+  throughput batch each, one untimed pass over the batches, five interleaved timed rounds of >= 0.1 s at
+  batch 32 over up to 512 rows, the batch curve at 1, 2, 4, ... 64 rows for 0.05 s per size, every request
+  at batch 1 through both), against ``shadow.runner.run_shadow`` with one user variant (a byte copy of the baseline, so
   nothing is built) and early stop off: artifact checks, replay, comparison statistics and bounds,
   the recommendation and the result.
 
@@ -40,6 +41,9 @@ from tests.shadow.models import BuiltModel, digits_mlp, extreme_range_mlp
 _WARMUP = ReplayOptions().warmup
 _BATCH = ReplayOptions().batch_size
 _ROUNDS = ReplayOptions().throughput_rounds
+_ROUND_SECONDS = ReplayOptions().round_seconds
+_CURVE_SIZES = ReplayOptions().curve_sizes
+_CURVE_SECONDS = ReplayOptions().curve_seconds
 _THROUGHPUT_ROWS = 512
 
 
@@ -80,10 +84,24 @@ def _raw_whole(paths: list[Path], input_name: str, rows: np.ndarray, feeds: list
         for i in range(_WARMUP):
             session.run(None, feeds[i % len(feeds)])
         session.run(None, batches[0])
+    for session in sessions:
+        for batch in batches:
+            session.run(None, batch)
     for _ in range(_ROUNDS):
         for session in sessions:
-            for batch in batches:
-                session.run(None, batch)
+            calls, began = 0, time.perf_counter()
+            while time.perf_counter() - began < _ROUND_SECONDS:
+                session.run(None, batches[calls % len(batches)])
+                calls += 1
+    tiled = np.concatenate([head] * -(-_CURVE_SIZES[-1] // len(head)))
+    for size in _CURVE_SIZES:
+        cycle = [{input_name: tiled[i : i + size]} for i in range(0, len(tiled) - size + 1, size)]
+        for session in sessions:
+            session.run(None, cycle[0])
+            calls, began = 0, time.perf_counter()
+            while time.perf_counter() - began < _CURVE_SECONDS:
+                session.run(None, cycle[calls % len(cycle)])
+                calls += 1
     for feed in feeds:
         for session in sessions:
             session.run(None, feed)

@@ -74,7 +74,9 @@ def add_commands(commands: Any) -> None:
     run.add_argument(
         "--variants",
         default="int8-dynamic,int8-static,fp16",
-        help="comma-separated: int8-dynamic, int8-static, fp16, or paths to ONNX files (default: the three built-ins)",
+        help="comma-separated: int8-dynamic, int8-static, fp16, prune-25, prune-50 (structured pruning), "
+        "distill-mlp, distill-gbt (students fitted on held-out traffic; needs inferwatch[distill]), or paths to "
+        "ONNX files (default: int8-dynamic,int8-static,fp16)",
     )
     run.add_argument("--requests", type=int, default=1000, help="recorded inputs to replay (default 1000)")
     run.add_argument("--batch-size", type=int, default=32, help="batch size of the throughput test (default 32)")
@@ -226,6 +228,7 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         looks=settings.looks,
         prices=settings.prices,
         provider_hardware={**settings.provider_hardware, **dict(map(_provider_hardware_flag, args.provider_hardware))},
+        slice_by=settings.slice_by,
     )
     engine = create_engine_for(db_url)
     try:
@@ -259,11 +262,17 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         document = json.loads(result.to_json())
         print(json.dumps({"run_id": run_id, **document}, indent=2))
     else:
-        print(f"shadow run {run_id}: {args.model} {version}, {result.requests_replayed} requests replayed")
+        rec = result.recommendation
+        print(
+            f"shadow run {run_id}: {args.model} {version}, {result.requests_replayed} of "
+            f"{result.requests_available} recorded requests replayed"
+        )
+        print(rec.headline)
         for variant in result.results:
             m = variant.measurement
             print(f"  {variant.key:<28} p50 {m.p50_ms:8.3f} ms  p99 {m.p99_ms:8.3f} ms  {m.throughput_rps:10.0f}/s")
-        print(result.recommendation.explanation)
+        # The explanation opens with the headline, printed above the table already.
+        print("\n".join(rec.explanation.splitlines()[1:]))
         if args.report:
             print(f"report: {args.report}")
     return 0

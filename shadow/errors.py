@@ -27,3 +27,8 @@ class InvalidTensorError(ShadowError):
 
 class ReplayError(ShadowError):
     """A model failed to load or to run on the replayed inputs."""
+
+
+class NotApplicableError(ShadowError):
+    """A variant family does not apply to this model (no MatMul chain to prune, no numeric input to learn
+    from): the variant is skipped with this note, and the run goes on."""

@@ -86,6 +86,7 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
         looks=configured.looks,
         prices=configured.prices,
         provider_hardware=configured.provider_hardware,
+        slice_by=configured.slice_by,
     )
     requests = request.requests or DEFAULT_REQUESTS
     stored = {

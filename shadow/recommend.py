@@ -8,10 +8,16 @@ Rule, per variant, with every bound one-sided at the run's adjusted confidence:
   when the opposite bounds already exclude the margin; otherwise it is inconclusive (not enough traffic);
 * gain passes when the upper bound of the median per-request latency ratio (variant / baseline, paired by
   request; an exact order-statistic bound) is <= 1 - ``min_improvement``, or when the cost per 1k
-  predictions improves by ``min_improvement`` even comparing the variant's slowest throughput round with the
-  baseline's fastest. Nothing else counts as a speed-up, so no claim is made that was not measured;
+  predictions improves by ``min_improvement`` at the lower confidence bound of the throughput ratio (paired,
+  interleaved timed rounds; a Student t bound on the mean log ratio). Nothing else counts as a speed-up, so
+  no claim is made that was not measured;
+* a variant whose graph is the baseline's (its builder changed nothing, or a quantizer quantized no op) is
+  settled as ``unchanged`` and never recommended: any gain it shows is noise;
 * a variant on other hardware than the baseline's (a GPU provider) needs a price for both classes: without
   one, being faster does not show that it pays, and it is kept as ``unpriced`` (see shadow.hardware);
+* quality is also judged per slice (per predicted class, per quantile bin of each feature), with bounds
+  corrected over every slice examined; a variant that holds overall but fails a slice with at least
+  ``min_requests`` requests is kept as ``slice``, naming it; smaller slices are listed as not judged;
 * switch needs both; the best switchable variant (largest improvement) is recommended.
 
 Sequential stopping: the replay is cut into ``looks`` equal chunks; after each, a variant is settled when
@@ -26,16 +32,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 from scipy import stats
 
-from shadow.compare import Comparison
+from shadow.compare import Comparison, SliceStats
 from shadow.replay import Measurement
 
 Decision = Literal["switch", "keep"]
-KeepReason = Literal["quality", "no_gain", "unpriced", "not_enough_traffic", "no_variant"]
+KeepReason = Literal["quality", "slice", "no_gain", "unpriced", "not_enough_traffic", "unchanged", "no_variant"]
 Status = Literal["pass", "fail", "inconclusive"]
 
 
@@ -82,17 +88,39 @@ class LatencyGain:
 
 
 @dataclass(frozen=True)
+class ThroughputRatio:
+    """Variant rows/s over baseline rows/s: the geometric mean over paired rounds, with one-sided bounds."""
+
+    rounds: int
+    ratio: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
 class CostGain:
     """Cost per 1k predictions at the throughput batch: busy time x the hardware class's price."""
 
     baseline_per_1k: float
     variant_per_1k: float
+    # The cost ratio (variant / baseline) at the throughput ratio's lower bound: what the claim rests on.
     conservative_ratio: float
+    throughput: ThroughputRatio | None = None
 
     @property
     def improvement(self) -> float:
-        """Cost improvement, comparing the variant's slowest round with the baseline's fastest."""
+        """Cost improvement at the lower confidence bound of the throughput ratio."""
         return 1 - self.conservative_ratio
+
+
+@dataclass(frozen=True)
+class SliceVerdict:
+    """Quality on one slice: ``not_judged`` when it has fewer than ``min_requests`` requests."""
+
+    name: str
+    n: int
+    status: Literal["pass", "fail", "inconclusive", "not_judged"]
+    text: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,7 @@ class Verdict:
     explanation: str
     latency: LatencyGain | None = None
     cost: CostGain | None = None
+    slices: tuple[SliceVerdict, ...] = ()
 
     @property
     def improvement(self) -> float:
@@ -131,6 +160,9 @@ class Recommendation:
     latency_improvement: float | None = None
     cost_improvement: float | None = None
     verdicts: tuple[Verdict, ...] = field(default_factory=tuple)
+    # One line that says what to do and, when keeping, which variant came closest and what stopped it.
+    headline: str = ""
+    closest: str | None = None
 
 
 def adjusted_confidence(confidence: float, looks: int, variants: int) -> float:
@@ -170,22 +202,54 @@ def latency_gain(baseline: Sequence[float], variant: Sequence[float], confidence
     )
 
 
+def throughput_ratio(
+    baseline_rounds: Sequence[float], variant_rounds: Sequence[float], confidence: float
+) -> ThroughputRatio | None:
+    """Bounds on variant / baseline throughput from paired rounds (round i of each ran back to back).
+
+    Pairing cancels what drifts during a run (frequency scaling, a neighbour's load); the log ratios of the
+    pairs are averaged and bounded with Student's t (n - 1 degrees of freedom). With fewer than two pairs
+    nothing can be bounded: 0 and infinity. None without measurements.
+    """
+    n = min(len(baseline_rounds), len(variant_rounds))
+    if n == 0 or min(*baseline_rounds[:n], *variant_rounds[:n]) <= 0:
+        return None
+    logs = np.log(np.asarray(variant_rounds[:n], dtype=np.float64)) - np.log(
+        np.asarray(baseline_rounds[:n], dtype=np.float64)
+    )
+    centre = float(np.mean(logs))
+    if n < 2:
+        return ThroughputRatio(n, math.exp(centre), 0.0, math.inf)
+    spread = float(stats.t.ppf(confidence, n - 1)) * float(np.std(logs, ddof=1)) / math.sqrt(n)
+    return ThroughputRatio(n, math.exp(centre), math.exp(centre - spread), math.exp(centre + spread))
+
+
 def cost_gain(
-    baseline_rounds: Sequence[float], variant_rounds: Sequence[float], baseline_price: float, variant_price: float
+    baseline_rounds: Sequence[float],
+    variant_rounds: Sequence[float],
+    baseline_price: float,
+    variant_price: float,
+    confidence: float = 0.95,
 ) -> CostGain | None:
-    """Cost per 1k predictions (USD) from throughput rounds and $/hour prices; None without measurements."""
-    if not baseline_rounds or not variant_rounds or min(*baseline_rounds, *variant_rounds) <= 0:
+    """Cost per 1k predictions (USD) from paired throughput rounds and $/hour prices; None without measurements.
+
+    The conservative ratio takes the throughput ratio at its lower bound: a claim of a cheaper variant holds at
+    ``confidence``, not only on the rounds that happened to be measured.
+    """
+    ratio = throughput_ratio(baseline_rounds, variant_rounds, confidence)
+    if ratio is None:
         return None
     per_1k = 1000 / 3600
 
     def cost(rps: float, price: float) -> float:
         return per_1k * price / rps
 
-    conservative = cost(min(variant_rounds), variant_price) / cost(max(baseline_rounds), baseline_price)
+    conservative = (variant_price / baseline_price) / ratio.lower if ratio.lower > 0 else math.inf
     return CostGain(
         cost(float(np.median(baseline_rounds)), baseline_price),
         cost(float(np.median(variant_rounds)), variant_price),
         conservative,
+        ratio,
     )
 
 
@@ -234,6 +298,41 @@ def quality_status(comparison: Comparison, margins: Margins) -> tuple[Status, st
     return "inconclusive", "; ".join(parts)
 
 
+def judge_slices(slices: Sequence[SliceStats], margins: Margins) -> tuple[SliceVerdict, ...]:
+    """Each slice against the same margins as the whole traffic; too small a slice is not judged."""
+    verdicts = []
+    for item in slices:
+        if item.n < margins.min_requests:
+            verdicts.append(SliceVerdict(item.name, item.n, "not_judged", f"{item.name}: {item.n} requests"))
+            continue
+        comparison = Comparison(
+            "regression" if item.regression is not None else "classification",
+            item.n,
+            item.agreement,
+            item.accuracy,
+            regression=item.regression,
+        )
+        status, text = quality_status(comparison, margins)
+        verdicts.append(SliceVerdict(item.name, item.n, status, f"{item.name}: {text}"))
+    return tuple(verdicts)
+
+
+def _slice_texts(slices: Sequence[SliceVerdict], confidence: float | None, min_requests: int) -> list[str]:
+    """The failed slices with their numbers, then the slices too small to judge."""
+    texts = []
+    failed = [item for item in slices if item.status == "fail"]
+    if failed:
+        level = f" (each slice bound at {confidence:.4f})" if confidence else ""
+        texts.append("fails on " + "; ".join(item.text for item in failed) + level)
+    not_judged = [item for item in slices if item.status == "not_judged"]
+    if not_judged:
+        texts.append(
+            f"not judged (fewer than {min_requests} requests): "
+            + ", ".join(f"{item.name} ({item.n})" for item in not_judged)
+        )
+    return texts
+
+
 def judge_variant(
     name: str,
     comparison: Comparison,
@@ -245,26 +344,36 @@ def judge_variant(
     prices: tuple[float, float] | None = None,
     final: bool = True,
     unpriced: str | None = None,
+    unchanged: str | None = None,
+    caveats: Sequence[str] = (),
 ) -> Verdict:
     """One variant's verdict at one look; ``confidence`` is the look's adjusted level.
 
     ``unpriced`` says why a variant on other hardware than the baseline's has no price: being faster there
     does not show that it pays, so it is kept (``unpriced``) whatever its latency, unless quality fails.
+    ``unchanged`` says why the variant computes what the baseline does: it is settled and kept as such, since
+    any gain it measures is noise. ``caveats`` are appended to the explanation.
     """
     adjusted = Margins(**{**margins.__dict__, "confidence": confidence})
     quality, quality_text = quality_status(comparison, adjusted)
+    slices = judge_slices(comparison.slices, adjusted)
+    failed_slices = [item for item in slices if item.status == "fail"]
     latency = latency_gain(baseline.latencies_ms, variant.latencies_ms, confidence) if variant.latencies_ms else None
     cost = None
     if prices is not None:
-        cost = cost_gain(baseline.throughput_rounds_rps, variant.throughput_rounds_rps, prices[0], prices[1])
+        cost = cost_gain(
+            baseline.throughput_rounds_rps, variant.throughput_rounds_rps, prices[0], prices[1], confidence
+        )
     threshold = 1 - margins.min_improvement
     latency_pass = latency is not None and latency.ratio_upper <= threshold
     cost_pass = cost is not None and cost.improvement >= margins.min_improvement
     latency_fail = latency is None or latency.ratio_lower > threshold
     gain: Status = "pass" if latency_pass or cost_pass else "fail" if latency_fail else "inconclusive"
-    if unpriced is not None:
+    if unpriced is not None or unchanged is not None:
         gain = "fail"
     texts = [quality_text]
+    if unchanged is not None:
+        texts.insert(0, unchanged)
     if latency is not None:
         texts.append(
             f"p50 {latency.baseline_p50_ms:.4f} -> {latency.variant_p50_ms:.4f} ms, "
@@ -275,17 +384,37 @@ def judge_variant(
     if unpriced is not None:
         texts.append(unpriced)
     if cost is not None:
+        bound = cost.throughput
+        rows = (
+            f"; throughput ratio {bound.ratio:.3f} (bounds {bound.lower:.3f}..{bound.upper:.3f} over "
+            f"{bound.rounds} paired rounds)"
+            if bound is not None
+            else ""
+        )
         texts.append(
             f"cost per 1k ${cost.baseline_per_1k:.3g} -> ${cost.variant_per_1k:.3g} at batch "
-            f"{variant.throughput_batch} ({-cost.improvement:+.1%} conservatively)"
+            f"{variant.throughput_batch} ({-cost.improvement:+.1%} at the throughput bound{rows})"
         )
+    texts += _slice_texts(slices, comparison.slice_confidence, margins.min_requests)
+    texts.extend(caveats)
     # A disproven gain settles the variant whatever more traffic would say about quality: it cannot switch.
-    settled = quality == "fail" or gain == "fail" or (quality == "pass" and gain != "inconclusive")
-    decision: Decision = "switch" if quality == "pass" and gain == "pass" else "keep"
+    # A failed slice is as final as a failed whole: more traffic only narrows its bounds further.
+    settled = (
+        unchanged is not None
+        or quality == "fail"
+        or bool(failed_slices)
+        or gain == "fail"
+        or (quality == "pass" and gain != "inconclusive")
+    )
+    decision: Decision = "switch" if quality == "pass" and gain == "pass" and not failed_slices else "keep"
     reason: KeepReason | None = None
     if decision == "keep":
-        if quality == "fail":
+        if unchanged is not None:
+            reason = "unchanged"
+        elif quality == "fail":
             reason = "quality"
+        elif failed_slices:
+            reason = "slice"
         elif unpriced is not None:
             reason = "unpriced"
         elif gain == "fail" or quality == "pass":
@@ -297,37 +426,113 @@ def judge_variant(
     headline = {
         None: "switch: quality holds and it is faster or cheaper",
         "quality": "keep: quality is worse than the margin allows",
-        "no_gain": "keep: quality holds but no gain on this hardware",
+        "no_gain": (
+            "keep: quality holds but no gain on this hardware"
+            if quality == "pass"
+            else "keep: no gain on this hardware (quality not proven either way)"
+        ),
+        "unchanged": "keep: it computes exactly what the baseline does, so it cannot be a gain",
+        "slice": "keep: quality holds overall but not on "
+        + ", ".join(item.name for item in failed_slices[:3])
+        + (f" and {len(failed_slices) - 3} more slices" if len(failed_slices) > 3 else ""),
         "unpriced": "keep: it runs on other hardware with no price, so no gain can be shown",
         "not_enough_traffic": "keep: not enough traffic to prove quality",
         "no_variant": "keep",
     }[reason]
     return Verdict(
-        name, decision, reason, quality, gain, settled, f"{name}: {headline} — " + "; ".join(texts), latency, cost
+        name,
+        decision,
+        reason,
+        quality,
+        gain,
+        settled,
+        f"{name}: {headline} — " + "; ".join(texts),
+        latency,
+        cost,
+        slices,
     )
 
 
-def recommend(verdicts: Mapping[str, Verdict], failures: Mapping[str, str]) -> Recommendation:
-    """The run's recommendation: the best switchable variant, or keep with the reason closest to a switch."""
+_POINTS: Final = {"pass": 2, "inconclusive": 1, "fail": 0}
+
+
+def _measured(verdict: Verdict) -> str:
+    """What a variant measured against the baseline, proven or not: latency and cost ratios."""
+    parts = []
+    if verdict.latency is not None:
+        parts.append(f"p50 latency x{verdict.latency.ratio:.3g}")
+    if verdict.cost is not None and verdict.cost.baseline_per_1k > 0:
+        parts.append(f"cost per 1k x{verdict.cost.variant_per_1k / verdict.cost.baseline_per_1k:.3g}")
+    return ", ".join(parts) or "nothing measured"
+
+
+def _measured_gain(verdict: Verdict) -> float:
+    """The larger measured improvement (latency or cost), proven or not, for ranking near misses."""
+    gains = [-math.inf]
+    if verdict.latency is not None:
+        gains.append(verdict.latency.improvement)
+    if verdict.cost is not None and verdict.cost.baseline_per_1k > 0:
+        gains.append(1 - verdict.cost.variant_per_1k / verdict.cost.baseline_per_1k)
+    return max(gains)
+
+
+def closest_verdict(verdicts: Sequence[Verdict]) -> Verdict | None:
+    """The kept variant nearest a switch: most of quality and gain passed (inconclusive counts half), then
+    the largest measured gain; a variant that changed nothing is never the closest."""
+    changed = [verdict for verdict in verdicts if verdict.keep_reason != "unchanged"]
+    if not changed:
+        return None
+    return max(changed, key=lambda v: (_POINTS[v.quality] + _POINTS[v.gain], _measured_gain(v)))
+
+
+def recommend(
+    verdicts: Mapping[str, Verdict], failures: Mapping[str, str], skipped: Mapping[str, str] | None = None
+) -> Recommendation:
+    """The run's recommendation: the best switchable variant, or keep with the reason closest to a switch.
+
+    ``failures`` are variants that could not be built or run; ``skipped`` are variant families that do not
+    apply to this model, each with its note.
+    """
     failed = [f"{name}: not built ({error})" for name, error in failures.items()]
+    failed += [f"{name}: skipped, does not apply ({note})" for name, note in (skipped or {}).items()]
     switchable = [verdict for verdict in verdicts.values() if verdict.decision == "switch"]
     all_verdicts = tuple(verdicts.values())
     if switchable:
         best = max(switchable, key=lambda verdict: verdict.improvement)
+        headline = f"switch to {best.variant}: quality holds, {_measured(best)}"
         return Recommendation(
             "switch",
             best.variant,
             None,
-            "\n".join([best.explanation, *(v.explanation for v in all_verdicts if v is not best), *failed]),
+            "\n".join([headline, best.explanation, *(v.explanation for v in all_verdicts if v is not best), *failed]),
             best.latency.improvement if best.latency else None,
             best.cost.improvement if best.cost else None,
             all_verdicts,
+            headline=headline,
+            closest=best.variant,
         )
     if not all_verdicts:
-        return Recommendation("keep", None, "no_variant", "\n".join(["keep: no variant could be built", *failed]))
-    reasons = [verdict.keep_reason for verdict in all_verdicts]
-    # The reason closest to a switch leads: a price to set, then a gain that is missing, then more traffic.
-    reason: KeepReason = next(r for r in ("unpriced", "no_gain", "not_enough_traffic", "quality") if r in reasons)
+        headline = "keep the baseline (no_variant): no variant could be built or applies to this model"
+        return Recommendation("keep", None, "no_variant", "\n".join([headline, *failed]), headline=headline)
+    closest = closest_verdict(all_verdicts)
+    if closest is None:
+        # Every variant computes what the baseline does: there is nothing to gain, and nothing more to learn.
+        headline = "keep the baseline (no_gain): no variant changed the model (" + ", ".join(verdicts) + ")"
+        reason: KeepReason = "no_gain"
+    else:
+        assert closest.keep_reason is not None  # a kept verdict always says why
+        reason = closest.keep_reason
+        stopped = closest.explanation.split(" — ")[0].removeprefix(f"{closest.variant}: keep: ")
+        headline = (
+            f"keep the baseline ({reason}): closest was {closest.variant}, {_measured(closest)}; "
+            f"stopped because {stopped}"
+        )
     return Recommendation(
-        "keep", None, reason, "\n".join([*(v.explanation for v in all_verdicts), *failed]), verdicts=all_verdicts
+        "keep",
+        None,
+        reason,
+        "\n".join([headline, *(v.explanation for v in all_verdicts), *failed]),
+        verdicts=all_verdicts,
+        headline=headline,
+        closest=closest.variant if closest else None,
     )

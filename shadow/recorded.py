@@ -7,8 +7,8 @@ Only ids and timestamps are read for the whole range; raw inputs are fetched for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -39,6 +39,9 @@ class RecordedInput:
     ts_unix_nano: int
     inputs: Feed
     outcome: Outcome | None = None
+    # What the prediction was recorded with besides its tensors (its features, then its attributes), as text:
+    # the values `[shadow] slice_by` can slice quality by (a country, a customer segment).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,15 @@ class RecordedSample:
     available: int
     undecodable: int
     strata: int
+
+
+def _tags(features: Any, attributes: Any) -> dict[str, str]:
+    """A prediction's attributes and features as text; a feature wins over an attribute of the same name."""
+    tags: dict[str, str] = {}
+    for source in (attributes, features):
+        if isinstance(source, Mapping):
+            tags.update({str(key): str(value) for key, value in source.items() if value is not None})
+    return tags
 
 
 def parse_outcome(actual: Any) -> Outcome | None:
@@ -179,19 +191,21 @@ def _sample(
                     predictions.c.ts_unix_nano,
                     predictions.c.raw_inputs,
                     outcomes.c.actual,
+                    predictions.c.features,
+                    predictions.c.attributes,
                 )
                 .select_from(joined)
                 .where(predictions.c.id.in_(ids))
             ).all()
     recorded: list[RecordedInput] = []
     undecodable = 0
-    for prediction_id, ts, raw, actual in sorted(rows, key=lambda row: (row[1], row[0])):
+    for prediction_id, ts, raw, actual, features, attributes in sorted(rows, key=lambda row: (row[1], row[0])):
         try:
             feed = decode_raw_inputs(bytes(raw))
         except InvalidTensorError:
             undecodable += 1  # one bad record must not sink the run; it is counted and reported
             continue
-        recorded.append(RecordedInput(prediction_id, int(ts), feed, parse_outcome(actual)))
+        recorded.append(RecordedInput(prediction_id, int(ts), feed, parse_outcome(actual), _tags(features, attributes)))
     if not recorded:
         raise NoRecordedInputsError(
             f"none of the {undecodable} sampled raw inputs of model {model_name!r} version {model_version!r} decodes"

@@ -5,7 +5,14 @@ Method (research/shadow-anchors.md §5, §7):
 * every model is warmed up, then each request runs at batch 1 through every model in turn, the order rotated
   per request, so drift in machine load hits all models alike and latencies are paired by request;
 * throughput runs the replayed inputs concatenated into batches of ``batch_size`` along axis 0 when the
-  model's first input dimension is dynamic, else at batch 1 (and says so); models alternate per round;
+  model's first input dimension is dynamic, else at batch 1 (and says so). Every session first runs one
+  untimed pass over its batches (a session's first batched calls grow its arena and can run several times
+  slower), then each model runs timed rounds of at least ``round_seconds`` (a round of a few batches of a
+  small model lasts a fraction of a millisecond, where a timer tick or a context switch is most of it),
+  models interleaved and the order rotated per round, so round i of every model ran back to back and the
+  rounds pair up for the throughput ratio's bound;
+* the batch curve times calls at batch 1, 2, 4, ... up to ``curve_max_batch`` rows for each model, models
+  interleaved per size, for per-call latency and rows per second at each size;
 * peak memory is the larger of two rises while the session is created, warmed up and run once at the
   throughput batch: the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``;
   else the current ``VmRSS``), and the bytes the C allocator has handed out and not taken back (glibc
@@ -41,15 +48,40 @@ class ReplayOptions:
 
     warmup: int = 20
     batch_size: int = 32
-    throughput_rounds: int = 3
+    throughput_rounds: int = 5
     intra_op_threads: int = 1
+    # Each timed throughput round runs batches until this much time has passed.
+    round_seconds: float = 0.1
+    # The batch curve: sizes 1, 2, 4, ... up to this many rows, each timed for ``curve_seconds`` per model.
+    curve_max_batch: int = 64
+    curve_seconds: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "throughput_rounds", "intra_op_threads"):
+        for name in ("batch_size", "throughput_rounds", "intra_op_threads", "curve_max_batch"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}")
+        for name in ("round_seconds", "curve_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"`{name}` must be > 0 seconds, got {getattr(self, name)}")
         if self.warmup < 0:
             raise ValueError(f"`warmup` must be >= 0, got {self.warmup}")
+
+    @property
+    def curve_sizes(self) -> tuple[int, ...]:
+        """The batch sizes of the curve: powers of two up to ``curve_max_batch``, and that size itself."""
+        sizes = [1 << k for k in range(self.curve_max_batch.bit_length()) if 1 << k <= self.curve_max_batch]
+        return tuple(sorted({*sizes, self.curve_max_batch}))
+
+
+@dataclass(frozen=True)
+class BatchPoint:
+    """One model at one batch size: per-call latency and rows per second over the timed calls."""
+
+    batch: int
+    calls: int
+    p50_ms: float
+    p99_ms: float
+    rows_per_s: float
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,9 @@ class Measurement:
     notes: tuple[str, ...] = ()
     error: str | None = None
     outputs: dict[str, Array] = field(default_factory=dict, repr=False, compare=False)
+    # How long each throughput round ran, in step with ``throughput_rounds_rps``.
+    throughput_round_seconds: tuple[float, ...] = ()
+    batch_curve: tuple[BatchPoint, ...] = ()
 
 
 def _status_kib(key: str) -> int | None:
@@ -139,6 +174,10 @@ class _Open:
         self.latencies_ns: list[int] = []
         self.raw_outputs: list[list[Array]] = []
         self.throughput: list[float] = []
+        self.round_seconds: list[float] = []
+        self.curve: list[BatchPoint] = []
+        # Why the batch curve stops early: a size the model cannot run is a note, not a failed variant.
+        self.curve_error: str | None = None
         self.peak: int | None = None
         self.memory_method = "unavailable"
         self.error = error
@@ -293,24 +332,86 @@ class Replay:
             raise ReplayError(f"baseline failed: {self._opened[0].error}")
 
     def run_throughput(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None:
-        """Rows per second at the throughput batch size, the median over rounds, models alternating."""
+        """Rows per second at the throughput batch size: warm every session, then interleaved timed rounds."""
+        clock = time.perf_counter
         # Built once per batching, not per model: stacking the feeds is the runner's work, not the model's.
         batches = {dynamic: self._batches(dynamic, feeds) for dynamic in {opened.dynamic_batch for opened in self.live}}
-        rounds = self.options.throughput_rounds
+        for opened in self.live:  # untimed: the arena grows on the first batched calls, not in the rounds
+            try:
+                for batch in batches[opened.dynamic_batch]:
+                    opened.session.run(None, batch)
+            except Exception as error:
+                opened.error = f"batched run failed: {type(error).__name__}: {error}"
+        rounds, least = self.options.throughput_rounds, self.options.round_seconds
         for round_index in range(rounds):
-            for opened in self.live:
-                rows = 0
-                began = time.perf_counter()
+            live = self.live
+            # Rotated per round: no model always runs first (or right after the same neighbour).
+            order = live[round_index % len(live) :] + live[: round_index % len(live)] if live else []
+            for opened in order:
+                run, cycle = opened.session.run, batches[opened.dynamic_batch]
+                sizes = [len(next(iter(batch.values()))) for batch in cycle]
+                rows, calls = 0, 0
+                began = clock()
+                elapsed = 0.0
                 try:
-                    for batch in batches[opened.dynamic_batch]:
-                        opened.session.run(None, batch)
-                        rows += len(next(iter(batch.values())))
+                    while elapsed < least:
+                        run(None, cycle[calls % len(cycle)])
+                        rows += sizes[calls % len(cycle)]
+                        calls += 1
+                        elapsed = clock() - began
                 except Exception as error:
                     opened.error = f"batched run failed: {type(error).__name__}: {error}"
                     continue
-                opened.throughput.append(rows / max(time.perf_counter() - began, 1e-9))
+                opened.throughput.append(rows / max(elapsed, 1e-9))
+                opened.round_seconds.append(elapsed)
             if progress is not None:
                 progress(round_index + 1, rounds, "throughput")
+
+    def run_batch_curve(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None:
+        """Per-call latency and rows per second at batch 1, 2, 4, ... for every live model, interleaved per size.
+
+        Models whose first dimension is fixed, and requests that cannot be stacked, get batch 1 only.
+        """
+        clock = time.perf_counter_ns
+        stacked: Feed | None = None
+        if not self._ragged:
+            try:
+                stacked = stack_feeds(feeds)
+            except ValueError:
+                stacked = None
+        sizes = list(self.options.curve_sizes) if stacked is not None else [1]
+        rows_there = len(next(iter(stacked.values()))) if stacked else 1
+        if stacked is not None and rows_there < sizes[-1]:
+            # Fewer recorded rows than the largest batch: repeat them; a row's values barely change its cost.
+            repeats = -(-sizes[-1] // rows_there)
+            stacked = {name: np.concatenate([array] * repeats) for name, array in stacked.items()}
+            rows_there *= repeats
+        least_ns = int(self.options.curve_seconds * 1e9)
+        for index, size in enumerate(sizes):
+            for opened in self.live:
+                if opened.curve_error is not None or (size > 1 and (stacked is None or not opened.dynamic_batch)):
+                    continue
+                if stacked is not None:
+                    starts = range(0, rows_there - size + 1, size)
+                    cycle = [{name: array[i : i + size] for name, array in stacked.items()} for i in starts]
+                else:
+                    cycle = list(feeds[:64])
+                run, took = opened.session.run, list[int]()
+                try:
+                    run(None, cycle[0])  # this size's first call allocates its buffers
+                    began = clock()
+                    while clock() - began < least_ns:
+                        start = clock()
+                        run(None, cycle[len(took) % len(cycle)])
+                        took.append(clock() - start)
+                except Exception as error:
+                    opened.curve_error = f"batch curve stops at batch {size}: {type(error).__name__}: {error}"
+                    continue
+                ms = np.asarray(took, dtype=np.float64) / 1e6
+                p50, p99 = (float(v) for v in np.percentile(ms, [50, 99]))
+                opened.curve.append(BatchPoint(size, len(took), p50, p99, size * len(took) / (ms.sum() / 1e3)))
+            if progress is not None:
+                progress(index + 1, len(sizes), "batch curve")
 
     def measurements(self) -> dict[str, Measurement]:
         """Everything measured so far, by model key."""
@@ -322,6 +423,8 @@ class Replay:
                 notes.append("first input dimension is fixed: throughput measured at batch 1")
             elif self._ragged and opened.throughput:
                 notes.append("requests differ in shape beyond the batch axis: throughput measured at batch 1")
+            if opened.curve_error is not None:
+                notes.append(opened.curve_error)
             # One column of per-request results per output (zip in C, not a Python loop per request).
             columns = list(zip(*opened.raw_outputs, strict=True)) if opened.raw_outputs else []
             # No columns at all before the first request: then there are no outputs to name.
@@ -339,6 +442,8 @@ class Replay:
                 notes=tuple(notes),
                 error=opened.error,
                 outputs=outputs,
+                throughput_round_seconds=tuple(opened.round_seconds),
+                batch_curve=tuple(opened.curve),
             )
         return result
 

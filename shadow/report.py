@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Final
 
@@ -101,10 +102,102 @@ def _table(result: ShadowResult) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _bound(value: float) -> str:
+    """A bound for the tables: infinite ones (too few samples to bound anything) as the symbol."""
+    return "∞" if value == float("inf") else f"{value:.3f}"
+
+
+def _verdict_table(result: ShadowResult) -> str:
+    """Per variant: the quality bound against its margin, the latency and throughput ratio bounds, the decision."""
+    margins = result.margins
+    head = (
+        "<tr><th>variant</th><th>quality bound</th><th>margin</th><th>quality</th><th>latency ratio (bounds)</th>"
+        "<th>throughput ratio (bounds)</th><th>cost per 1k (baseline → variant)</th><th>decision</th></tr>"
+    )
+    rows = []
+    for r in result.variants:
+        verdict, comparison = r.verdict, r.comparison
+        if verdict is None or comparison is None:
+            continue
+        if comparison.regression is not None:
+            reg = comparison.regression
+            bound = f"MAE/std ≤ {reg.normalized(reg.mae_upper):.2%}"
+            margin = f"≤ {margins.max_regression_error:.2%}"
+        elif comparison.agreement is not None:
+            bound = f"agreement ≥ {comparison.agreement.lower:.2%}"
+            margin = f"≥ {margins.min_agreement_lower_bound:.2%}"
+            if comparison.accuracy is not None:
+                bound += f"; accuracy loss ≤ {comparison.accuracy.loss_upper * 100:.2f} pts"
+                margin += f"; ≤ {margins.max_accuracy_loss_points:.2f} pts"
+        else:
+            bound = margin = "–"
+        gain = verdict.latency
+        latency = f"{gain.ratio:.3f} ({_bound(gain.ratio_lower)}..{_bound(gain.ratio_upper)})" if gain else "–"
+        ratio = verdict.cost.throughput if verdict.cost else None
+        throughput = f"{ratio.ratio:.3f} ({_bound(ratio.lower)}..{_bound(ratio.upper)})" if ratio else "–"
+        cost = f"${verdict.cost.baseline_per_1k:.3g} → ${verdict.cost.variant_per_1k:.3g}" if verdict.cost else "–"
+        decision = verdict.decision + (f" ({verdict.keep_reason})" if verdict.keep_reason else "")
+        rows.append(
+            f"<tr><td>{escape(r.key)}</td><td>{escape(bound)}</td><td>{escape(margin)}</td><td>{verdict.quality}</td>"
+            f"<td>{latency}</td><td>{throughput}</td><td>{escape(cost)}</td><td>{escape(decision)}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>No variant was judged.</p>"
+
+
+def _curve_table(result: ShadowResult) -> str:
+    """Per model and hardware class: p50 per call, rows per second and cost per 1k predictions at each batch."""
+    head = "<tr><th>model</th><th>hardware</th><th>batch</th><th>p50 ms/call</th><th>rows/s</th><th>$ per 1k</th></tr>"
+    rows = []
+    for r in result.results:
+        for point in r.measurement.batch_curve:
+            cost = f"{point.cost_per_1k_usd:.3g}" if point.cost_per_1k_usd is not None else "no price"
+            rows.append(
+                f"<tr><td>{escape(r.key)}</td><td>{escape(r.measurement.hardware_class)}</td><td>{point.batch}</td>"
+                f"<td>{point.p50_ms:.4f}</td><td>{point.rows_per_s:,.0f}</td><td>{escape(cost)}</td></tr>"
+            )
+    return f"<table>{head}{''.join(rows)}</table>" if rows else "<p>No batch curve was measured.</p>"
+
+
+def batch_curve_chart(results: tuple[VariantResult, ...]) -> str:
+    """Rows per second against batch size (both axes log2), one line per model."""
+    rows = [r for r in results if len(r.measurement.batch_curve) > 1]
+    if not rows:
+        return "<p>No batch curve to chart (batch 1 only).</p>"
+    points = [p for r in rows for p in r.measurement.batch_curve]
+    top_batch = max(math.log2(p.batch) for p in points) or 1.0
+    low = min(math.log10(p.rows_per_s) for p in points)
+    high = max(math.log10(p.rows_per_s) for p in points)
+    span = (high - low) or 1.0
+    height = 220
+    colours = ("#08306b", "#b30000", "#176f2c", "#8a4b00", "#54278f", "#636363")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height + 40 + 16 * len(rows)}" role="img">'
+    ]
+    for i, r in enumerate(rows):
+        colour = colours[i % len(colours)]
+        xy = [
+            (_x(math.log2(p.batch), top_batch), 10 + height * (1 - (math.log10(p.rows_per_s) - low) / span))
+            for p in r.measurement.batch_curve
+        ]
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+            + f'"><title>{escape(r.key)}</title></polyline>'
+        )
+        parts.append(f'<text x="0" y="{height + 50 + 16 * i}" font-size="12" fill="{colour}">{escape(r.key)}</text>')
+    parts.append(f'<text x="{_LEFT}" y="{height + 30}" font-size="11">batch 1</text>')
+    parts.append(f'<text x="{_WIDTH - 90}" y="{height + 30}" font-size="11">batch {2**top_batch:.0f}</text>')
+    parts.append(f'<text x="0" y="16" font-size="11">{10**high:,.0f} rows/s</text>')
+    parts.append(f'<text x="0" y="{height + 10}" font-size="11">{10**low:,.0f} rows/s</text></svg>')
+    return "".join(parts)
+
+
 def render_html(result: ShadowResult, title: str = "inferwatch shadow run") -> str:
     """The whole report as one HTML document."""
     rec = result.recommendation
-    verdict = f"switch to {rec.variant}" if rec.decision == "switch" else f"keep the baseline ({rec.keep_reason})"
+    verdict = rec.headline or (
+        f"switch to {rec.variant}" if rec.decision == "switch" else f"keep the baseline ({rec.keep_reason})"
+    )
     failures = "".join(f"<li>{escape(f.name)}: {escape(f.error)}</li>" for f in result.failures)
     env = ", ".join(f"{escape(k)}: {escape(v)}" for k, v in result.environment.items())
     return (
@@ -117,7 +210,9 @@ def render_html(result: ShadowResult, title: str = "inferwatch shadow run") -> s
         f"{result.confidence_per_bound:.4f} confidence. Task: {escape(result.task)}.</p>"
         f"<h2>Latency at batch 1</h2>{latency_chart(result.results)}"
         f"<h2>Agreement with the baseline</h2>{agreement_chart(result)}"
+        f"<h2>Verdicts: bounds against margins</h2>{_verdict_table(result)}"
         f"<h2>Measurements</h2>{_table(result)}"
+        f"<h2>Batch curves</h2>{batch_curve_chart(result.results)}{_curve_table(result)}"
         + (f"<h2>Variants not built</h2><ul>{failures}</ul>" if failures else "")
         + f"<p><small>{env}</small></p></body></html>"
     )

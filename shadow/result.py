@@ -15,6 +15,18 @@ from shadow.variants import Variant, VariantFailure
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """One point of a model's batch curve, priced by its hardware class when that class has a price."""
+
+    batch: int
+    calls: int
+    p50_ms: float
+    p99_ms: float
+    rows_per_s: float
+    cost_per_1k_usd: float | None = None  # USD per 1,000 predictions at this batch size; None without a price
+
+
+@dataclass(frozen=True)
 class MeasurementSummary:
     """What one model measured, without its raw outputs."""
 
@@ -31,6 +43,8 @@ class MeasurementSummary:
     size_bytes: int
     notes: tuple[str, ...] = ()
     error: str | None = None
+    throughput_rounds_rps: tuple[float, ...] = ()
+    batch_curve: tuple[CurvePoint, ...] = ()
 
 
 @dataclass(frozen=True)

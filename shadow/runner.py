@@ -20,17 +20,19 @@ from sqlalchemy import select
 
 from collector.core.storage.engine import create_engine_for
 from collector.core.storage.tables import ModelRow, ModelVersionRow
-from shadow.compare import Comparison, Task, compare_outputs, infer_task
+from shadow.compare import Comparison, SliceOptions, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
 from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
 from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
-from shadow.result import MeasurementSummary, ShadowResult, VariantResult
+from shadow.result import CurvePoint, MeasurementSummary, ShadowResult, VariantResult
 from shadow.tensors import Feed
 from shadow.variants import (
     BUILTIN_KINDS,
     CPU_PROVIDER,
+    DISTILL_KINDS,
+    TRAFFIC_KINDS,
     Variant,
     VariantFailure,
     VariantSpec,
@@ -57,13 +59,21 @@ class ShadowOptions:
     # Execution provider -> hardware class, for runs off the baseline's CPU ([shadow.provider_hardware]).
     provider_hardware: Mapping[str, str] = field(default_factory=dict)
     calibration_size: int = 128
+    # Recorded inputs held out to fit distilled students on (at most half of what is available).
+    training_size: int = 2000
     seed: int = 0
+    # Quality per predicted class and per quantile bin of each numeric feature; None judges the whole only.
+    slices: SliceOptions | None = field(default_factory=SliceOptions)
+    # Prediction features or attributes ([shadow] slice_by) whose values are slices too.
+    slice_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
         if self.calibration_size <= 0:
             raise ValueError(f"`calibration_size` must be > 0, got {self.calibration_size}")
+        if self.training_size <= 0:
+            raise ValueError(f"`training_size` must be > 0, got {self.training_size}")
         for name, price in self.prices.items():
             if not (math.isfinite(price) and price >= 0):
                 raise ValueError(f"`prices[{name!r}]` must be a finite number >= 0 $/hour, got {price}")
@@ -84,20 +94,44 @@ def recorded_from_feeds(
     return [RecordedInput(f"r{i}", i, feed, outcome(truth[i])) for i, feed in enumerate(feeds)]
 
 
+def _feature_rows(feeds: Sequence[Feed]) -> np.ndarray | None:
+    """One row of numbers per request, from the first input that is numeric with one row of features per request
+    (shape (1, F) or (F,)); None when there is none (sequences, images: no feature to slice by)."""
+    if not feeds:
+        return None
+    for name, first in feeds[0].items():
+        if first.dtype.kind not in "fiub" or first.ndim not in (1, 2) or (first.ndim == 2 and first.shape[0] != 1):
+            continue
+        width = first.shape[-1]
+        if all(feed[name].shape == first.shape for feed in feeds):
+            return np.concatenate([feed[name].reshape(1, width) for feed in feeds]).astype(np.float64)
+    return None
+
+
 def _split_calibration(
     inputs: Sequence[RecordedInput], options: ShadowOptions
 ) -> tuple[list[RecordedInput], list[Feed]]:
-    """Hold a seeded subset out for static calibration (never replayed, so it does not flatter the variant)."""
-    if not any(spec.kind == "int8-static" for spec in options.variants) or len(inputs) < 10:
+    """Hold a seeded subset out for calibration, pruning and distillation (never replayed: it cannot flatter them)."""
+    if not any(spec.kind in TRAFFIC_KINDS for spec in options.variants) or len(inputs) < 10:
         return list(inputs), [item.inputs for item in inputs[: options.calibration_size]]
     size = min(options.calibration_size, len(inputs) // 5)
+    if any(spec.kind in DISTILL_KINDS for spec in options.variants):
+        # A student needs more rows than a calibration does; half the traffic at most stays for the judgement.
+        size = max(size, min(options.training_size, len(inputs) // 2))
     held = set(np.random.default_rng(options.seed).choice(len(inputs), size=size, replace=False).tolist())
     replayed = [item for i, item in enumerate(inputs) if i not in held]
     return replayed, [inputs[i].inputs for i in sorted(held)]
 
 
-def _summary(variant: Variant, m: Measurement, hardware_class: str) -> MeasurementSummary:
-    """A measurement without its raw outputs, for results and reports."""
+def cost_per_1k(rows_per_s: float, price_per_hour: float | None) -> float | None:
+    """USD per 1,000 predictions for a machine at ``price_per_hour`` that serves ``rows_per_s`` while busy."""
+    if price_per_hour is None or not rows_per_s > 0:
+        return None
+    return 1000 * price_per_hour / 3600 / rows_per_s
+
+
+def _summary(variant: Variant, m: Measurement, hardware_class: str, price: float | None) -> MeasurementSummary:
+    """A measurement without its raw outputs, for results and reports; ``price`` in $/hour of its class."""
     # Every 5th percentile for the report's chart, and p99, in one pass over the latencies.
     quantiles = np.percentile(m.latencies_ms, [*range(0, 101, 5), 99]).tolist() if m.latencies_ms else []
     return MeasurementSummary(
@@ -114,6 +148,11 @@ def _summary(variant: Variant, m: Measurement, hardware_class: str) -> Measureme
         size_bytes=variant.size_bytes,
         notes=m.notes,
         error=m.error,
+        throughput_rounds_rps=m.throughput_rounds_rps,
+        batch_curve=tuple(
+            CurvePoint(p.batch, p.calls, p.p50_ms, p.p99_ms, p.rows_per_s, cost_per_1k(p.rows_per_s, price))
+            for p in m.batch_curve
+        ),
     )
 
 
@@ -146,8 +185,12 @@ def run_shadow(
     *,
     progress: Progress | None = None,
     workdir: Path | None = None,
+    available: int | None = None,
 ) -> ShadowResult:
-    """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule."""
+    """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule.
+
+    ``available`` is how many recorded inputs ``inputs`` were sampled from (default: all of them were given).
+    """
     options = options or ShadowOptions()
     if not inputs:
         raise NoRecordedInputsError("no recorded inputs to replay: the input list is empty")
@@ -158,7 +201,13 @@ def run_shadow(
         if progress is not None:
             progress(len(built), len(built), "build")
         return _replay_and_judge(
-            baseline, built, replayed, calibration_count=len(calibration), options=options, progress=progress
+            baseline,
+            built,
+            replayed,
+            calibration_count=len(calibration),
+            available=len(inputs) if available is None else available,
+            options=options,
+            progress=progress,
         )
 
 
@@ -168,6 +217,7 @@ def _replay_and_judge(
     replayed: Sequence[RecordedInput],
     *,
     calibration_count: int,
+    available: int,
     options: ShadowOptions,
     progress: Progress | None,
 ) -> ShadowResult:
@@ -185,6 +235,12 @@ def _replay_and_judge(
         else (item.outcome.value if item.outcome else None)
         for item in replayed
     ]
+    features = _feature_rows(feeds)
+    # A request without the value is its own slice, so that no request drops out of the correction's count.
+    categories = {
+        name: np.array([item.tags.get(name, "(missing)") for item in replayed], dtype=object)
+        for name in options.slice_by
+    }
     looks = options.looks if options.early_stop else 1
     confidence = adjusted_confidence(options.margins.confidence, looks, max(1, len(runs) - 1))
     bounds = [math.ceil(len(feeds) * (k + 1) / looks) for k in range(looks)]
@@ -195,6 +251,7 @@ def _replay_and_judge(
         # Throughput first, so the cost gain is known at every look: a cheaper variant is not settled as
         # "no gain" on latency alone before its cost was measured.
         replay.run_throughput(feeds[:_THROUGHPUT_ROWS], progress)
+        replay.run_batch_curve(feeds[: max(_THROUGHPUT_ROWS, options.replay.curve_max_batch)], progress)
         for bound in bounds:
             replay.run_requests(feeds[done:bound], progress, done, len(feeds))
             done, looks_taken = bound, looks_taken + 1
@@ -202,19 +259,34 @@ def _replay_and_judge(
             task = options.task or infer_task(measured["baseline"].outputs)
             final = bound == len(feeds)
             comparisons, verdicts = _judge(
-                runs, measured, task, truth[:done], options=options, confidence=confidence, final=final
+                runs,
+                measured,
+                task,
+                truth[:done],
+                features=None if features is None else features[:done],
+                categories={name: values[:done] for name, values in categories.items()},
+                options=options,
+                confidence=confidence,
+                final=final,
             )
             # Settled verdicts read the same at a look as at the end, so the last look's judgement is final.
             if final or all(verdict.settled for verdict in verdicts.values()):
                 break
     recommendation: Recommendation = recommend(
-        verdicts, {f.name: f.error for f in failures} | {k: m.error for k, m in measured.items() if m.error}
+        verdicts,
+        {f.name: f.error for f in failures if not f.skipped} | {k: m.error for k, m in measured.items() if m.error},
+        skipped={f.name: f.error for f in failures if f.skipped},
     )
     results = tuple(
         VariantResult(
             key,
             runs[key],
-            _summary(runs[key], measured[key], runs[key].hardware_class or "unknown"),
+            _summary(
+                runs[key],
+                measured[key],
+                runs[key].hardware_class or "unknown",
+                options.prices.get(runs[key].hardware_class or ""),
+            ),
             comparisons.get(key),
             verdicts.get(key),
         )
@@ -223,7 +295,7 @@ def _replay_and_judge(
     return ShadowResult(
         baseline_path=baseline.path,
         task=task,
-        requests_available=len(feeds) + calibration_count,
+        requests_available=available,
         requests_replayed=done,
         calibration_requests=calibration_count,
         looks_planned=looks,
@@ -277,12 +349,21 @@ def _unpriced(key: str, variant: Variant, options: ShadowOptions) -> str | None:
     return None
 
 
+def _same_hardware(variant: Variant, baseline: Variant, options: ShadowOptions) -> bool:
+    """Whether ``variant`` runs where the baseline does: the same provider and the same hardware class."""
+    return (variant.execution_provider or CPU_PROVIDER) == (baseline.execution_provider or CPU_PROVIDER) and (
+        variant.hardware_class in (None, options.hardware_class)
+    )
+
+
 def _judge(
     runs: Mapping[str, Variant],
     measured: Mapping[str, Measurement],
     task: Task,
     truth: Sequence[str | float | None],
     *,
+    features: np.ndarray | None,
+    categories: Mapping[str, np.ndarray],
     options: ShadowOptions,
     confidence: float,
     final: bool,
@@ -295,7 +376,17 @@ def _judge(
         m = measured[key]
         if key == "baseline" or m.error is not None or not m.outputs:
             continue
-        comparison = compare_outputs(task, base.outputs, m.outputs, truth, confidence=confidence, seed=options.seed)
+        comparison = compare_outputs(
+            task,
+            base.outputs,
+            m.outputs,
+            truth,
+            confidence=confidence,
+            seed=options.seed,
+            features=features,
+            categories=categories,
+            slice_options=options.slices,
+        )
         prices = None
         base_price = options.prices.get(options.hardware_class)
         var_price = options.prices.get(variant.hardware_class or "")
@@ -313,6 +404,9 @@ def _judge(
             prices=prices,
             final=final,
             unpriced=_unpriced(key, variant, options),
+            # The same graph on other hardware is a real variant: the hardware is what changes.
+            unchanged=variant.unchanged if _same_hardware(variant, runs["baseline"], options) else None,
+            caveats=variant.caveats,
         )
     return comparisons, verdicts
 
@@ -344,7 +438,7 @@ def run_shadow_from_store(
     try:
         with engine.connect() as connection:
             row = connection.execute(
-                select(ModelVersionRow.artifact_uri, ModelVersionRow.hardware_class)
+                select(ModelVersionRow.artifact_uri, ModelVersionRow.hardware_class, ModelVersionRow.task)
                 .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
                 .where(ModelRow.name == model_name, ModelVersionRow.version == model_version)
             ).first()
@@ -362,4 +456,9 @@ def run_shadow_from_store(
     finally:
         engine.dispose()
     options = replace(options or ShadowOptions(), hardware_class=row.hardware_class)
-    return run_shadow(resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress)
+    if options.task is None and row.task in ("classification", "regression"):
+        # What `models register --task` said wins over guessing from the outputs' shapes.
+        options = replace(options, task=row.task)
+    return run_shadow(
+        resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress, available=sample.available
+    )

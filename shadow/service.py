@@ -196,6 +196,9 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
         "no_gain": shadow_service_pb2.KEEP_REASON_NO_GAIN,
         "not_enough_traffic": shadow_service_pb2.KEEP_REASON_NOT_ENOUGH_TRAFFIC,
         "unpriced": shadow_service_pb2.KEEP_REASON_UNPRICED,
+        # Reasons the wire enum has no value for, sent as the nearest one (the explanation names them).
+        "slice": shadow_service_pb2.KEEP_REASON_QUALITY,
+        "unchanged": shadow_service_pb2.KEEP_REASON_NO_GAIN,
     }
     return shadow_service_pb2.Recommendation(
         decision=shadow_service_pb2.DECISION_SWITCH

@@ -12,6 +12,7 @@ Read once by the composition root and the CLI, with the ``[pricing]`` section pa
     min_requests = 30                  # no quality verdict on fewer replayed requests
     looks = 4                          # sequential looks at the data
     early_stop = true                  # stop once every variant's answer is clear
+    slice_by = ["country"]             # also judge quality per value of these prediction features/attributes
 
     [shadow.provider_hardware]         # the hardware class a run on another execution provider is priced by
     CUDAExecutionProvider = "nvidia-t4"   # default: the GPU nvidia-smi names; unknown means no gain is claimed
@@ -30,7 +31,7 @@ from collector.core.pricing import Pricing
 from shadow.recommend import Margins
 
 _MARGIN_KEYS = frozenset(f.name for f in fields(Margins))
-_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware"}
+_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware", "slice_by"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ShadowSettings:
     prices: Mapping[str, float] = field(default_factory=lambda: dict(Pricing().hardware))
     # Execution provider -> hardware class, for variants that run off the baseline's CPU.
     provider_hardware: Mapping[str, str] = field(default_factory=dict)
+    # Prediction features or attributes whose values are slices that quality is judged on too.
+    slice_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
@@ -107,6 +110,9 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
         raise ConfigError(f"[shadow] early_stop must be true or false, got {early_stop!r}")
     prices = dict((pricing or Pricing()).hardware)
     provider_hardware = _provider_hardware(section.get("provider_hardware", {}))
+    slice_by = section.get("slice_by", [])
+    if not isinstance(slice_by, list) or not all(isinstance(name, str) and name.strip() for name in slice_by):
+        raise ConfigError(f"[shadow] slice_by must be a list of feature or attribute names, got {slice_by!r}")
     try:
         return ShadowSettings(
             Margins(**margins),  # type: ignore[arg-type]
@@ -114,6 +120,7 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
             early_stop,
             prices,
             provider_hardware,
+            tuple(name.strip() for name in slice_by),
         )
     except ValueError as error:
         # Margins and settings name the offending field; the file's section is added for the reader.

@@ -6,6 +6,9 @@ A variant that cannot be built becomes a ``VariantFailure``: it is reported, and
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -15,11 +18,20 @@ from typing import Any, Final, Literal
 
 import onnx
 
-from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError
+from shadow.errors import ArtifactNotFoundError, InputSignatureMismatchError, NotApplicableError
 from shadow.tensors import Feed
 
-VariantKind = Literal["int8-dynamic", "int8-static", "fp16", "onnx"]
+VariantKind = Literal[
+    "int8-dynamic", "int8-static", "fp16", "prune-25", "prune-50", "distill-mlp", "distill-gbt", "onnx"
+]
+# What a run builds unless told otherwise.
 BUILTIN_KINDS: Final[tuple[VariantKind, ...]] = ("int8-dynamic", "int8-static", "fp16")
+# Every kind a run can be asked for by name (pruning changes the model's quality by design, so it is opt-in).
+NAMED_KINDS: Final[tuple[VariantKind, ...]] = (*BUILTIN_KINDS, "prune-25", "prune-50", "distill-mlp", "distill-gbt")
+# Kinds that learn from recorded traffic, which is then held out of the replay so it cannot flatter them.
+TRAFFIC_KINDS: Final = frozenset({"int8-static", "prune-25", "prune-50", "distill-mlp", "distill-gbt"})
+# Students fitted on traffic: they need more of it held out than calibration does.
+DISTILL_KINDS: Final = frozenset({"distill-mlp", "distill-gbt"})
 CPU_PROVIDER: Final = "CPUExecutionProvider"
 # Providers that run models; the Azure EP (present in every wheel) calls remote endpoints, so it is skipped.
 _SKIPPED_PROVIDERS: Final = frozenset({"AzureExecutionProvider"})
@@ -35,6 +47,23 @@ _CENSUS_OPS: Final = (
     "Gemm",
     "Cast",
 )
+# Ops that only a quantizer puts in a graph: none of them means that nothing was quantized.
+_QUANTIZED_OPS: Final = frozenset(
+    {
+        "MatMulInteger",
+        "ConvInteger",
+        "DynamicQuantizeLinear",
+        "DynamicQuantizeMatMul",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "QGemm",
+        "QAttention",
+        "QEmbedLayerNormalization",
+    }
+)
+# ORT's symbolic shape inference saves its partial result under this name in the working directory when it
+# gives up (onnxruntime/tools/symbolic_shape_infer.py), and never removes it.
+_SYMBOLIC_TEMP: Final = "sym_shape_infer_temp.onnx"
 
 
 @dataclass(frozen=True)
@@ -49,8 +78,8 @@ class VariantSpec:
     def __post_init__(self) -> None:
         if self.kind == "onnx" and self.path is None:
             raise ValueError("`path` is required for a variant of kind 'onnx'")
-        if self.kind not in (*BUILTIN_KINDS, "onnx"):
-            raise ValueError(f"`kind` must be one of {[*BUILTIN_KINDS, 'onnx']}, got {self.kind!r}")
+        if self.kind not in (*NAMED_KINDS, "onnx"):
+            raise ValueError(f"`kind` must be one of {[*NAMED_KINDS, 'onnx']}, got {self.kind!r}")
 
     @property
     def name(self) -> str:
@@ -71,6 +100,10 @@ class Variant:
     notes: tuple[str, ...] = ()
     execution_provider: str | None = None
     hardware_class: str | None = None
+    # Why the variant computes exactly what the baseline does (its builder changed nothing); None otherwise.
+    unchanged: str | None = None
+    # What a reader must know before trusting a gain (e.g. a static int8 graph that quantized weights only).
+    caveats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +113,8 @@ class VariantFailure:
     name: str
     source: VariantKind
     error: str
+    # The variant family does not apply to this model: a note, not an error.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,12 +132,12 @@ def parse_variant_specs(text: str) -> tuple[VariantSpec, ...]:
     for raw in (part.strip() for part in text.split(",")):
         if not raw:
             continue
-        if raw in BUILTIN_KINDS:
+        if raw in NAMED_KINDS:
             specs.append(VariantSpec(kind=raw))
         elif raw.endswith(".onnx"):
             specs.append(VariantSpec(kind="onnx", path=Path(raw)))
         else:
-            raise ValueError(f"`variants`: {raw!r} is neither one of {list(BUILTIN_KINDS)} nor a path ending in .onnx")
+            raise ValueError(f"`variants`: {raw!r} is neither one of {list(NAMED_KINDS)} nor a path ending in .onnx")
     if not specs:
         raise ValueError(f"`variants` names no variant: {text!r}")
     return tuple(specs)
@@ -158,6 +193,65 @@ def op_census(model: onnx.ModelProto) -> dict[str, int]:
     return census
 
 
+def _fingerprint(model: onnx.ModelProto) -> tuple[Counter[tuple[str, str]], list[tuple[int, str]]]:
+    """The graph's ops and weights, ignoring names and order: two graphs with the same fingerprint compute alike."""
+    ops = Counter((node.domain or "ai.onnx", node.op_type) for node in model.graph.node)
+    weights = sorted(
+        (tensor.data_type, hashlib.sha256(tensor.SerializeToString(deterministic=True)).hexdigest())
+        for tensor in (_unnamed(tensor) for tensor in model.graph.initializer)
+    )
+    return ops, weights
+
+
+def _unnamed(tensor: onnx.TensorProto) -> onnx.TensorProto:
+    """A copy of an initializer without its name, so that a renamed weight still matches."""
+    copy = onnx.TensorProto()
+    copy.CopyFrom(tensor)
+    copy.name = ""
+    return copy
+
+
+def quantized_op_count(model: onnx.ModelProto) -> int:
+    """How many nodes only a quantizer would have put there (QLinear*, *Integer, (De)QuantizeLinear, ...)."""
+    return sum(1 for node in model.graph.node if node.op_type in _QUANTIZED_OPS or node.op_type.startswith("QLinear"))
+
+
+def unchanged_reason(baseline: onnx.ModelProto, variant: onnx.ModelProto, kind: VariantKind) -> str | None:
+    """Why ``variant`` computes what ``baseline`` does, or None when its builder changed something.
+
+    A quantizer that finds no op it supports (a graph of ``ai.onnx.ml`` ops, say) writes the graph back
+    unchanged; measuring that copy against the baseline can only show noise as a gain.
+    """
+    if _fingerprint(baseline) == _fingerprint(variant):
+        return "its graph is the baseline's: the builder changed nothing"
+    if kind in ("int8-dynamic", "int8-static") and quantized_op_count(variant) == 0:
+        return f"{kind} quantized no op (no op in this graph is one ONNX Runtime's quantizer supports)"
+    if (
+        kind == "fp16"
+        and not any(tensor.data_type == onnx.TensorProto.FLOAT16 for tensor in variant.graph.initializer)
+        and not any(
+            node.op_type == "Cast" and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT16 for a in node.attribute)
+            for node in variant.graph.node
+        )
+    ):
+        return "fp16 converted no tensor to float16"
+    return None
+
+
+def weights_only_caveat(variant: onnx.ModelProto) -> str | None:
+    """A QDQ graph whose QuantizeLinear nodes all read initializers quantized weights but no activation."""
+    if not any(node.op_type == "DequantizeLinear" for node in variant.graph.node):
+        return None
+    constants = {tensor.name for tensor in variant.graph.initializer}
+    constants |= {out for node in variant.graph.node if node.op_type == "Constant" for out in node.output}
+    if any(node.op_type == "QuantizeLinear" and node.input[0] not in constants for node in variant.graph.node):
+        return None
+    return (
+        "weights only: no QuantizeLinear on activations, so every op still computes in float "
+        "(the int8 weights are dequantized first); expect a smaller file, not faster compute"
+    )
+
+
 def available_providers() -> tuple[str, ...]:
     """Execution providers present in this ONNX Runtime build that run models locally; CPU is always there."""
     import onnxruntime
@@ -190,16 +284,72 @@ class _RecordedReader:
         self._it = iter(self._feeds)
 
 
+class _DropQuantizerChatter(logging.Filter):
+    """Drops ONNX Runtime's records below ERROR: per-tensor INFO lines, and advice to pre-process that the
+    builders already follow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "onnxruntime" not in record.pathname:
+            return True
+        return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """Keep ONNX Runtime's quantization tools off the user's stderr and out of their logging setup.
+
+    Importing ``onnxruntime.quantization`` runs ``logging.basicConfig(level=INFO)`` (matmul_nbits_quantizer),
+    which adds a stderr handler to the root logger of whatever process imports it; the quantizers then call
+    ``logging.info``/``warning`` on the root logger (per-tensor INFO lines, advice to pre-process). The root
+    logger belongs to the application, so its handlers and level are put back, and ORT's records are dropped
+    while a builder runs. An ERROR still gets through.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    chatter = _DropQuantizerChatter()
+    root.addFilter(chatter)
+    ort = logging.getLogger("onnxruntime")
+    ort_level = ort.level
+    ort.setLevel(logging.ERROR)
+    try:
+        import onnxruntime
+        import onnxruntime.quantization  # its import side effect is what is undone below
+
+        # The calibration sessions log C++ warnings (unused initializers) at ORT's default severity. ORT has
+        # no getter to restore it from; only shadow/ uses ORT, and its replay sessions set their own level.
+        onnxruntime.set_default_logger_severity(3)
+
+        yield
+    finally:
+        root.removeFilter(chatter)
+        ort.setLevel(ort_level)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def _preprocess(src: Path, dst: Path) -> str:
     """ORT's quant_pre_process; graphs with ai.onnx.ml ops (or no sympy) need the symbolic step skipped."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    try:
-        quant_pre_process(str(src), str(dst))
-        return "pre_process=full"
-    except Exception:  # seen: "Incomplete symbolic shape inference", ImportError for sympy
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
-        return "pre_process=skip_symbolic_shape"
+    # Symbolic shape inference knows no ai.onnx.ml op; trying it only leaves its temp file behind.
+    domains = {node.domain for node in load_model_proto(src).graph.node}
+    if domains <= {"", "ai.onnx"}:
+        temp = Path.cwd() / _SYMBOLIC_TEMP
+        existed = {path: path.exists() for path in (temp, temp.with_name(temp.name + ".data"))}
+        try:
+            quant_pre_process(str(src), str(dst))
+            return "pre_process=full"
+        except Exception:  # seen: "Incomplete symbolic shape inference", ImportError for sympy
+            pass
+        finally:
+            # Only a file this call created is removed: one that was there before is the user's.
+            for path, was_there in existed.items():
+                if not was_there:
+                    path.unlink(missing_ok=True)
+    quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    return "pre_process=skip_symbolic_shape"
 
 
 def _build_dynamic(src: Path, dst: Path, _calibration: Sequence[Feed]) -> tuple[str, ...]:
@@ -250,7 +400,60 @@ def _build_fp16(src: Path, dst: Path, _calibration: Sequence[Feed]) -> tuple[str
     return ("onnxruntime.transformers.float16, keep_io_types=True",)
 
 
-_BUILDERS: Final = {"int8-dynamic": _build_dynamic, "int8-static": _build_static, "fp16": _build_fp16}
+def _single_opset_per_domain(proto: onnx.ModelProto, path: Path, workdir: Path) -> Path:
+    """``path``, or a copy in ``workdir`` that imports each domain once.
+
+    skl2onnx called with a ``target_opset`` dict imports the default domain twice, and ORT's quantizer then
+    fails with "Failed to find proper ai.onnx domain"; ONNX Runtime itself runs such a model.
+    """
+    domains = [entry.domain or "ai.onnx" for entry in proto.opset_import]
+    if len(domains) == len(set(domains)):
+        return path
+    versions: dict[str, int] = {}
+    for entry in proto.opset_import:
+        versions[entry.domain] = max(versions.get(entry.domain, 0), entry.version)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    del copy.opset_import[:]
+    copy.opset_import.extend(onnx.helper.make_opsetid(domain, version) for domain, version in versions.items())
+    fixed = workdir / f"{path.stem}.opsets.onnx"
+    onnx.save(copy, str(fixed))
+    return fixed
+
+
+def _build_prune_25(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.prune import prune_model
+
+    return prune_model(src, dst, 0.25, calibration)
+
+
+def _build_prune_50(src: Path, dst: Path, calibration: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.prune import prune_model
+
+    return prune_model(src, dst, 0.50, calibration)
+
+
+def _build_distill_mlp(src: Path, dst: Path, traffic: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.distill import distill_model
+
+    return distill_model(src, dst, "mlp", traffic)
+
+
+def _build_distill_gbt(src: Path, dst: Path, traffic: Sequence[Feed]) -> tuple[str, ...]:
+    from shadow.distill import distill_model
+
+    return distill_model(src, dst, "gbt", traffic)
+
+
+_BUILDERS: Final = {
+    "int8-dynamic": _build_dynamic,
+    "int8-static": _build_static,
+    "fp16": _build_fp16,
+    "prune-25": _build_prune_25,
+    "prune-50": _build_prune_50,
+    "distill-mlp": _build_distill_mlp,
+    "distill-gbt": _build_distill_gbt,
+}
 
 
 def build_variant(
@@ -266,11 +469,23 @@ def build_variant(
             notes_out: tuple[str, ...] = notes
         else:
             path = workdir / f"{baseline.stem}.{spec.kind}.onnx"
-            notes_out = _BUILDERS[spec.kind](baseline, path, calibration)
+            source = _single_opset_per_domain(base_proto, baseline, workdir)
+            with _quiet_quantizer():
+                notes_out = _BUILDERS[spec.kind](source, path, calibration)
         proto = load_model_proto(path, f"variant {spec.name!r}")
         check_signature(input_signature(base_proto), input_signature(proto), spec.name)
+    except NotApplicableError as error:
+        return VariantFailure(spec.name, spec.kind, str(error), skipped=True)
     except Exception as error:  # a variant that cannot be built is reported, not fatal to the run
         return VariantFailure(spec.name, spec.kind, f"{type(error).__name__}: {error}")
+    unchanged = unchanged_reason(base_proto, proto, spec.kind)
+    caveat = weights_only_caveat(proto) if spec.kind == "int8-static" and unchanged is None else None
+    if spec.kind in DISTILL_KINDS:
+        caveat = (
+            f"trained on traffic: a student fitted on {len(calibration)} recorded inputs (held out of the replay) "
+            "against the baseline's outputs; judged only on the rest, and only as good as future traffic "
+            "resembles what it learned from"
+        )
     return Variant(
         name=spec.name,
         path=path,
@@ -281,6 +496,8 @@ def build_variant(
         notes=notes_out,
         execution_provider=spec.execution_provider,
         hardware_class=spec.hardware_class,
+        unchanged=unchanged,
+        caveats=(caveat,) if caveat else (),
     )
 
 

@@ -244,3 +244,46 @@ def test_shadow_section_pricing_and_flags(
     config.write_text("")
     assert main(["shadow", "run", *common, "--provider-hardware", "CUDAExecutionProvider"]) == 2
     assert "--provider-hardware 'CUDAExecutionProvider': expected PROVIDER=CLASS" in capsys.readouterr().err
+
+
+def test_registered_task_recorded_count_headline_and_batch_curves(
+    service: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models register --task` decides the task; requests_available counts what is recorded, not the sample;
+    the text output opens with the headline; the stored metrics carry each model's batch curve, priced."""
+    model = iris_tiny_mlp(tmp_path)
+    db_url = service.config.storage.db_url
+    register = ["models", "register", "--name", "iris", "--version", "1", "--onnx", str(model.path)]
+    # The iris MLP outputs class probabilities, so left to itself the run would call it a classifier.
+    assert main([*register, "--task", "regression", "--db-url", db_url]) == 0
+    capsys.readouterr()
+    record_predictions(service, model.input_name, model.rows, 120)
+    config = tmp_path / "inferwatch.toml"
+    config.write_text("[pricing.hardware]\ncpu = 2.0\n")
+    common = ["--model", "iris", "--variants", "fp16", "--requests", "60", "--db-url", db_url, "--config", str(config)]
+    document = _run_json(capsys, *common)
+    assert document["task"] == "regression"
+    assert (document["requests_available"], document["requests_replayed"] <= 60) == (120, True)
+    headline = document["recommendation"]["headline"]
+    assert headline.startswith(("switch to fp16", "keep the baseline ("))
+
+    assert main(["shadow", "run", *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("of 120 recorded requests replayed")
+    assert lines[1].startswith(("switch to fp16", "keep the baseline ("))
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT name, metrics FROM shadow_variant_results WHERE run_id = :id"), {"id": document["run_id"]}
+            ).all()
+    finally:
+        engine.dispose()
+    assert {name for name, _ in stored} == {"baseline", "fp16"}
+    for _, metrics in stored:
+        curve = (json.loads(metrics) if isinstance(metrics, str) else metrics)["measurement"]["batch_curve"]
+        assert [point["batch"] for point in curve] == [1, 2, 4, 8, 16, 32, 64]
+        for point in curve:
+            assert point["rows_per_s"] > 0
+            assert point["cost_per_1k_usd"] == pytest.approx(1000 * 2.0 / 3600 / point["rows_per_s"])

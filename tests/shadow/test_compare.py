@@ -67,6 +67,14 @@ def test_probability_stats_known_answer() -> None:
     assert stats.mean_kl == pytest.approx(0.5 * np.log(2) + 0.5 * np.log(0.5 / 0.75))
 
 
+def test_mean_kl_is_never_negative() -> None:
+    """A float16 softmax whose rows sum to 1.002, and probabilities under the clipping floor: KL stays >= 0."""
+    p = np.array([[0.5, 0.5], [1e-9, 1.0 - 1e-9]], dtype=np.float32)
+    q = np.array([[0.501, 0.501], [0.0, 1.0]], dtype=np.float32)
+    assert probability_stats(p, q).mean_kl >= 0.0
+    assert probability_stats(q, q).mean_kl == 0.0
+
+
 def test_classifier_outputs_give_agreement_and_accuracy() -> None:
     """Label outputs are compared as text against outcomes; probabilities feed the divergence stats."""
     base = {"label": np.array([0, 1, 1, 2]), "probabilities": np.eye(3, dtype=np.float32)[[0, 1, 1, 2]]}

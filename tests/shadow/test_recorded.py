@@ -29,9 +29,10 @@ def _insert(url: str, count: int, *, model: str = "m", version: str = "1", busy_
                 "model_version": version,
                 "ts_unix_nano": ts,
                 "received_unix_nano": ts,
-                "features": {},
+                "features": {"country": ["FR", "DE"][i % 2], "amount": float(i)},
                 "outputs": {},
                 "raw_inputs": raw,
+                "attributes": {"segment": "retail", "country": "ignored: the feature wins"},
             }
         )
     rows.append(
@@ -44,6 +45,7 @@ def _insert(url: str, count: int, *, model: str = "m", version: str = "1", busy_
             "features": {},
             "outputs": {},
             "raw_inputs": None,
+            "attributes": {},
         }
     )
     outcomes = [
@@ -78,6 +80,10 @@ def test_sample_is_spread_over_time_and_joins_outcomes(migrated_db_url: str) -> 
         assert item.outcome is not None
         assert item.outcome.label == str(index % 3)
     assert [item.ts_unix_nano for item in sample.inputs] == sorted(item.ts_unix_nano for item in sample.inputs)
+    # Features and attributes come along as text, for [shadow] slice_by.
+    for item in sample.inputs:
+        index = int(item.inputs["x"][0, 0])
+        assert dict(item.tags) == {"country": ["FR", "DE"][index % 2], "amount": str(float(index)), "segment": "retail"}
 
 
 def test_sample_smaller_store_returns_everything(migrated_db_url: str) -> None:

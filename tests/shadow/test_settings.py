@@ -33,6 +33,7 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
         "looks": 2,
         "early_stop": False,
         "provider_hardware": {"CUDAExecutionProvider": "nvidia-l4"},
+        "slice_by": ["country", " segment "],
     }
     pricing = parse_pricing_section({"hardware": {"cpu": 0.2, "my-npu": 0.05}})
     settings = parse_shadow_section(section, pricing)
@@ -41,6 +42,7 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
     assert (settings.prices["cpu"], settings.prices["my-npu"]) == (0.2, 0.05)
     assert settings.prices["nvidia-t4"] == pytest.approx(0.526)
     assert dict(settings.provider_hardware) == {"CUDAExecutionProvider": "nvidia-l4"}
+    assert settings.slice_by == ("country", "segment")
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,8 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
         ({"provider_hardware": "nvidia-t4"}, "provider_hardware] must be a table"),
         ({"provider_hardware": {"CUDA": "nvidia-t4"}}, "'CUDA' is not an execution provider name"),
         ({"provider_hardware": {"CUDAExecutionProvider": ""}}, "CUDAExecutionProvider must name a hardware class"),
+        ({"slice_by": "country"}, "slice_by must be a list of feature or attribute names, got 'country'"),
+        ({"slice_by": ["country", ""]}, "slice_by must be a list"),
     ],
 )
 def test_bad_keys_and_values_raise_config_error_naming_them(section: dict[str, Any], named: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +24,14 @@ from shadow.variants import (
     input_signature,
     load_model_proto,
     parse_variant_specs,
+    weights_only_caveat,
 )
-from tests.shadow.models import BuiltModel, other_signature_model
+from tests.shadow.models import (
+    BuiltModel,
+    iris_tree_pipeline,
+    other_signature_model,
+    weights_only_qdq_model,
+)
 
 
 def test_builtin_variants_build_and_really_quantize(digits: BuiltModel, tmp_path: Path) -> None:
@@ -36,6 +45,63 @@ def test_builtin_variants_build_and_really_quantize(digits: BuiltModel, tmp_path
     assert fp16.op_census.get("fp16_initializers", 0) > 0
     assert dynamic.size_bytes < digits.path.stat().st_size
     assert any("calibrated on 32" in note for note in static.notes)
+    assert (dynamic.unchanged, static.unchanged, fp16.unchanged) == (None, None, None)
+    # The static graph quantizes activations too, so it carries no weights-only caveat.
+    assert static.caveats == ()
+
+
+def test_a_graph_no_builder_can_change_is_marked_unchanged(tmp_path: Path) -> None:
+    """A pipeline of ai.onnx.ml ops as skl2onnx exports it (the default domain imported twice): both int8
+    builders run, quantize no op, and say so."""
+    model = iris_tree_pipeline(tmp_path)
+    specs = parse_variant_specs("int8-dynamic,int8-static,fp16")
+    built = build_variants(model.path, specs, tmp_path / "variants", model.feeds(32))
+    assert all(isinstance(item, Variant) for item in built), built
+    reasons = {item.name: item.unchanged for item in built if isinstance(item, Variant)}
+    assert reasons["int8-dynamic"] is not None
+    assert "quantized no op" in reasons["int8-dynamic"] or "builder changed nothing" in reasons["int8-dynamic"]
+    assert reasons["int8-static"] is not None
+
+
+def test_a_static_graph_with_quantized_weights_only_says_so(tmp_path: Path) -> None:
+    """DequantizeLinear on an int8 weight with no QuantizeLinear on any activation: the weights-only caveat."""
+    caveat = weights_only_caveat(load_model_proto(weights_only_qdq_model(tmp_path)))
+    assert caveat is not None
+    assert caveat.startswith("weights only: no QuantizeLinear on activations")
+
+
+def test_builders_leave_no_file_in_the_working_directory(
+    digits: BuiltModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ORT's symbolic shape inference saves sym_shape_infer_temp.onnx in the cwd when it gives up; not here."""
+    pytest.importorskip("sympy")  # without sympy ORT never gets as far as writing the file
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    built = build_variants(
+        digits.path, parse_variant_specs("int8-dynamic,int8-static"), tmp_path / "out", digits.feeds(16)
+    )
+    assert all(isinstance(item, Variant) for item in built), built
+    assert sorted(os.listdir(cwd)) == []
+
+
+def test_builders_write_nothing_to_stderr_and_leave_logging_alone(digits: BuiltModel, tmp_path: Path) -> None:
+    """A fresh process builds every variant: no ORT INFO/WARNING line on stderr, no handler left on root."""
+    code = (
+        "import logging, sys; from pathlib import Path; import numpy as np\n"
+        "from shadow.variants import build_variants, parse_variant_specs\n"
+        f"rows = np.load({str(tmp_path / 'rows.npy')!r})\n"
+        f"feeds = [{{{digits.input_name!r}: rows[i : i + 1]}} for i in range(len(rows))]\n"
+        f"built = build_variants(Path({str(digits.path)!r}), parse_variant_specs('int8-dynamic,int8-static,fp16'), "
+        f"Path({str(tmp_path / 'out')!r}), feeds)\n"
+        "print(len(built), logging.getLogger().handlers, logging.getLogger().level)\n"
+    )
+    import numpy as np
+
+    np.save(tmp_path / "rows.npy", digits.rows[:16])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stderr == ""
+    assert out.stdout.strip() == "3 [] 30"
 
 
 def test_static_without_calibration_data_is_a_reported_failure(digits: BuiltModel, tmp_path: Path) -> None:

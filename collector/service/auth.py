@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -64,6 +65,32 @@ def caller_role(authorization: str | None, config: AuthConfig) -> Role | None:
         return Role.ADMIN
     if _matches(token, config.ingest_tokens):
         return Role.INGEST
+    return None
+
+
+@dataclass(frozen=True)
+class HttpRefusal:
+    """Why an HTTP request is refused: its status, a message, and the headers to send with it."""
+
+    status: int
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def http_refusal(authorization: str | None, config: AuthConfig | None, needed: Role) -> HttpRefusal | None:
+    """401 or 403 for an HTTP request whose ``Authorization`` header does not grant ``needed``; None when it
+    does, or when no tokens are configured (``config`` None or without tokens)."""
+    if config is None or not config.enabled:
+        return None
+    role = caller_role(authorization, config)
+    if role is None:
+        return HttpRefusal(
+            401,
+            "missing or invalid bearer token in the Authorization header",
+            {"WWW-Authenticate": 'Bearer realm="inferwatch"'},
+        )
+    if role < needed:
+        return HttpRefusal(403, "this needs an admin token, not an ingest token")
     return None
 
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -14,7 +14,7 @@ from collector.core.config import AuthConfig
 from collector.core.errors import InferwatchError
 from collector.core.limits import INT64_MAX
 from collector.core.metrics import EXPOSITION_CONTENT_TYPE, ServiceMetrics
-from collector.service.auth import Role, caller_role
+from collector.service.auth import Role, http_refusal
 from collector.service.protocol_log import install_wrong_protocol_filter
 from collector.service.readiness import Readiness
 
@@ -35,8 +35,48 @@ def split_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class HttpServer:
-    """An aiohttp server as an async context manager."""
+class AiohttpService:
+    """An aiohttp application served on ``addr`` as an async context manager; subclasses build the app."""
+
+    # What the server is, for the error when its address cannot be bound.
+    what = "HTTP"
+
+    def __init__(self, addr: str) -> None:
+        self._addr = addr
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def build_app(self) -> web.Application:
+        """The application to serve."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        install_wrong_protocol_filter()
+        host, port = split_addr(self._addr)
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            await runner.cleanup()
+            raise InferwatchError(f"cannot listen for {self.what} on {self._addr}: {error.strerror}") from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class HttpServer(AiohttpService):
+    """Health, readiness, metrics and the JSON API."""
 
     def __init__(
         self,
@@ -47,13 +87,11 @@ class HttpServer:
         findings: FindingLookup | None = None,
         auth: AuthConfig | None = None,
     ) -> None:
-        self._addr = addr
+        super().__init__(addr)
         self._metrics = metrics
         self._readiness = readiness
         self._findings = findings
         self._auth = auth if auth is not None and auth.enabled else None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     def build_app(self) -> web.Application:
         """The routes, with a middleware that counts every response by route and status."""
@@ -82,18 +120,10 @@ class HttpServer:
 
     def _refusal(self, request: web.Request, needed: Role) -> web.Response | None:
         """401 or 403 when tokens are configured and the request's bearer token does not grant ``needed``."""
-        if self._auth is None:
+        refused = http_refusal(request.headers.get("Authorization"), self._auth, needed)
+        if refused is None:
             return None
-        role = caller_role(request.headers.get("Authorization"), self._auth)
-        if role is None:
-            return web.json_response(
-                {"error": "missing or invalid bearer token in the Authorization header"},
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="inferwatch"'},
-            )
-        if role < needed:
-            return web.json_response({"error": "this needs an admin token, not an ingest token"}, status=403)
-        return None
+        return web.json_response({"error": refused.message}, status=refused.status, headers=refused.headers)
 
     async def finding(self, request: web.Request) -> web.Response:
         """One finding as JSON: the evidence an alert links to (read access, as gRPC GetFinding)."""
@@ -133,27 +163,3 @@ class HttpServer:
         holds up an export."""
         body = await asyncio.to_thread(self._metrics.exposition)
         return web.Response(body=body, headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
-
-    async def __aenter__(self) -> HttpServer:
-        install_wrong_protocol_filter()
-        host, port = split_addr(self._addr)
-        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            await runner.cleanup()
-            raise InferwatchError(f"cannot listen for HTTP on {self._addr}: {error.strerror}") from None
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None

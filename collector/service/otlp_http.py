@@ -16,7 +16,6 @@ import base64
 import binascii
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -29,11 +28,9 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.core.config import AuthConfig
-from collector.core.errors import InferwatchError
 from collector.ingest.servicers import IngestPipeline, InvalidRequest, RetryLater
-from collector.service.auth import Role, caller_role
-from collector.service.http_server import split_addr
-from collector.service.protocol_log import install_wrong_protocol_filter
+from collector.service.auth import Role, http_refusal
+from collector.service.http_server import AiohttpService
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +42,16 @@ _HEX_ID_KEYS = frozenset(("traceId", "spanId", "parentSpanId", "trace_id", "span
 Handle = Callable[[Any], Message]
 
 
-class OtlpHttpReceiver:
+class OtlpHttpReceiver(AiohttpService):
     """The aiohttp server for OTLP over HTTP, as an async context manager."""
 
+    what = "OTLP/HTTP"
+
     def __init__(self, addr: str, *, pipeline: IngestPipeline, max_body_bytes: int, auth: AuthConfig) -> None:
-        self._addr = addr
+        super().__init__(addr)
         self._pipeline = pipeline
         self._max_body_bytes = max_body_bytes
-        self._auth = auth if auth.enabled else None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._auth = auth
 
     def build_app(self) -> web.Application:
         """The three routes; aiohttp undoes ``Content-Encoding: gzip`` and counts the limit after it."""
@@ -113,44 +110,11 @@ class OtlpHttpReceiver:
         return answer
 
     def _refusal(self, request: web.Request, encoding: str) -> web.Response | None:
-        if self._auth is None:
+        refused = http_refusal(request.headers.get("Authorization"), self._auth, Role.INGEST)
+        if refused is None:
             return None
-        role = caller_role(request.headers.get("Authorization"), self._auth)
-        if role is None:
-            return _status(
-                401,
-                code_pb2.UNAUTHENTICATED,
-                "missing or invalid bearer token in the Authorization header",
-                encoding,
-                headers={"WWW-Authenticate": 'Bearer realm="inferwatch"'},
-            )
-        if role < Role.INGEST:
-            return _status(403, code_pb2.PERMISSION_DENIED, "this token may not send telemetry", encoding)
-        return None
-
-    async def __aenter__(self) -> OtlpHttpReceiver:
-        install_wrong_protocol_filter()
-        host, port = split_addr(self._addr)
-        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            await runner.cleanup()
-            raise InferwatchError(f"cannot listen for OTLP/HTTP on {self._addr}: {error.strerror}") from None
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        code = code_pb2.UNAUTHENTICATED if refused.status == 401 else code_pb2.PERMISSION_DENIED
+        return _status(refused.status, code, refused.message, encoding, headers=refused.headers)
 
 
 def _encoding(content_type: str) -> str | None:

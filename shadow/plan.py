@@ -20,6 +20,10 @@ _BUILTINS: Final = {
     shadow_service_pb2.BUILTIN_VARIANT_INT8_DYNAMIC: "int8-dynamic",
     shadow_service_pb2.BUILTIN_VARIANT_INT8_STATIC: "int8-static",
     shadow_service_pb2.BUILTIN_VARIANT_FLOAT16: "fp16",
+    shadow_service_pb2.BUILTIN_VARIANT_PRUNE_25: "prune-25",
+    shadow_service_pb2.BUILTIN_VARIANT_PRUNE_50: "prune-50",
+    shadow_service_pb2.BUILTIN_VARIANT_DISTILL_MLP: "distill-mlp",
+    shadow_service_pb2.BUILTIN_VARIANT_DISTILL_GBT: "distill-gbt",
 }
 DEFAULT_REQUESTS: Final = 1000
 DEFAULT_BATCH_SIZE: Final = 32

@@ -185,6 +185,14 @@ def _variant_to_proto(name: str, metrics: dict[str, Any], error: str | None) -> 
         quality.error_vs_baseline_upper_bound = regression["mae_upper"]
     if cost := verdict.get("cost"):
         message.cost_per_1k_predictions = cost["variant_per_1k"]
+    for point in measurement.get("batch_curve") or ():
+        message.batch_curve.add(
+            batch_size=point["batch"],
+            p50_ms=point["p50_ms"],
+            p99_ms=point["p99_ms"],
+            rows_per_s=point["rows_per_s"],
+            cost_per_1k_predictions=point.get("cost_per_1k_usd") or 0.0,
+        )
     return message
 
 
@@ -196,9 +204,9 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
         "no_gain": shadow_service_pb2.KEEP_REASON_NO_GAIN,
         "not_enough_traffic": shadow_service_pb2.KEEP_REASON_NOT_ENOUGH_TRAFFIC,
         "unpriced": shadow_service_pb2.KEEP_REASON_UNPRICED,
-        # Reasons the wire enum has no value for, sent as the nearest one (the explanation names them).
-        "slice": shadow_service_pb2.KEEP_REASON_QUALITY,
-        "unchanged": shadow_service_pb2.KEEP_REASON_NO_GAIN,
+        "slice": shadow_service_pb2.KEEP_REASON_SLICE,
+        "unchanged": shadow_service_pb2.KEEP_REASON_UNCHANGED,
+        "no_variant": shadow_service_pb2.KEEP_REASON_NO_VARIANT,
     }
     return shadow_service_pb2.Recommendation(
         decision=shadow_service_pb2.DECISION_SWITCH
@@ -209,6 +217,8 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
         explanation=document.get("explanation") or "",
         latency_improvement=document.get("latency_improvement") or 0.0,
         cost_improvement=document.get("cost_improvement") or 0.0,
+        headline=document.get("headline") or "",
+        closest_variant=document.get("closest") or "",
     )
 
 

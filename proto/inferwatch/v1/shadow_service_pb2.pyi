@@ -17,6 +17,10 @@ class BuiltinVariant(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BUILTIN_VARIANT_INT8_DYNAMIC: _ClassVar[BuiltinVariant]
     BUILTIN_VARIANT_INT8_STATIC: _ClassVar[BuiltinVariant]
     BUILTIN_VARIANT_FLOAT16: _ClassVar[BuiltinVariant]
+    BUILTIN_VARIANT_PRUNE_25: _ClassVar[BuiltinVariant]
+    BUILTIN_VARIANT_PRUNE_50: _ClassVar[BuiltinVariant]
+    BUILTIN_VARIANT_DISTILL_MLP: _ClassVar[BuiltinVariant]
+    BUILTIN_VARIANT_DISTILL_GBT: _ClassVar[BuiltinVariant]
 
 class ShadowRunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,10 +44,17 @@ class KeepReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KEEP_REASON_NO_GAIN: _ClassVar[KeepReason]
     KEEP_REASON_NOT_ENOUGH_TRAFFIC: _ClassVar[KeepReason]
     KEEP_REASON_UNPRICED: _ClassVar[KeepReason]
+    KEEP_REASON_SLICE: _ClassVar[KeepReason]
+    KEEP_REASON_UNCHANGED: _ClassVar[KeepReason]
+    KEEP_REASON_NO_VARIANT: _ClassVar[KeepReason]
 BUILTIN_VARIANT_UNSPECIFIED: BuiltinVariant
 BUILTIN_VARIANT_INT8_DYNAMIC: BuiltinVariant
 BUILTIN_VARIANT_INT8_STATIC: BuiltinVariant
 BUILTIN_VARIANT_FLOAT16: BuiltinVariant
+BUILTIN_VARIANT_PRUNE_25: BuiltinVariant
+BUILTIN_VARIANT_PRUNE_50: BuiltinVariant
+BUILTIN_VARIANT_DISTILL_MLP: BuiltinVariant
+BUILTIN_VARIANT_DISTILL_GBT: BuiltinVariant
 SHADOW_RUN_STATE_UNSPECIFIED: ShadowRunState
 SHADOW_RUN_STATE_QUEUED: ShadowRunState
 SHADOW_RUN_STATE_RUNNING: ShadowRunState
@@ -58,6 +69,9 @@ KEEP_REASON_QUALITY: KeepReason
 KEEP_REASON_NO_GAIN: KeepReason
 KEEP_REASON_NOT_ENOUGH_TRAFFIC: KeepReason
 KEEP_REASON_UNPRICED: KeepReason
+KEEP_REASON_SLICE: KeepReason
+KEEP_REASON_UNCHANGED: KeepReason
+KEEP_REASON_NO_VARIANT: KeepReason
 
 class VariantSpec(_message.Message):
     __slots__ = ("builtin", "onnx_path", "execution_provider", "hardware_class")
@@ -168,7 +182,7 @@ class QualityStats(_message.Message):
     def __init__(self, agreement: _Optional[float] = ..., agreement_lower_bound: _Optional[float] = ..., accuracy: _Optional[float] = ..., baseline_accuracy: _Optional[float] = ..., accuracy_loss_upper_bound_points: _Optional[float] = ..., outcomes_used: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., mean_kl_divergence: _Optional[float] = ..., error_vs_baseline: _Optional[float] = ..., error_vs_baseline_upper_bound: _Optional[float] = ...) -> None: ...
 
 class VariantResult(_message.Message):
-    __slots__ = ("name", "execution_provider", "hardware_class", "latency_batch1", "throughput_per_s", "throughput_batch_size", "peak_memory_bytes", "quality", "cost_per_1k_predictions", "requests_replayed", "stopped_early", "error", "artifact_bytes")
+    __slots__ = ("name", "execution_provider", "hardware_class", "latency_batch1", "throughput_per_s", "throughput_batch_size", "peak_memory_bytes", "quality", "cost_per_1k_predictions", "requests_replayed", "stopped_early", "error", "artifact_bytes", "batch_curve")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +196,7 @@ class VariantResult(_message.Message):
     STOPPED_EARLY_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BATCH_CURVE_FIELD_NUMBER: _ClassVar[int]
     name: str
     execution_provider: str
     hardware_class: str
@@ -195,23 +210,42 @@ class VariantResult(_message.Message):
     stopped_early: bool
     error: str
     artifact_bytes: int
-    def __init__(self, name: _Optional[str] = ..., execution_provider: _Optional[str] = ..., hardware_class: _Optional[str] = ..., latency_batch1: _Optional[_Union[LatencyStats, _Mapping]] = ..., throughput_per_s: _Optional[float] = ..., throughput_batch_size: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., quality: _Optional[_Union[QualityStats, _Mapping]] = ..., cost_per_1k_predictions: _Optional[float] = ..., requests_replayed: _Optional[int] = ..., stopped_early: _Optional[bool] = ..., error: _Optional[str] = ..., artifact_bytes: _Optional[int] = ...) -> None: ...
+    batch_curve: _containers.RepeatedCompositeFieldContainer[BatchPoint]
+    def __init__(self, name: _Optional[str] = ..., execution_provider: _Optional[str] = ..., hardware_class: _Optional[str] = ..., latency_batch1: _Optional[_Union[LatencyStats, _Mapping]] = ..., throughput_per_s: _Optional[float] = ..., throughput_batch_size: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., quality: _Optional[_Union[QualityStats, _Mapping]] = ..., cost_per_1k_predictions: _Optional[float] = ..., requests_replayed: _Optional[int] = ..., stopped_early: _Optional[bool] = ..., error: _Optional[str] = ..., artifact_bytes: _Optional[int] = ..., batch_curve: _Optional[_Iterable[_Union[BatchPoint, _Mapping]]] = ...) -> None: ...
+
+class BatchPoint(_message.Message):
+    __slots__ = ("batch_size", "p50_ms", "p99_ms", "rows_per_s", "cost_per_1k_predictions")
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    P50_MS_FIELD_NUMBER: _ClassVar[int]
+    P99_MS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_1K_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    batch_size: int
+    p50_ms: float
+    p99_ms: float
+    rows_per_s: float
+    cost_per_1k_predictions: float
+    def __init__(self, batch_size: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., rows_per_s: _Optional[float] = ..., cost_per_1k_predictions: _Optional[float] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("decision", "variant", "keep_reason", "explanation", "latency_improvement", "cost_improvement")
+    __slots__ = ("decision", "variant", "keep_reason", "explanation", "latency_improvement", "cost_improvement", "headline", "closest_variant")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
     KEEP_REASON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     LATENCY_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
     COST_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_FIELD_NUMBER: _ClassVar[int]
+    CLOSEST_VARIANT_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     variant: str
     keep_reason: KeepReason
     explanation: str
     latency_improvement: float
     cost_improvement: float
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., variant: _Optional[str] = ..., keep_reason: _Optional[_Union[KeepReason, str]] = ..., explanation: _Optional[str] = ..., latency_improvement: _Optional[float] = ..., cost_improvement: _Optional[float] = ...) -> None: ...
+    headline: str
+    closest_variant: str
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., variant: _Optional[str] = ..., keep_reason: _Optional[_Union[KeepReason, str]] = ..., explanation: _Optional[str] = ..., latency_improvement: _Optional[float] = ..., cost_improvement: _Optional[float] = ..., headline: _Optional[str] = ..., closest_variant: _Optional[str] = ...) -> None: ...
 
 class ShadowRunResult(_message.Message):
     __slots__ = ("run", "variants", "recommendation", "report_path")

@@ -49,9 +49,17 @@ class WrongProtocolFilter(logging.Filter):
         record.exc_text = None
         return True
 
+    def forget(self) -> None:
+        """Log the next bad request of every peer again."""
+        self._seen.clear()
 
-def install_wrong_protocol_filter() -> None:
-    """Install the filter on aiohttp's server logger, once per process."""
+
+def install_wrong_protocol_filter() -> WrongProtocolFilter:
+    """The filter on aiohttp's server logger, installed once per process (the logger is process-wide)."""
     logger = logging.getLogger(AIOHTTP_SERVER_LOGGER)
-    if not any(isinstance(existing, WrongProtocolFilter) for existing in logger.filters):
-        logger.addFilter(WrongProtocolFilter())
+    for existing in logger.filters:
+        if isinstance(existing, WrongProtocolFilter):
+            return existing
+    installed = WrongProtocolFilter()
+    logger.addFilter(installed)
+    return installed

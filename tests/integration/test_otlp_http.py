@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from collector.core.config import AuthConfig, CollectorConfig, Config, ServerConfig
+from collector.service.protocol_log import install_wrong_protocol_filter
 from tests.integration.ingest_helpers import count_rows, database_write_lock
 from tests.integration.js_client import export_spans_with_js
 from tests.integration.service_harness import RunningService, loopback_config
@@ -248,6 +249,8 @@ def test_a_grpc_client_on_the_http_port_gets_one_clear_log_line(
 ) -> None:
     """A gRPC exporter pointed at the OTLP/HTTP port by mistake: one warning saying so, no traceback per retry."""
     target = running_service.otlp_http_base.removeprefix("http://")
+    # The filter is process-wide and remembers peers; another test's service may have met this one.
+    install_wrong_protocol_filter().forget()
     with caplog.at_level(logging.INFO, logger="aiohttp.server"):
         for _ in range(5):
             with grpc.insecure_channel(target) as channel:

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 OTHER = "other"
 DIMENSIONS = ("model", "version", "operation", "hardware_class")
 SEED_WINDOW_S = 86400
+# Label combinations already known to be within the limits: one set lookup per span on the hot path
+# instead of four. Cleared when it reaches this size, so it stays bounded.
+ADMITTED_CACHE = 100_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class CardinalityLimiter:
         self._versions: dict[str, set[str]] = defaultdict(set)
         self._operations: dict[str, set[str]] = defaultdict(set)
         self._hardware: set[str] = set()
+        self._admitted: set[tuple[str, str | None, str | None, str | None]] = set()
 
     def seed(self, known: Iterable[tuple[str, str, str, str]]) -> None:
         """Values already watched, as ``(model, version, operation, hardware_class)``, up to the limits."""
@@ -87,9 +91,11 @@ class CardinalityLimiter:
         """The records with labels past the limits replaced by ``OTHER``."""
         overflow: dict[str, int] = defaultdict(int)
         limited = records
+        admitted = self._admitted
         for index, record in enumerate(records):
             model = record.model_name
-            if model is None:
+            labels = (model, record.model_version, record.operation, record.hardware_class)
+            if model is None or labels in admitted:
                 continue
             changes: dict[str, Any] = {}
             if not self._admit_model(model):
@@ -111,6 +117,10 @@ class CardinalityLimiter:
                 if limited is records:
                     limited = list(records)
                 limited[index] = record._replace(**changes)
+            else:
+                if len(admitted) >= ADMITTED_CACHE:
+                    admitted.clear()
+                admitted.add(labels)  # type: ignore[arg-type]  # model is not None here
         if self._on_overflow is not None:
             for dimension, count in overflow.items():
                 self._on_overflow(dimension, count)

@@ -56,7 +56,6 @@ _OUTPUT_TOKEN_KEYS = (
 )
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider")
 _OPERATION_KEYS = ("ml.operation", "gen_ai.operation.name")
-_STRING_KEYS = frozenset((*_NAME_KEYS, "ml.model.version", *_PROVIDER_KEYS, *_OPERATION_KEYS, "error.type"))
 _INT_KEYS = frozenset((*_INPUT_TOKEN_KEYS, *_OUTPUT_TOKEN_KEYS))
 # OTLP status codes the spans table allows; any other value an SDK sends is stored as unset.
 _STATUS_CODES = frozenset((0, 1, 2))
@@ -152,51 +151,78 @@ def _resource_strings(attributes: Iterable[KeyValue], keys: frozenset[str]) -> d
     return found
 
 
-class _Clamp:
-    """Cuts values to their column and counts how many it changed."""
+def _text_limits(hardware_key: str) -> dict[str, int]:
+    """The column width of every attribute the decoder reads as text."""
+    limits = dict.fromkeys(_NAME_KEYS, MODEL_NAME_CHARS)
+    limits.update(dict.fromkeys(_PROVIDER_KEYS, PROVIDER_CHARS))
+    limits.update(dict.fromkeys(_OPERATION_KEYS, OPERATION_CHARS))
+    limits.update({"ml.model.version": MODEL_VERSION_CHARS, "error.type": ERROR_TYPE_CHARS})
+    limits[hardware_key] = HARDWARE_CLASS_CHARS
+    return limits
 
-    __slots__ = ("count",)
 
-    def __init__(self) -> None:
-        self.count = 0
+def _fit(value: str | None, limit: int) -> str | None:
+    """``value`` as its column stores it (see ``clamp_text``); the caller counts the change."""
+    return None if value is None else clamp_text(value, limit)[0]
 
-    def text(self, value: str | None, limit: int) -> str | None:
-        if value is None:
-            return None
-        clamped, changed = clamp_text(value, limit)
-        self.count += changed
-        return clamped
 
-    def tokens(self, value: int | None) -> int | None:
-        if value is None or value <= MAX_TOKENS:
-            return value
-        self.count += 1
-        return MAX_TOKENS
+def _fits(value: str | None, limit: int) -> bool:
+    return value is None or (len(value) <= limit and "\x00" not in value)
 
-    def one_of(self, value: int, allowed: range | frozenset[int]) -> int:
-        if value in allowed:
-            return value
-        self.count += 1
-        return 0
+
+def _resource_labels(attributes: Iterable[KeyValue], hardware_key: str) -> tuple[str, str | None, int]:
+    """The resource's service name and hardware class, cut to their columns, and how many were cut."""
+    resource = _resource_strings(attributes, frozenset(("service.name", hardware_key)))
+    service_name: str | None = resource.get("service.name", "")
+    hardware = resource.get(hardware_key)
+    clamped = 0
+    if not _fits(service_name, SERVICE_NAME_CHARS):
+        service_name, clamped = _fit(service_name, SERVICE_NAME_CHARS), clamped + 1
+    if not _fits(hardware, HARDWARE_CLASS_CHARS):
+        hardware, clamped = _fit(hardware, HARDWARE_CLASS_CHARS), clamped + 1
+    return service_name or "", hardware, clamped
+
+
+def _attributes(
+    attributes: Iterable[KeyValue], limits: dict[str, int]
+) -> tuple[dict[str, str | None], dict[str, int | None], int]:
+    """The text and token attributes the decoder reads, cut to their columns, and how many were cut."""
+    strings: dict[str, str | None] = {}
+    ints: dict[str, int | None] = {}
+    clamped = 0
+    for kv in attributes:
+        key = kv.key
+        limit = limits.get(key)
+        if limit is not None:
+            value = _string_value(kv.value)
+            if value is not None and (len(value) > limit or "\x00" in value):
+                value, clamped = _fit(value, limit), clamped + 1
+            strings[key] = value
+        elif key in _INT_KEYS:
+            number = _int_value(kv.value)
+            if number is not None and number > MAX_TOKENS:
+                number, clamped = MAX_TOKENS, clamped + 1
+            ints[key] = number
+    return strings, ints, clamped
 
 
 def decode_export_trace_request(request: ExportTraceServiceRequest, options: SpanDecodeOptions) -> DecodedSpans:
     """Turn a parsed request into span records; a bad span is rejected alone, never the whole request.
 
     Every value is cut to what its column stores (``collector.core.limits``), so what is acknowledged is stored.
+    The checks are inline and cheap when nothing needs cutting: this loop runs 50,000 times a second.
     """
     result = DecodedSpans()
     records = result.records
-    clamp = _Clamp()
+    clamped = 0
     hardware_key = options.hardware_class_attribute
-    wanted = _STRING_KEYS | {hardware_key}
-    resource_keys = frozenset(("service.name", hardware_key))
+    limits = _text_limits(hardware_key)
     max_raw = options.max_raw_span_bytes
+    keep_raw = options.keep_raw_spans
     index = -1
     for resource_spans in request.resource_spans:
-        resource = _resource_strings(resource_spans.resource.attributes, resource_keys)
-        service_name = clamp.text(resource.get("service.name", ""), SERVICE_NAME_CHARS) or ""
-        resource_hardware = resource.get(hardware_key)
+        service_name, resource_hardware, cut = _resource_labels(resource_spans.resource.attributes, hardware_key)
+        clamped += cut
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 index += 1
@@ -206,14 +232,8 @@ def decode_export_trace_request(request: ExportTraceServiceRequest, options: Spa
                 if rejection is not None:
                     result.rejections.append(rejection)
                     continue
-                strings: dict[str, str | None] = {}
-                ints: dict[str, int | None] = {}
-                for kv in span.attributes:
-                    key = kv.key
-                    if key in wanted:
-                        strings[key] = _string_value(kv.value)
-                    elif key in _INT_KEYS:
-                        ints[key] = _int_value(kv.value)
+                strings, ints, cut = _attributes(span.attributes, limits)
+                clamped += cut
                 model_name = _first_str(strings, _NAME_KEYS)
                 if model_name is None:
                     result.non_inference += 1
@@ -224,36 +244,49 @@ def decode_export_trace_request(request: ExportTraceServiceRequest, options: Spa
                     served = strings.get("gen_ai.response.model")
                     requested = strings.get("gen_ai.request.model")
                     version = served if served and requested and served != requested else ""
-                raw = span.SerializeToString() if options.keep_raw_spans else None
+                    if len(version) > MODEL_VERSION_CHARS:  # a model name used as the version
+                        version, clamped = version[:MODEL_VERSION_CHARS], clamped + 1
+                raw = span.SerializeToString() if keep_raw else None
                 if raw is not None and len(raw) > max_raw:
                     raw = None
                     result.raw_dropped += 1
-                name = clamp.text(span.name, SPAN_NAME_CHARS) or ""
+                name = span.name
+                if not _fits(name, SPAN_NAME_CHARS):
+                    name, clamped = _fit(name, SPAN_NAME_CHARS) or "", clamped + 1
+                operation = _first_str(strings, _OPERATION_KEYS) or name
+                if len(operation) > OPERATION_CHARS:  # the span name, which may be wider
+                    operation, clamped = operation[:OPERATION_CHARS], clamped + 1
+                kind = int(span.kind)
+                if kind not in SPAN_KINDS:
+                    kind, clamped = 0, clamped + 1
+                status_code = int(span.status.code)
+                if status_code not in _STATUS_CODES:
+                    status_code, clamped = 0, clamped + 1
                 records.append(
                     SpanRecord(
                         span.trace_id,
                         span.span_id,
                         span.parent_span_id or None,
                         name,
-                        clamp.one_of(span.kind, SPAN_KINDS),
+                        kind,
                         service_name,
-                        clamp.text(model_name, MODEL_NAME_CHARS),
-                        clamp.text(version, MODEL_VERSION_CHARS),
-                        clamp.text(_first_str(strings, _OPERATION_KEYS) or name, OPERATION_CHARS),
-                        clamp.text(_first_str(strings, _PROVIDER_KEYS), PROVIDER_CHARS),
-                        clamp.text(strings.get(hardware_key) or resource_hardware, HARDWARE_CLASS_CHARS),
+                        model_name,
+                        version,
+                        operation,
+                        _first_str(strings, _PROVIDER_KEYS),
+                        strings.get(hardware_key) or resource_hardware,
                         span.start_time_unix_nano,
                         span.end_time_unix_nano,
-                        clamp.one_of(span.status.code, _STATUS_CODES),
-                        clamp.text(strings.get("error.type"), ERROR_TYPE_CHARS),
-                        clamp.tokens(_first_int(ints, _INPUT_TOKEN_KEYS)),
-                        clamp.tokens(_first_int(ints, _OUTPUT_TOKEN_KEYS)),
+                        status_code,
+                        strings.get("error.type"),
+                        _first_int(ints, _INPUT_TOKEN_KEYS),
+                        _first_int(ints, _OUTPUT_TOKEN_KEYS),
                         model_name is not None,
                         raw,
                     )
                 )
     result.total = index + 1
-    result.clamped = clamp.count
+    result.clamped = clamped
     return result
 
 

@@ -23,8 +23,10 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
 # A header line longer than this is not read to the end: the delimiter has shown itself well before.
 HEADER_SAMPLE_BYTES = 1 << 16
-# CSV blocks of this size: large enough to keep parsing fast, small enough that one block is no memory.
+# The first block shows the column types; 4 MiB is enough rows to see them and costs nothing to read.
 _BLOCKS = pa_csv.ReadOptions(block_size=4 << 20)
+# The whole file, typed, on every core.
+_WHOLE = pa_csv.ReadOptions(use_threads=True, block_size=4 << 20)
 
 
 def read_table(path: Path, columns: Sequence[str] | None = None) -> dict[str, npt.NDArray[Any]]:
@@ -79,18 +81,18 @@ def _read(path: Path, columns: Sequence[str] | None) -> pa.Table | dict[str, npt
         header = pa_csv.open_csv(path, parse_options=parse).schema.names
         _require(path, header, columns)
     try:
-        return _read_csv_blocks(path, parse, options)
+        return _read_csv_typed(path, parse, options)
     except pa.ArrowInvalid:
         # A later block disagrees with the types the first one showed (text after numbers): read it whole.
         return pa_csv.read_csv(path, parse_options=parse, convert_options=options)
 
 
-def _read_csv_blocks(path: Path, parse: Any, options: Any) -> dict[str, npt.NDArray[Any]]:
-    """A CSV block by block, each converted to numpy at once: Arrow never holds the whole file.
+def _read_csv_typed(path: Path, parse: Any, options: Any) -> dict[str, npt.NDArray[Any]]:
+    """A CSV with the types its first block shows, converted to numpy column by column.
 
-    ``read_csv`` peaks at about 2.4 times a million-row file's size while it infers types; reading in blocks
-    with the types the first block shows keeps the peak near the numpy result. Numeric columns are read as
-    float64 from the start, so integers in the first block and decimals later are one column.
+    ``read_csv`` peaks at about 2.4 times a million-row file's size while it infers types; giving it the types
+    the first block shows keeps the peak near the numpy result. Numeric columns are read as float64 from the
+    start, so integers in the first block and decimals later are one column.
     """
     reader = pa_csv.open_csv(path, parse_options=parse, convert_options=options, read_options=_BLOCKS)
     numeric = {
@@ -101,19 +103,14 @@ def _read_csv_blocks(path: Path, parse: Any, options: Any) -> dict[str, npt.NDAr
     typed = pa_csv.ConvertOptions(
         include_columns=options.include_columns, strings_can_be_null=True, column_types=numeric
     )
-    reader = pa_csv.open_csv(path, parse_options=parse, convert_options=typed, read_options=_BLOCKS)
-    names = reader.schema.names
-    chunks: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in names}
-    for batch in reader:
-        for index, name in enumerate(names):
-            # A copy, not a view: a view would keep the whole block's Arrow buffers alive until the end.
-            chunks[name].append(np.array(_to_numpy(batch.column(index)), copy=True))
-        del batch
-        release_memory()
+    # Typed, the whole-file reader needs no inference pass and parses blocks on every core; its table is about
+    # the size of the numpy result, and each column is freed as soon as it is converted.
+    table = pa_csv.read_csv(path, parse_options=parse, convert_options=typed, read_options=_WHOLE)
     out: dict[str, npt.NDArray[Any]] = {}
-    for name in names:
-        parts = chunks.pop(name)
-        out[name] = np.concatenate(parts) if parts else np.empty(0)
+    for name in table.column_names:
+        out[name] = np.array(_to_numpy(table.column(name)), copy=True)
+        table = table.drop_columns([name])
+        release_memory()
     return out
 
 

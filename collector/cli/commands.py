@@ -27,6 +27,7 @@ from collector.core.cli_args import (
     add_db_flags,
     add_json_flag,
     config_of,
+    database_config_of,
     emit,
     flags_of,
 )
@@ -216,7 +217,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 def cmd_feature(args: argparse.Namespace) -> int:
     """Run a feature package's command with the configured database (shadow: also its [shadow] and [pricing])."""
-    config = config_of(args)
+    config = database_config_of(args)
     if args.command == "shadow":
         from collector.core.pricing import parse_pricing_section
         from shadow.settings import parse_shadow_section
@@ -231,7 +232,7 @@ def cmd_feature(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Run an `inferwatch alerts` command with the resolved configuration (database, inhibition rules)."""
-    result: int = args.alerts_handler(args, config_of(args))
+    result: int = args.alerts_handler(args, database_config_of(args))
     return result
 
 

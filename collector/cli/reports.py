@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.core.cli_args import EXIT_OK, add_db_flags, add_json_flag, config_of, emit, parse_since
+from collector.core.cli_args import EXIT_OK, add_db_flags, add_json_flag, database_config_of, emit, parse_since
 from collector.core.errors import ConfigError
 
 
@@ -66,7 +66,7 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    config = config_of(args)
+    config = database_config_of(args)
     engine = create_engine_for(config.storage.db_url)
     try:
         found = list_findings(
@@ -98,7 +98,7 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
     from detectors.cost import cost_line_to_json, cost_report_frame, format_cost_report
     from detectors.frame import load_frame
 
-    config = config_of(args)
+    config = database_config_of(args)
     pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
     now = datetime.now(tz=UTC)
     since = args.since or now - timedelta(days=1)

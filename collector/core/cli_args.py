@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from collector.core.config import Config, load_config
-from collector.core.settings import SETTINGS
+from collector.core.errors import InferwatchError
+from collector.core.settings import SETTINGS, redacted_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -68,3 +71,46 @@ def config_of(args: argparse.Namespace) -> Config:
 def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
     """Print either the JSON document or the human text."""
     print(json.dumps(document, indent=2, default=str) if getattr(args, "json", False) else text)
+
+
+def database_config_of(args: argparse.Namespace) -> Config:
+    """``config_of`` for commands that read or write the service's database: says on stderr, in one line, which
+    configuration file and database it uses, and refuses a database that does not exist or is not migrated
+    (naming it), instead of creating an empty one or failing with a traceback."""
+    config = config_of(args)
+    url = redacted_url(config.storage.db_url)
+    source = str(config.config_file) if config.config_file else "no configuration file"
+    print(f"inferwatch: {source}; database {url}", file=sys.stderr)
+    require_migrated(config.storage.db_url)
+    return config
+
+
+def require_migrated(db_url: str) -> None:
+    """Raise InferwatchError, saying what to do, unless ``db_url`` names a database at the head revision."""
+    from collector.core.storage.engine import create_engine_for, is_sqlite_memory, normalize_url
+    from collector.core.storage.migrate import current_revision, head_revision
+
+    url = normalize_url(db_url)
+    shown = redacted_url(db_url)
+    if url.get_backend_name() == "sqlite" and not is_sqlite_memory(url) and url.database:
+        path = Path(url.database).resolve()
+        if not path.exists():
+            raise InferwatchError(
+                f"no database at {path}: point --db-url (or --config) at the service's database, or create this "
+                f"one with `inferwatch db upgrade --db-url {shown}`"
+            )
+    engine = create_engine_for(db_url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if revision is None:
+        raise InferwatchError(
+            f"the database {shown} has no inferwatch schema: run `inferwatch db upgrade --db-url {shown}`"
+        )
+    if revision != head:
+        raise InferwatchError(
+            f"the database {shown} is at revision {revision}, this inferwatch expects {head}: "
+            "run `inferwatch db upgrade` (or upgrade inferwatch, if the database is newer)"
+        )

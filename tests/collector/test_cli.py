@@ -129,3 +129,26 @@ def test_parser_requires_a_command() -> None:
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args([])
     assert exited.value.code == 2
+
+
+def test_database_commands_name_their_database_and_refuse_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`findings list` on a path with no database says so, names it, and creates nothing; on an unmigrated one it
+    says to upgrade; on a migrated one it says on stderr which configuration and database it used."""
+    missing = tmp_path / "nowhere.db"
+    assert main(["findings", "list", "--db-url", f"sqlite:///{missing}"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"no database at {missing}" in err
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["cost", "report", "--db-url", f"sqlite:///{empty}"]) == EXIT_FAILED
+    assert "has no inferwatch schema: run `inferwatch db upgrade" in capsys.readouterr().err
+    ready = tmp_path / "ready.db"
+    assert main(["db", "upgrade", "--db-url", f"sqlite:///{ready}"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["alerts", "list", "--db-url", f"sqlite:///{ready}", "--json"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"inferwatch: no configuration file; database sqlite:///{ready}"]
+    assert json.loads(captured.out) is not None

@@ -181,9 +181,11 @@ def test_shadow_run_errors_are_one_clear_line(
     )
     capsys.readouterr()
     assert main(["shadow", "run", "--model", "iris", "--db-url", db_url]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("inferwatch: error: ")
-    assert "recorded" in err
+    context, error, *rest = capsys.readouterr().err.splitlines()
+    assert context.startswith("inferwatch: no configuration file; database ")
+    assert error.startswith("inferwatch: error: ")
+    assert "recorded" in error
+    assert rest == []
 
 
 def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:

@@ -6,7 +6,15 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.core.cli_args import EXIT_OK, add_db_flags, add_json_flag, database_config_of, emit, parse_since
+from collector.core.cli_args import (
+    EXIT_OK,
+    add_db_flags,
+    add_json_flag,
+    database_config_of,
+    emit,
+    parse_since,
+    warn_if_empty,
+)
 from collector.core.errors import ConfigError
 
 
@@ -99,6 +107,12 @@ def cmd_cost_report(args: argparse.Namespace) -> int:
     from detectors.frame import load_frame
 
     config = database_config_of(args)
+    warn_if_empty(
+        config,
+        "pricing",
+        "no token prices, so LLMs are priced by busy time at the default hardware rates; pass the server's "
+        "file with --config",
+    )
     pricing = parse_pricing_section(config.feature_sections.get("pricing", {}))
     now = datetime.now(tz=UTC)
     since = args.since or now - timedelta(days=1)

@@ -114,3 +114,11 @@ def require_migrated(db_url: str) -> None:
             f"the database {shown} is at revision {revision}, this inferwatch expects {head}: "
             "run `inferwatch db upgrade` (or upgrade inferwatch, if the database is newer)"
         )
+
+
+def warn_if_empty(config: Config, section: str, consequence: str) -> None:
+    """One stderr warning when a command needs ``[section]`` and the configuration it read has none."""
+    if config.feature_sections.get(section):
+        return
+    where = str(config.config_file) if config.config_file else "no configuration file was read"
+    print(f"inferwatch: warning: [{section}] is empty ({where}): {consequence}", file=sys.stderr)

@@ -152,3 +152,16 @@ def test_database_commands_name_their_database_and_refuse_a_missing_one(
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [f"inferwatch: no configuration file; database sqlite:///{ready}"]
     assert json.loads(captured.out) is not None
+
+
+def test_cost_report_warns_when_there_are_no_prices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without [pricing] the cost report says what that means instead of quietly pricing LLMs by busy time."""
+    db = tmp_path / "ready.db"
+    assert main(["db", "upgrade", "--db-url", f"sqlite:///{db}"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["cost", "report", "--db-url", f"sqlite:///{db}"]) == EXIT_OK
+    assert "inferwatch: warning: [pricing] is empty (no configuration file was read)" in capsys.readouterr().err
+    config = tmp_path / "inferwatch.toml"
+    config.write_text('[pricing.tokens."gpt-4o"]\ninput_per_million = 2.5\noutput_per_million = 10.0\n')
+    assert main(["cost", "report", "--db-url", f"sqlite:///{db}", "--config", str(config)]) == EXIT_OK
+    assert "warning" not in capsys.readouterr().err

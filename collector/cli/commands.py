@@ -30,7 +30,6 @@ from collector.core.cli_args import (
     database_config_of,
     emit,
     flags_of,
-    warn_if_empty,
 )
 from collector.core.config import describe, load_config, resolve
 from collector.core.errors import ConfigError, InferwatchError
@@ -221,9 +220,6 @@ def cmd_feature(args: argparse.Namespace) -> int:
     config = database_config_of(args)
     if args.command == "shadow":
         from collector.core.pricing import parse_pricing_section
-
-        if getattr(args, "shadow_command", None) == "run":
-            warn_if_empty(config, "pricing", "cost per 1,000 predictions cannot be compared; only latency can count")
         from shadow.settings import parse_shadow_section
 
         sections = config.feature_sections

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from alerts import service as alert_service
-from alerts.config import parse_alerts_section
+from alerts.config import AlertsConfig, Route, parse_alerts_section
 from alerts.dispatcher import AlertDispatcher
 from alerts.sinks import build_sinks
 from collector.core.config import Config
@@ -46,11 +46,30 @@ from detectors.drift import reference_service
 from detectors.drift.monitor import parse_drift_section
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
-from detectors.slo import parse_slo_section
+from detectors.slo import SLO, parse_slo_section
 from shadow import service as shadow_service
 from shadow.settings import parse_shadow_section
 
 logger = logging.getLogger(__name__)
+
+
+def _log_what_it_watches(config: Config, alerting: AlertsConfig, slos: tuple[SLO, ...]) -> None:
+    """One line each, at start: the configuration file, where alerts go, and the SLOs, so an operator can tell
+    from the log which settings this process runs with."""
+    logger.info("configuration: %s", config.config_file or "no file (defaults and INFERWATCH_* environment)")
+    receivers = ", ".join(f"{name} ({receiver.type})" for name, receiver in sorted(alerting.receivers.items()))
+    routes = _count_routes(alerting.route) if alerting.route is not None else 0
+    logger.info("alert receivers: %s; %d route(s)", receivers or "none (alerts are kept, not sent)", routes)
+    described = ", ".join(
+        f"{slo.model_name} {slo.kind} {slo.target:g}"
+        + (f" under {slo.latency_threshold_ms:g} ms" if slo.latency_threshold_ms is not None else "")
+        for slo in slos
+    )
+    logger.info("SLOs: %s", described or "none")
+
+
+def _count_routes(route: Route) -> int:
+    return 1 + sum(_count_routes(child) for child in route.routes)
 
 
 class Service:
@@ -199,6 +218,7 @@ class Service:
             self.alerts = await self._stack.enter_async_context(
                 AlertDispatcher(engine, alerting, sinks, observer=self.metrics)
             )
+            _log_what_it_watches(config, alerting, slos)
         except BaseException:
             await self._stack.aclose()
             raise

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -119,3 +121,25 @@ def test_metrics_expose_build_info_and_grpc_calls(running_service: RunningServic
     assert 'inferwatch_grpc_server_handled_total{code="OK",method="/grpc.health.v1.Health/Check"} 1.0' in body
     assert "inferwatch_ready 1.0" in body
     assert 'inferwatch_http_requests_total{route="/readyz",status="200"} 1.0' in body
+
+
+def test_start_up_logs_the_configuration_receivers_and_slos(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService], caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start the log says which configuration file it read, where alerts go and which SLOs it watches."""
+    sections = {
+        "alerts": {
+            "route": {"receiver": "pager", "routes": [{"receiver": "chat", "matchers": ['severity="info"']}]},
+            "receivers": {
+                "pager": {"type": "webhook", "url": "http://127.0.0.1:9/hook"},
+                "chat": {"type": "webhook", "url": "http://127.0.0.1:9/chat"},
+            },
+        },
+        "slo": {"fraud": {"latency_threshold_ms": 300, "latency_target": 0.99, "availability_target": 0.999}},
+    }
+    with caplog.at_level(logging.INFO, logger="collector.service.app"):
+        start_service(replace(loopback_config(db_url, tmp_path / "spool"), feature_sections=sections))
+    messages = [record.getMessage() for record in caplog.records if record.name == "collector.service.app"]
+    assert "configuration: no file (defaults and INFERWATCH_* environment)" in messages
+    assert "alert receivers: chat (webhook), pager (webhook); 2 route(s)" in messages
+    assert "SLOs: fraud latency 0.99 under 300 ms, fraud availability 0.999" in messages

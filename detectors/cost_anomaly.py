@@ -87,7 +87,9 @@ def parse_cost_anomaly_section(pricing_section: Mapping[str, Any]) -> CostAnomal
     known = {"window_minutes", "min_impact_usd", "min_impact_percent"}
     unknown = set(table) - known
     if unknown:
-        raise ConfigError(f"[pricing.anomaly] has unknown key(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"[pricing.anomaly] has unknown key(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+        )
     values: dict[str, Any] = {}
     for key, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:

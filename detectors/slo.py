@@ -97,9 +97,12 @@ def parse_slo_section(section: Mapping[str, Any]) -> list[SLO]:
     for model, table in section.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"[slo.{model}] must be a table, got {type(table).__name__}")
-        unknown = set(table) - {"latency_threshold_ms", "latency_target", "availability_target"}
+        known = {"latency_threshold_ms", "latency_target", "availability_target"}
+        unknown = set(table) - known
         if unknown:
-            raise ConfigError(f"[slo.{model}] has unknown key(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(
+                f"[slo.{model}] has unknown key(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+            )
         try:
             if "latency_target" in table or "latency_threshold_ms" in table:
                 slos.append(

@@ -100,7 +100,9 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
         raise ConfigError(f"[shadow] must be a table, got {section!r}")
     unknown = set(section) - _KEYS
     if unknown:
-        raise ConfigError(f"[shadow] has unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigError(
+            f"[shadow] has unknown key(s): {', '.join(sorted(map(str, unknown)))} (known: {', '.join(sorted(_KEYS))})"
+        )
     margins: dict[str, float | int] = {}
     for key in sorted(_MARGIN_KEYS & set(section)):
         margins[key] = _number(key, section[key], integer=key == "min_requests")

@@ -241,11 +241,17 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     flags = flags_of(args)
     resolved = resolve(flags, config_path=args.config)
     config = load_config(flags, config_path=args.config)
+    # The same checks `serve` runs: a typo it would refuse makes this exit 2 too.
+    from collector.service.features import describe_features, parse_features
+
+    sections = describe_features(parse_features(config))
     rows = describe(config, resolved)
     width = max(len(row["key"]) for row in rows)
     lines = [f"config file: {config.config_file or 'none'}"]
     lines += [f"{row['key']:<{width}}  {json.dumps(row['value'])}  ({row['source']})" for row in rows]
-    emit(args, {"config_file": config.config_file, "settings": rows}, "\n".join(lines))
+    lines += [f"[{name}]  {json.dumps(section, default=str)}" for name, section in sections.items()]
+    document = {"config_file": config.config_file, "settings": rows, "sections": sections}
+    emit(args, document, "\n".join(lines))
     return EXIT_OK
 
 

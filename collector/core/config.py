@@ -146,10 +146,13 @@ def _parse(setting: Setting, raw: object, source: str) -> ResolvedValue:
 def _flatten_file(document: Mapping[str, Any], path: Path) -> dict[str, object]:
     """Map a parsed TOML document onto dotted setting keys, rejecting keys nobody reads (typos)."""
     flat: dict[str, object] = {}
+    sections = OPEN_SECTIONS | {setting.section for setting in SETTINGS if setting.section}
     for name, value in document.items():
         if isinstance(value, dict):
             if name in OPEN_SECTIONS:
                 continue
+            if name not in sections:
+                raise ConfigError(f"unknown section [{name}] in {path} (known sections: {', '.join(sorted(sections))})")
             for key, inner in value.items():
                 flat[f"{name}.{key}"] = inner
         else:

@@ -19,14 +19,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from alerts import service as alert_service
-from alerts.config import AlertsConfig, Route, parse_alerts_section
+from alerts.config import AlertsConfig
 from alerts.dispatcher import AlertDispatcher
-from alerts.sinks import build_sinks
 from collector.core.config import Config
 from collector.core.findings import finding_to_json, get_finding
 from collector.core.locks import exclusive_lock
 from collector.core.metrics import ServiceMetrics
-from collector.core.pricing import parse_pricing_section
 from collector.core.settings import redacted_url
 from collector.core.storage.engine import create_engine_for, is_sqlite_memory, normalize_url
 from collector.core.storage.migrate import upgrade
@@ -37,18 +35,16 @@ from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
 from collector.service import finding_service
 from collector.service.auth import AuthInterceptor
+from collector.service.features import count_routes, parse_features
 from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
-from detectors.cost_anomaly import parse_cost_anomaly_section
 from detectors.drift import reference_service
-from detectors.drift.monitor import parse_drift_section
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
-from detectors.slo import SLO, parse_slo_section
+from detectors.slo import SLO
 from shadow import service as shadow_service
-from shadow.settings import parse_shadow_section
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +54,7 @@ def _log_what_it_watches(config: Config, alerting: AlertsConfig, slos: tuple[SLO
     from the log which settings this process runs with."""
     logger.info("configuration: %s", config.config_file or "no file (defaults and INFERWATCH_* environment)")
     receivers = ", ".join(f"{name} ({receiver.type})" for name, receiver in sorted(alerting.receivers.items()))
-    routes = _count_routes(alerting.route) if alerting.route is not None else 0
+    routes = count_routes(alerting.route) if alerting.route is not None else 0
     logger.info("alert receivers: %s; %d route(s)", receivers or "none (alerts are kept, not sent)", routes)
     described = ", ".join(
         f"{slo.model_name} {slo.kind} {slo.target:g}"
@@ -66,10 +62,6 @@ def _log_what_it_watches(config: Config, alerting: AlertsConfig, slos: tuple[SLO
         for slo in slos
     )
     logger.info("SLOs: %s", described or "none")
-
-
-def _count_routes(route: Route) -> int:
-    return 1 + sum(_count_routes(child) for child in route.routes)
 
 
 class Service:
@@ -92,14 +84,9 @@ class Service:
     async def __aenter__(self) -> Service:
         config = self.config
         # Feature configuration is checked before anything starts, like every other setting.
-        slos = tuple(parse_slo_section(config.feature_sections.get("slo", {})))
-        drift = parse_drift_section(config.feature_sections.get("drift", {}))
-        alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
-        sinks = build_sinks(alerting)
-        pricing_section = config.feature_sections.get("pricing", {})
-        pricing = parse_pricing_section(pricing_section)
-        cost_anomalies = parse_cost_anomaly_section(pricing_section)
-        shadow_settings = parse_shadow_section(config.feature_sections.get("shadow", {}), pricing)
+        features = parse_features(config)
+        slos, drift, alerting, sinks = features.slos, features.drift, features.alerting, features.sinks
+        pricing, cost_anomalies, shadow_settings = features.pricing, features.cost_anomalies, features.shadow
         try:
             self._lock_sqlite_file(config.storage.db_url)
             if config.storage.migrate_on_start:

@@ -165,3 +165,43 @@ def test_cost_report_warns_when_there_are_no_prices(tmp_path: Path, capsys: pyte
     config.write_text('[pricing.tokens."gpt-4o"]\ninput_per_million = 2.5\noutput_per_million = 10.0\n')
     assert main(["cost", "report", "--db-url", f"sqlite:///{db}", "--config", str(config)]) == EXIT_OK
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[alert]\nroute = 1\n", "unknown section [alert]"),
+        ("[shadow]\nmin_agrement = 0.9\n", "(known: confidence, early_stop"),
+        ("[drift]\nwindow_seconds = 60\n", "[drift] has unknown key(s): window_seconds (known:"),
+        ("[slo.fraud]\nlatency_target = 2\n", "[slo.fraud]"),
+        ('[alerts.route]\nreceiver = "pager"\n[alerts.receivers.pager]\ntype = "pagerduty"\n', "known types:"),
+    ],
+)
+def test_config_show_rejects_what_serve_rejects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, message: str
+) -> None:
+    """Every feature section is checked by the same code as `serve`: a typo is exit 2 naming what is known."""
+    config = tmp_path / "inferwatch.toml"
+    config.write_text(toml)
+    assert main(["config", "show", "--config", str(config)]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_config_show_prints_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`config show --json` carries every feature section with its defaults; receivers by name and type only."""
+    config = tmp_path / "inferwatch.toml"
+    config.write_text(
+        "[slo.fraud]\navailability_target = 0.999\n"
+        '[alerts.route]\nreceiver = "chat"\n'
+        '[alerts.receivers.chat]\ntype = "slack"\nurl = "https://hooks.slack.com/services/T000/B000/secret-token"\n'
+    )
+    assert main(["config", "show", "--config", str(config), "--json"]) == EXIT_OK
+    out = capsys.readouterr().out
+    sections = json.loads(out)["sections"]
+    assert set(sections) == {"slo", "drift", "alerts", "pricing", "shadow"}
+    assert sections["slo"] == [
+        {"model_name": "fraud", "kind": "availability", "target": 0.999, "latency_threshold_ms": None}
+    ]
+    assert sections["alerts"]["receivers"] == {"chat": "slack"}
+    assert sections["drift"]["window_s"] == 3600
+    assert "secret-token" not in out

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collector.core.errors import InferwatchError
+from collector.core.errors import InferwatchError, UsageError
 
 
 class ShadowError(InferwatchError):
     """Root of the errors a shadow run raises on purpose."""
 
 
-class ArtifactNotFoundError(ShadowError):
+class ArtifactNotFoundError(ShadowError, UsageError):
     """A model file (the baseline or a user-supplied variant) does not exist or is not a readable ONNX file."""
 
 

@@ -32,7 +32,7 @@ from collector.core.cli_args import (
     flags_of,
 )
 from collector.core.config import describe, load_config, resolve
-from collector.core.errors import ConfigError, InferwatchError
+from collector.core.errors import ConfigError, InferwatchError, UsageError
 from collector.core.settings import redacted_url
 
 # Re-exported: scripts and tests read the exit codes from the command's own module.
@@ -274,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as error:
         print(f"inferwatch: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as error:
+        print(f"inferwatch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except InferwatchError as error:
         print(f"inferwatch: error: {error}", file=sys.stderr)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from collector.core.cli_args import (
     EXIT_OK,
@@ -15,7 +18,7 @@ from collector.core.cli_args import (
     parse_since,
     warn_if_empty,
 )
-from collector.core.errors import ConfigError
+from collector.core.errors import ConfigError, UsageError
 
 
 def add_report_commands(commands: Any) -> None:
@@ -67,6 +70,30 @@ def add_report_commands(commands: Any) -> None:
     cost_report.set_defaults(handler=cmd_cost_report)
 
 
+def known_detectors() -> tuple[str, ...]:
+    """The detector names findings carry, for `findings list --detector`."""
+    from detectors.cost_anomaly import COST
+    from detectors.drift.monitor import DATA, ESTIMATED, MULTIVARIATE, PERFORMANCE, PREDICTION
+    from detectors.scheduler import LATENCY, SLO_BURN
+
+    return (LATENCY, SLO_BURN, COST, DATA, PREDICTION, MULTIVARIATE, PERFORMANCE, ESTIMATED)
+
+
+def _say_if_model_unknown(engine: Engine, model: str) -> None:
+    """A note on stderr when no finding names ``model`` at all: a typo reads differently from a quiet model."""
+    from sqlalchemy import select
+
+    from collector.core.storage.tables import FindingRow
+
+    with engine.connect() as connection:
+        names = sorted(connection.execute(select(FindingRow.model_name).distinct().limit(50)).scalars())
+    if model not in names:
+        print(
+            f"inferwatch: no finding names model {model!r}; models with findings: {', '.join(names) or 'none yet'}",
+            file=sys.stderr,
+        )
+
+
 def cmd_findings_list(args: argparse.Namespace) -> int:
     """List findings from the database."""
     from collector.core.findings import FindingFilter, finding_to_json, list_findings
@@ -74,6 +101,8 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    if args.detector is not None and args.detector not in known_detectors():
+        raise UsageError(f"unknown detector {args.detector!r}; detectors: {', '.join(known_detectors())}")
     config = database_config_of(args)
     engine = create_engine_for(config.storage.db_url)
     try:
@@ -88,6 +117,8 @@ def cmd_findings_list(args: argparse.Namespace) -> int:
                 limit=args.limit,
             ),
         )
+        if not found and args.model:
+            _say_if_model_unknown(engine, args.model)
     finally:
         engine.dispose()
     lines = [

@@ -11,6 +11,11 @@ class ConfigError(InferwatchError):
     """A configuration value is missing or invalid; the message names the key, its source and the value."""
 
 
+class UsageError(InferwatchError):
+    """A command was given something it cannot use (a file that does not exist, a range with nothing in it):
+    the CLI exits 2, as for bad options, since running it again unchanged cannot succeed."""
+
+
 class StorageError(InferwatchError):
     """The database is unreachable, or its schema is not what this version of inferwatch expects."""
 

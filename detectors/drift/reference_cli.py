@@ -91,7 +91,8 @@ def _describe(info: ReferenceInfo) -> str:
 
 
 def cmd_reference_set(args: argparse.Namespace, db_url: str) -> int:
-    """Fit and store a reference; exit 2 on a bad combination of options, 1 when there is nothing to fit."""
+    """Fit and store a reference; exit 2 on a bad combination of options, a file it cannot read, or a range with
+    nothing to fit (running it again unchanged cannot succeed)."""
     has_range = args.start is not None or args.end is not None
     if (args.file is None) == (not has_range) or (has_range and (args.start is None or args.end is None)):
         print("inferwatch reference set: give either --from and --to, or --file", file=sys.stderr)
@@ -106,7 +107,7 @@ def cmd_reference_set(args: argparse.Namespace, db_url: str) -> int:
                 fitted = fit_from_range(engine, args.model, args.version, start=args.start, end=args.end)
         except ValueError as error:
             print(f"inferwatch reference set: {error}", file=sys.stderr)
-            return 1
+            return 2
         info = save_reference(
             engine,
             args.model,

@@ -205,3 +205,16 @@ def test_config_show_prints_every_section(tmp_path: Path, capsys: pytest.Capture
     assert sections["alerts"]["receivers"] == {"chat": "slack"}
     assert sections["drift"]["window_s"] == 3600
     assert "secret-token" not in out
+
+
+def test_findings_list_reports_unknown_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A detector that does not exist is bad usage naming the real ones; a model without findings is said so."""
+    db = f"sqlite:///{tmp_path / 'ready.db'}"
+    assert main(["db", "upgrade", "--db-url", db]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["findings", "list", "--db-url", db, "--detector", "latncy"]) == EXIT_USAGE
+    assert "unknown detector 'latncy'; detectors: latency, slo.burn" in capsys.readouterr().err
+    assert main(["findings", "list", "--db-url", db, "--model", "fraud"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "no finding names model 'fraud'; models with findings: none yet" in captured.err
+    assert captured.out.strip() == "no findings"

@@ -145,6 +145,9 @@ def test_reference_set_cli_from_a_range_and_from_a_file(
     assert "give either --from and --to, or --file" in capsys.readouterr().err
     missing = tmp_path / "absent.csv"
     assert (
-        main(["reference", "set", "--db-url", db_url, "--model", "cli", "--version", "4", "--file", str(missing)]) == 1
+        main(["reference", "set", "--db-url", db_url, "--model", "cli", "--version", "4", "--file", str(missing)]) == 2
     )
     assert "absent.csv: no such file" in capsys.readouterr().err
+    empty = ["--from", "2020-01-01T00:00:00Z", "--to", "2020-01-02T00:00:00Z"]
+    assert main(["reference", "set", "--db-url", db_url, "--model", "cli", "--version", "9", *empty]) == 2
+    assert "no predictions of model 'cli' version '9'" in capsys.readouterr().err

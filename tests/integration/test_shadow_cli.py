@@ -152,7 +152,8 @@ def test_register_record_run_store_and_report(
 def test_shadow_run_errors_are_one_clear_line(
     service: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A missing artifact, an unregistered model and no recorded inputs each get exit 1 and a named reason."""
+    """A missing artifact and an unregistered model are bad usage (exit 2); no recorded inputs is exit 1; each
+    names its reason."""
     db_url = service.config.storage.db_url
     assert (
         main(
@@ -169,10 +170,10 @@ def test_shadow_run_errors_are_one_clear_line(
                 db_url,
             ]
         )
-        == 1
+        == 2
     )
     assert "nope.onnx does not exist" in capsys.readouterr().err
-    assert main(["shadow", "run", "--model", "ghost", "--db-url", db_url]) == 1
+    assert main(["shadow", "run", "--model", "ghost", "--db-url", db_url]) == 2
     assert "model 'ghost' has no registered version" in capsys.readouterr().err
     model = iris_tiny_mlp(tmp_path)
     assert (

@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from collector.core.config import Config, load_config
@@ -87,18 +86,16 @@ def database_config_of(args: argparse.Namespace) -> Config:
 
 def require_migrated(db_url: str) -> None:
     """Raise InferwatchError, saying what to do, unless ``db_url`` names a database at the head revision."""
-    from collector.core.storage.engine import create_engine_for, is_sqlite_memory, normalize_url
+    from collector.core.storage.engine import create_engine_for, sqlite_file
     from collector.core.storage.migrate import current_revision, head_revision
 
-    url = normalize_url(db_url)
     shown = redacted_url(db_url)
-    if url.get_backend_name() == "sqlite" and not is_sqlite_memory(url) and url.database:
-        path = Path(url.database).resolve()
-        if not path.exists():
-            raise InferwatchError(
-                f"no database at {path}: point --db-url (or --config) at the service's database, or create this "
-                f"one with `inferwatch db upgrade --db-url {shown}`"
-            )
+    path = sqlite_file(db_url)
+    if path is not None and not path.exists():
+        raise InferwatchError(
+            f"no database at {path}: point --db-url (or --config) at the service's database, or create this "
+            f"one with `inferwatch db upgrade --db-url {shown}`"
+        )
     engine = create_engine_for(db_url)
     try:
         revision = current_revision(engine)

@@ -145,9 +145,7 @@ class DatabaseWriter:
         while not self.abandon.is_set():
             try:
                 with self._engine.begin() as connection:
-                    self._insert_dead_letter(
-                        connection, "spool", reason, preview((record.payload[:64],)), record.payload
-                    )
+                    self._set_aside(connection, record, reason)
             except Exception as error:
                 if not is_transient(error):
                     raise
@@ -201,8 +199,7 @@ class DatabaseWriter:
         dead: dict[str, int] = defaultdict(int)
         for record in unreadable:
             with self._engine.begin() as connection:
-                reason = "the spool record cannot be decoded"
-                self._insert_dead_letter(connection, "spool", reason, preview((record.payload[:64],)), record.payload)
+                self._set_aside(connection, record, "the spool record cannot be decoded")
             dead["spool"] += 1
         try:
             with self._engine.begin() as connection:
@@ -254,6 +251,10 @@ class DatabaseWriter:
         with self._engine.begin() as connection:
             self._insert_dead_letter(connection, kind, reason, preview(row), pickle.dumps(row))
         dead[kind] += 1
+
+    def _set_aside(self, connection: Connection, record: SpoolRecord, reason: str) -> None:
+        """A whole spool record, unread, into the dead letters (kind ``spool``)."""
+        self._insert_dead_letter(connection, "spool", reason, preview((record.payload[:64],)), record.payload)
 
     @staticmethod
     def _insert_dead_letter(connection: Connection, kind: str, reason: str, shown: str, payload: bytes) -> None:

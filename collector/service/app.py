@@ -26,7 +26,7 @@ from collector.core.findings import finding_to_json, get_finding
 from collector.core.locks import exclusive_lock
 from collector.core.metrics import ServiceMetrics
 from collector.core.settings import redacted_url
-from collector.core.storage.engine import create_engine_for, is_sqlite_memory, normalize_url
+from collector.core.storage.engine import create_engine_for, sqlite_file
 from collector.core.storage.migrate import upgrade
 from collector.ingest.cardinality import CardinalityLimiter, CardinalityLimits
 from collector.ingest.otlp_traces import SpanDecodeOptions
@@ -214,10 +214,9 @@ class Service:
     def _lock_sqlite_file(self, db_url: str) -> None:
         """One `serve` per SQLite file: two would each run detectors and send every alert twice, and fight over
         the write lock. PostgreSQL replicas coordinate through the database and need no lock."""
-        url = normalize_url(db_url)
-        if url.get_backend_name() != "sqlite" or is_sqlite_memory(url) or not url.database:
+        path = sqlite_file(db_url)
+        if path is None:
             return
-        path = Path(url.database).resolve()
         lock = path.with_name(path.name + ".serve-lock")
         fd = exclusive_lock(
             lock,

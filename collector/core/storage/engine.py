@@ -66,6 +66,14 @@ def is_sqlite_memory(url: URL) -> bool:
     return database in {"", ":memory:"} or (url.query.get("mode") == "memory" or database.startswith("file::memory:"))
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL, resolved; None for PostgreSQL, in-memory and ``uri=true`` URLs."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite" or is_sqlite_memory(parsed) or parsed.query.get("uri") == "true":
+        return None
+    return Path(parsed.database or "").resolve()
+
+
 def create_engine_for(url: str) -> Engine:
     """An Engine for ``url`` with the settings inferwatch relies on.
 

@@ -8,8 +8,9 @@ the parse-only ceiling: a bare grpc.aio server that parses each request and answ
 
     python benchmarks/ingest.py [--seconds 10] [--clients 2] [--in-flight 4] [--db-url URL]
 
-It prints one table: accepted and stored per second, p99 export latency, and the server's peak memory
-(its processes together).
+It prints one table: accepted and stored per second, p99 export latency, the server's peak memory (its
+processes together) and its CPU time per item stored, which stays comparable when other work shares the
+machine (a rate does not).
 """
 
 from __future__ import annotations
@@ -248,11 +249,27 @@ def drive(spec: LoadSpec, clients: int) -> LoadResult:
     return LoadResult(sum(ok for ok, _ in gathered) * per_request, elapsed, p99)
 
 
+def _family(pid: int) -> list[int]:
+    """The process and its children (inferwatch's database writer)."""
+    return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of the process and its children so far. Unlike a rate, CPU time per item
+    changes little when other work shares the cores, so it compares runs on a busy machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in _family(pid):
+        # Fields after the command name, which may contain spaces: utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def peak_rss_mib(pid: int) -> float:
     """Peak resident memory (VmHWM) of the process plus its children (inferwatch's database writer)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     total_kib = 0
-    for process in (pid, *map(int, children)):
+    for process in _family(pid):
         for line in Path(f"/proc/{process}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 total_kib += int(line.split()[1])
@@ -285,25 +302,27 @@ asyncio.run(main())
 """
 
 
-def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, float]:
+def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, float, float]:
     """The ceiling: parse and answer, nothing else."""
     server = subprocess.Popen([sys.executable, "-c", PARSE_ONLY_SERVER], stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     port = int(server.stdout.readline())
     method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
     try:
+        cpu_before = cpu_seconds(server.pid)
         result = drive(LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight), args.clients)
+        cpu = cpu_seconds(server.pid) - cpu_before
         memory = peak_rss_mib(server.pid)
     finally:
         server.terminate()
         server.wait()
-    return result, memory
+    return result, memory, cpu
 
 
 def run_inferwatch(
     kind: str, args: argparse.Namespace, workdir: Path, transport: str = "grpc"
-) -> tuple[LoadResult, float, float, int]:
-    """`inferwatch serve` on a fresh database: accepted, stored and drained."""
+) -> tuple[LoadResult, float, float, int, float]:
+    """`inferwatch serve` on a fresh database: accepted, stored, drained, and the server's CPU seconds."""
     db_url = args.db_url or f"sqlite:///{workdir / f'{kind}-{transport}.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFERWATCH_")}
     env["INFERWATCH_DB_URL"] = db_url
@@ -338,6 +357,7 @@ def run_inferwatch(
     try:
         with engine.begin() as connection:
             connection.execute(text(f"DELETE FROM {table}"))
+        cpu_before = cpu_seconds(server.pid)
         started = time.monotonic()
         spec = LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight, transport)
         result = drive(spec, args.clients)
@@ -350,12 +370,13 @@ def run_inferwatch(
                 break
             time.sleep(0.1)
         stored_seconds = time.monotonic() - started
+        cpu = cpu_seconds(server.pid) - cpu_before
         memory = peak_rss_mib(server.pid)
     finally:
         engine.dispose()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
-    return result, stored / stored_seconds, memory, stored
+    return result, stored / stored_seconds, memory, stored, cpu
 
 
 def main() -> None:
@@ -375,7 +396,7 @@ def main() -> None:
         for kind in ("spans", "predictions"):
             if args.only and kind != args.only:
                 continue
-            ceiling, ceiling_memory = run_parse_only(kind, args)
+            ceiling, ceiling_memory, ceiling_cpu = run_parse_only(kind, args)
             rows.append(
                 (
                     f"{kind}: parse-only ceiling (baseline)",
@@ -385,13 +406,14 @@ def main() -> None:
                     ceiling_memory,
                     ceiling.items_ok,
                     0,
+                    ceiling_cpu * 1e6 / max(ceiling.items_ok, 1),
                 )
             )
             transports = ("grpc", "http-protobuf", "http-json") if kind == "spans" else ("grpc",)
             for transport in transports:
                 if args.transport and transport != args.transport:
                     continue
-                served, stored_rate, memory, stored = run_inferwatch(kind, args, Path(tmp), transport)
+                served, stored_rate, memory, stored, cpu = run_inferwatch(kind, args, Path(tmp), transport)
                 label = {"grpc": "OTLP/gRPC", "http-protobuf": "OTLP/HTTP protobuf", "http-json": "OTLP/HTTP JSON"}
                 rows.append(
                     (
@@ -402,24 +424,28 @@ def main() -> None:
                         memory,
                         served.items_ok,
                         stored,
+                        cpu * 1e6 / max(stored, 1),
                     )
                 )
     print(
         f"machine: {os.cpu_count()} CPUs; {args.clients} client processes x {args.in_flight} calls in flight; "
-        f"{args.seconds:g} s per row; database: {args.db_url or 'SQLite file'}"
+        f"{args.seconds:g} s per row; database: {args.db_url or 'SQLite file'}; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
     )
     header = (
         f"{'row':<38} {'accepted/s':>11} {'stored/s':>10} {'p99 ms':>8} {'peak MiB':>9} {'accepted':>9} {'stored':>9}"
+        f" {'CPU us/item':>12}"
     )
     print(header)
     print("-" * len(header))
-    for name, accepted, stored_rate, p99, memory, accepted_n, stored_n in rows:
+    for name, accepted, stored_rate, p99, memory, accepted_n, stored_n, cpu_per_item in rows:
         stored_text = "-" if math.isnan(stored_rate) else f"{stored_rate:,.0f}"
         print(
             f"{name:<38} {accepted:>11,.0f} {stored_text:>10} {p99:>8.1f} {memory:>9.0f} {accepted_n:>9,} "
-            f"{stored_n if stored_n else '-':>9}"
+            f"{stored_n if stored_n else '-':>9} {cpu_per_item:>12.1f}"
         )
     print("goal: >= 50,000 spans/s and >= 20,000 predictions/s stored (SQLite, 2 cores)")
+    print("CPU us/item: the server's CPU time (with its writer) per item stored, load generators excluded")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ from collector.ingest.cardinality import CardinalityLimiter
 from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
 from collector.ingest.otlp_logs import decode_export_logs_request
 from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
+from collector.ingest.row_inserts import Kind
 from collector.ingest.spool import Spool, SpoolFull
-from collector.ingest.writer import Kind, encode_batch
+from collector.ingest.writer import encode_batch
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 logger = logging.getLogger(__name__)

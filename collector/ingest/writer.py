@@ -7,8 +7,8 @@ the parent turns into metrics and spool capacity.
 
 A database that is down or locked is retried with exponential back-off for as long as it takes; records wait
 in the spool meanwhile and clients keep getting OK answers until the spool is full. Inserts are idempotent
-(``ON CONFLICT DO NOTHING`` on the span and prediction keys, last-write-wins for outcomes), so a batch that
-was committed just before a crash and replayed after it is stored once.
+(``ON CONFLICT DO NOTHING`` on the span and prediction keys, last-write-wins for outcomes; ``row_inserts``), so
+a batch that was committed just before a crash and replayed after it is stored once.
 
 A batch the database refuses for what it holds (not for an outage) is split in halves until the refused rows
 stand alone; those go to the ``dead_letters`` table with the reason and everything else is stored. No row
@@ -35,26 +35,19 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from collector.core.domain import OutcomeRecord, PredictionRecord, SpanRecord
 from collector.core.limits import clamp_text
 from collector.core.storage.failures import describe_error, is_transient
 from collector.core.storage.tables import DeadLetterRow, PredictionRow
+from collector.ingest.row_inserts import Kind, RowInserter
 from collector.ingest.spool import SpoolPosition, SpoolReader, SpoolRecord
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["spans", "predictions", "outcomes"]
-_COLUMNS: dict[Kind, tuple[str, ...]] = {
-    "spans": SpanRecord._fields,
-    "predictions": PredictionRecord._fields,
-    "outcomes": OutcomeRecord._fields,
-}
-_OUTCOME_UPDATE = ("model_name", "ts_unix_nano", "received_unix_nano", "actual")
 MAX_RETRY_DELAY_S = 5.0
 IDLE_POLL_S = 0.005
 Batches = dict[Kind, list[tuple[object, ...]]]
@@ -83,17 +76,6 @@ def decode_batch(payload: bytes) -> tuple[Kind, list[tuple[object, ...]]]:
     return kind, rows
 
 
-def insert_statement(kind: Kind, dialect: str) -> str:
-    """The idempotent INSERT for one kind of record, in the driver's parameter style."""
-    columns = _COLUMNS[kind]
-    placeholder = "?" if dialect == "sqlite" else "%s"
-    head = f"INSERT INTO {kind} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})"
-    if kind == "outcomes":
-        updates = ", ".join(f"{column} = excluded.{column}" for column in _OUTCOME_UPDATE)
-        return f"{head} ON CONFLICT (prediction_id) DO UPDATE SET {updates}"
-    return f"{head} ON CONFLICT DO NOTHING"
-
-
 class DatabaseWriter:
     """The loop of the writer process: read the spool, commit a batch, move the checkpoint."""
 
@@ -104,12 +86,13 @@ class DatabaseWriter:
         *,
         report: Callable[[dict[str, Any]], None],
         max_batch_bytes: int = 8 * 1024 * 1024,
+        inserter: RowInserter | None = None,
     ) -> None:
         self._reader = reader
         self._engine = engine
         self._report = report
         self._max_batch_bytes = max_batch_bytes
-        self._statements = {kind: insert_statement(kind, engine.dialect.name) for kind in _COLUMNS}
+        self._inserter = inserter or RowInserter(engine.dialect.name)
         self.stopping = threading.Event()
         self.abandon = threading.Event()
         self._last_error: str | None = None
@@ -204,7 +187,7 @@ class DatabaseWriter:
         try:
             with self._engine.begin() as connection:
                 for kind, rows in batches.items():
-                    connection.exec_driver_sql(self._statements[kind], rows)
+                    self._inserter.insert(connection, kind, rows)
         except Exception as error:
             if is_transient(error):
                 raise
@@ -235,7 +218,7 @@ class DatabaseWriter:
         """Insert ``rows``, halving on refusal until each refused row stands alone in the dead letters."""
         try:
             with self._engine.begin() as connection:
-                connection.exec_driver_sql(self._statements[kind], rows)
+                self._inserter.insert_each(connection, kind, rows)
             return
         except Exception as error:
             if is_transient(error):

@@ -107,3 +107,43 @@ def test_outcomes_for_unknown_predictions_are_counted(migrated_db_url: str, tmp_
     )
     assert sum(int(report.get("unmatched_outcomes", 0)) for report in reports) == 2
     assert scalar(migrated_db_url, "SELECT COUNT(*) FROM outcomes") == 3
+
+
+def test_large_batches_with_refused_rows_are_isolated_too(migrated_db_url: str, tmp_path: Path) -> None:
+    """A batch big enough for PostgreSQL's COPY path is refused as a whole, then isolated row by row."""
+    good = [span(number) for number in range(1, 301)]
+    batch = [*good[:150], span(1000, input_tokens=2**64), *good[150:]]
+    reports = write_through_spool(migrated_db_url, tmp_path / "spool", [("spans", batch)])
+    assert scalar(migrated_db_url, "SELECT COUNT(*) FROM spans") == len(good)
+    assert scalar(migrated_db_url, "SELECT COUNT(*) FROM dead_letters WHERE kind = 'spans'") == 1
+    (committed,) = [report for report in reports if "committed" in report]
+    assert committed["rows"] == {"spans": len(good)}
+
+
+def test_large_batches_store_every_value_exactly_once(migrated_db_url: str, tmp_path: Path) -> None:
+    """Text that COPY must escape, every byte value, missing values, and replays inside and across batches."""
+    awkward = "tab\there\nnewline \\N back\\slash \r ünï €"
+    records = [
+        span(
+            number,
+            name=f"{awkward} {number}",
+            error_type=None if number % 2 else awkward,
+            input_tokens=None if number % 3 else number,
+            raw=bytes(range(256)) + number.to_bytes(4, "big"),
+            parent_span_id=None if number % 5 else (number + 7).to_bytes(8, "big"),
+        )
+        for number in range(1, 201)
+    ]
+    # The first batch holds every record twice; the second replays half of them, as after a crash.
+    batches = [("spans", records + records), ("spans", records[:100])]
+    write_through_spool(migrated_db_url, tmp_path / "spool", batches)  # type: ignore[arg-type]
+    assert scalar(migrated_db_url, "SELECT COUNT(*) FROM spans") == len(records)
+    for record in (records[0], records[1], records[199]):
+        assert scalar(migrated_db_url, "SELECT name FROM spans WHERE span_id = :id", id=record.span_id) == record.name
+        assert (
+            bytes(scalar(migrated_db_url, "SELECT raw FROM spans WHERE span_id = :id", id=record.span_id)) == record.raw
+        )
+        stored_error = scalar(migrated_db_url, "SELECT error_type FROM spans WHERE span_id = :id", id=record.span_id)
+        assert stored_error == record.error_type
+        tokens = scalar(migrated_db_url, "SELECT input_tokens FROM spans WHERE span_id = :id", id=record.span_id)
+        assert tokens == record.input_tokens

@@ -9,8 +9,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import create_engine, text
 
 from collector.core.storage.engine import create_engine_for
+from collector.ingest.row_inserts import Kind
 from collector.ingest.spool import Spool, SpoolReader
-from collector.ingest.writer import DatabaseWriter, Kind, encode_batch
+from collector.ingest.writer import DatabaseWriter, encode_batch
 
 
 def write_through_spool(

@@ -8,7 +8,7 @@ missing input and how to add it, so the caller can answer exit 2 or FAILED_PRECO
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -58,6 +58,26 @@ def _slo_missing(model_name: str) -> str:
         f"no latency SLO for {model_name}: add one to inferwatch.toml, e.g.\n"
         f"      [slo.{model_name}]\n      latency_threshold_ms = 300\n      latency_target = 0.99"
     )
+
+
+def _nothing_meets(supply: tuple[Measured, ...], pricing: Pricing, demand: Demand, objective: LatencyObjective) -> str:
+    """Why no option exists: the fastest safe, priced batch-1 p99 against the threshold."""
+    fastest = min(
+        (
+            (m.curve.points[0].p99_s * 1e3, m.hardware_class, m.variant)
+            for m in supply
+            if m.usable and m.curve is not None and m.hardware_class in pricing.hardware
+        ),
+        default=None,
+    )
+    text = (
+        f"no measured configuration meets p{objective.quantile * 100:g} < {objective.threshold_ms:g} ms at the "
+        f"peak of {demand.peak_rate:.2f}/s"
+    )
+    if fastest is not None:
+        p99_ms, hardware, variant = fastest
+        text += f": the fastest measured is {variant} on {hardware}, {p99_ms:.1f} ms p99 at batch 1 alone"
+    return text + "; measure faster hardware or variants, or revisit the SLO"
 
 
 def rightsize(
@@ -120,6 +140,8 @@ def rightsize(
     options = tuple(search(supply, pricing, demand, objective, settings))
     today = price_today(demand, supply, pricing, objective, settings, replicas=replicas, hardware_class=hardware_class)
     answer = decide(options, today, settings)
+    if answer.decision == "none":
+        answer = replace(answer, text=_nothing_meets(supply, pricing, demand, objective))
     scaling = None
     chosen = answer.option if answer.decision == "switch" else (today.modelled or answer.option)
     if chosen is not None:

@@ -32,11 +32,6 @@ class HourDemand:
     mean_rate: float
     peak_rate: float  # the peak quantile of this hour's per-minute rates
 
-    @property
-    def label(self) -> str:
-        """``"14:00"`` for a daily slot, ``"Tue 14:00"`` for a weekly one (slot >= 24 or a weekly shape)."""
-        return f"{self.slot % 24:02d}:00"
-
 
 @dataclass(frozen=True)
 class Demand:
@@ -74,7 +69,7 @@ class Demand:
         return self.hardware_classes[0][0] if self.hardware_classes else None
 
 
-def _shape(starts: np.ndarray, rates: np.ndarray, slots: np.ndarray, count: int, quantile: float) -> list[HourDemand]:
+def _shape(rates: np.ndarray, slots: np.ndarray, count: int, quantile: float) -> list[HourDemand]:
     shape = []
     for slot in range(count):
         inside = rates[slots == slot]
@@ -148,8 +143,8 @@ def load_demand(
         max_rate=0.0 if empty else float(rates.max()),
         mean_rate=0.0 if empty else float(rates.mean()),
         busy_s=busy_ns / 1e9,
-        daily=tuple(_shape(starts, rates, hours % 24, 24, peak_quantile)) if not empty else (),
-        weekly=tuple(_shape(starts, rates, (hours + _MONDAY_SHIFT_H) % 168, 168, peak_quantile)) if has_week else (),
+        daily=tuple(_shape(rates, hours % 24, 24, peak_quantile)) if not empty else (),
+        weekly=tuple(_shape(rates, (hours + _MONDAY_SHIFT_H) % 168, 168, peak_quantile)) if has_week else (),
         hardware_classes=tuple(classes),
     )
 

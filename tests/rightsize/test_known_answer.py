@@ -182,3 +182,21 @@ def test_text_report_leads_with_the_answer(
     assert first.startswith("right-sizing fraud: switch to 2 x nvidia-t4, fp16@CUDAExecutionProvider")
     for part in ("assumes:", "bound:", "autoscaling", "weekly shape", "risk:", "measure next:", "M/D/c", "assumed"):
         assert part in out
+
+
+def test_an_slo_nothing_measured_can_meet_is_an_answer_not_an_error(
+    migrated_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """p99 under 3 ms: even the T4's batch-1 p99 (5 ms) misses it; the answer says so and which was fastest."""
+    start, _ = planted_window(migrated_db_url, days=2)
+    config = tmp_path / "inferwatch.toml"
+    config.write_text(CONFIG.replace("latency_threshold_ms = 100", "latency_threshold_ms = 3"))
+    args = ["rightsize", "--model", MODEL, "--since", start.isoformat(), "--json", "--db-url", migrated_db_url]
+    report = run_json([*args, "--config", str(config)], capsys)
+    assert report["options"] == []
+    assert report["answer"]["decision"] == "none"
+    assert "no measured configuration meets p99 < 3 ms" in report["answer"]["text"]
+    assert "fp16@CUDAExecutionProvider on nvidia-t4, 5.0 ms p99 at batch 1" in report["answer"]["text"]
+    assert report["autoscaling"] is None
+    assert report["demand"]["weekly"] == []
+    assert len(report["demand"]["daily"]) == 24

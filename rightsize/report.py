@@ -114,6 +114,8 @@ def to_json(result: Rightsizing) -> dict[str, Any]:
                         "mean_ms": _number(p.mean_s * 1e3),
                         "p99_ms": _number(p.p99_s * 1e3),
                         "rows_per_s": _number(p.batch / p.mean_s),
+                        # The throughput's bound: every call as slow as the measured p99.
+                        "rows_per_s_bound": _number(p.batch / p.p99_s),
                     }
                     for p in (m.curve.points if m.curve else ())
                 ],

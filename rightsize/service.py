@@ -110,6 +110,7 @@ def report_to_proto(result: Rightsizing) -> rightsize_service_pb2.RightsizeRepor
                     mean_ms=p["mean_ms"],
                     p99_ms=p["p99_ms"],
                     rows_per_s=p["rows_per_s"],
+                    rows_per_s_bound=p["rows_per_s_bound"],
                 )
                 for p in measured["batch_curve"]
             ],

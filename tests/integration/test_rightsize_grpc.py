@@ -50,6 +50,8 @@ def test_rightsize_over_grpc_matches_the_cli(
     assert report.options[0].hardware_class == "nvidia-t4"
     assert report.options[0].usd_per_month == pytest.approx(2 * 0.526 * 730)
     assert report.options[-1].interruption_risk
+    t4 = next(m for m in report.supply if m.hardware_class == "nvidia-t4" and m.safe)
+    assert [(p.batch_size, p.rows_per_s, p.rows_per_s_bound) for p in t4.batch_curve] == [(1, 250, 200), (8, 1000, 800)]
     assert report.demand.peak_rps == 1000.0
     assert len(report.demand.weekly) == 168
     assert report.autoscaling.mean_replicas == pytest.approx(cli["autoscaling"]["mean_replicas"])

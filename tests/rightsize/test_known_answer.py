@@ -116,6 +116,20 @@ def test_day_night_traffic_two_classes_answer_worked_by_hand(
     assert {h["peak_rps"] for h in weekday_day} == {1000.0}
     assert {h["peak_rps"] for h in demand["weekly"] if h not in weekday_day} == {200.0}
 
+    t4 = next(m for m in report["supply"] if m["variant"] == "fp16@CUDAExecutionProvider")
+    assert t4["safe"]
+    assert t4["batch_curve"][1] == {
+        "batch": 8,
+        "calls": 200,
+        "mean_ms": 8.0,
+        "p99_ms": 10.0,
+        "rows_per_s": 1000.0,
+        "rows_per_s_bound": 800.0,
+    }
+    unsafe = next(m for m in report["supply"] if m["variant"] == "int8-dynamic@CUDAExecutionProvider")
+    assert unsafe["safe"] is False
+    assert "quality" in unsafe["unsafe_reason"]
+
     on_demand = [o for o in report["options"] if not o["spot"]]
     assert [
         (o["hardware_class"], o["variant"], o["max_batch"], o["batching_delay_ms"], o["replicas"]) for o in on_demand

@@ -79,18 +79,20 @@ class RightsizeDemand(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., active_minutes: _Optional[int] = ..., peak_quantile: _Optional[float] = ..., peak_rps: _Optional[float] = ..., max_rps: _Optional[float] = ..., mean_rps: _Optional[float] = ..., busy_replicas: _Optional[float] = ..., busy_share: _Optional[float] = ..., daily: _Optional[_Iterable[_Union[RightsizeHour, _Mapping]]] = ..., weekly: _Optional[_Iterable[_Union[RightsizeHour, _Mapping]]] = ...) -> None: ...
 
 class RightsizeServicePoint(_message.Message):
-    __slots__ = ("batch_size", "calls", "mean_ms", "p99_ms", "rows_per_s")
+    __slots__ = ("batch_size", "calls", "mean_ms", "p99_ms", "rows_per_s", "rows_per_s_bound")
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
     MEAN_MS_FIELD_NUMBER: _ClassVar[int]
     P99_MS_FIELD_NUMBER: _ClassVar[int]
     ROWS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PER_S_BOUND_FIELD_NUMBER: _ClassVar[int]
     batch_size: int
     calls: int
     mean_ms: float
     p99_ms: float
     rows_per_s: float
-    def __init__(self, batch_size: _Optional[int] = ..., calls: _Optional[int] = ..., mean_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., rows_per_s: _Optional[float] = ...) -> None: ...
+    rows_per_s_bound: float
+    def __init__(self, batch_size: _Optional[int] = ..., calls: _Optional[int] = ..., mean_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., rows_per_s: _Optional[float] = ..., rows_per_s_bound: _Optional[float] = ...) -> None: ...
 
 class RightsizeMeasurement(_message.Message):
     __slots__ = ("hardware_class", "variant", "execution_provider", "shadow_run_id", "safe", "unsafe_reason", "note", "priced", "batch_curve")

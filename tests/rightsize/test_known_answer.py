@@ -214,3 +214,32 @@ def test_an_slo_nothing_measured_can_meet_is_an_answer_not_an_error(
     assert report["autoscaling"] is None
     assert report["demand"]["weekly"] == []
     assert len(report["demand"]["daily"]) == 24
+
+
+def test_today_on_an_unpriced_class_is_unknown_until_priced_or_named(
+    migrated_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Spans on a class without a price and no count: the cost of today is unknown and the answer says what is
+    missing; naming today's class and count (L4, priced but unmeasured) prices it, and the T4 wins."""
+    now = datetime.now(tz=UTC)
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=14)
+    engine = create_engine_for(migrated_db_url)
+    try:
+        plant_traffic(engine, int(start.timestamp()), int(now.timestamp()) // 60 * 60, hardware_class="my-tpu")
+        plant_shadow_run(engine, [CPU_BASELINE, T4_FP16])
+    finally:
+        engine.dispose()
+    config = tmp_path / "inferwatch.toml"
+    config.write_text(CONFIG)
+    args = ["rightsize", "--model", MODEL, "--since", start.isoformat(), "--json", "--db-url", migrated_db_url]
+    unknown = run_json([*args, "--config", str(config)], capsys)
+    assert unknown["today"]["hardware_class"] == "my-tpu"
+    assert unknown["today"]["replicas_source"] == "unknown"
+    assert unknown["answer"]["decision"] == "unknown"
+    assert "a price for my-tpu" in unknown["answer"]["text"]
+    named = run_json([*args, "--config", str(config), "--hardware", "nvidia-l4", "--replicas", "3"], capsys)
+    assert named["today"]["usd_per_month"] == pytest.approx(3 * 0.805 * HOURS)
+    assert named["answer"]["decision"] == "switch"
+    assert named["answer"]["saving_usd_per_month"] == pytest.approx((3 * 0.805 - 2 * 0.526) * HOURS)
+    # Measured now? No: L4 is today's class but unmeasured, and it is still what to measure next.
+    assert any("on nvidia-l4" in line for line in named["measure_next"])

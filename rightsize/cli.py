@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from collector.core.cli_args import add_db_flags, parse_since
-from collector.core.pricing import Pricing
 from collector.core.storage.engine import create_engine_for
-from rightsize.settings import LatencyObjective, RightsizeSettings
-
-
-@dataclass(frozen=True)
-class RightsizeContext:
-    """What the configuration gives right-sizing: latency SLOs by model, prices, settings, provider classes."""
-
-    objectives: Mapping[str, LatencyObjective] = field(default_factory=dict)
-    pricing: Pricing = field(default_factory=Pricing)
-    settings: RightsizeSettings = field(default_factory=RightsizeSettings)
-    provider_hardware: Mapping[str, str] = field(default_factory=dict)
+from rightsize.settings import RightsizeContext
 
 
 def _fraction(raw: str) -> float:

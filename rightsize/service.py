@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from collector.core.registration import ServiceRegistration
 from inferwatch.v1 import common_pb2, rightsize_service_pb2, rightsize_service_pb2_grpc
 from rightsize.advisor import RightsizeInputError, Rightsizing, rightsize
-from rightsize.cli import RightsizeContext
 from rightsize.report import to_json, to_text
+from rightsize.settings import RightsizeContext
 
 DEFAULT_WINDOW = timedelta(days=14)
 _DECISIONS = {

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from collector.core.errors import ConfigError
+from collector.core.pricing import Pricing
 
 HOURS_PER_MONTH = 730.0  # 365 x 24 / 12
 
@@ -109,3 +110,13 @@ def parse_rightsize_section(section: Mapping[str, Any]) -> RightsizeSettings:
         return RightsizeSettings(**values)
     except ValueError as error:
         raise ConfigError(f"[rightsize] {error}") from None
+
+
+@dataclass(frozen=True)
+class RightsizeContext:
+    """What the configuration gives right-sizing: latency SLOs by model, prices, settings, provider classes."""
+
+    objectives: Mapping[str, LatencyObjective] = field(default_factory=dict)
+    pricing: Pricing = field(default_factory=Pricing)
+    settings: RightsizeSettings = field(default_factory=RightsizeSettings)
+    provider_hardware: Mapping[str, str] = field(default_factory=dict)

@@ -15,8 +15,7 @@ from collector.core.pricing import Pricing, parse_pricing_section
 from detectors.cost_anomaly import CostAnomalyOptions, parse_cost_anomaly_section
 from detectors.drift.monitor import DriftOptions, parse_drift_section
 from detectors.slo import SLO, parse_slo_section
-from rightsize.cli import RightsizeContext
-from rightsize.settings import LatencyObjective, RightsizeSettings, parse_rightsize_section
+from rightsize.settings import LatencyObjective, RightsizeContext, RightsizeSettings, parse_rightsize_section
 from shadow.settings import ShadowSettings, parse_shadow_section
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FEATURE_PACKAGES = ("detectors", "alerts", "shadow")
+FEATURE_PACKAGES = ("detectors", "alerts", "shadow", "rightsize")
 COLLECTOR_PARTS = ("core", "ingest", "service", "cli")
 # What each part may import of inferwatch, as prefixes of dotted module names ("collector" itself is the
 # package's __version__, which every part may read).
@@ -18,6 +18,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "detectors": ("collector.core", "detectors", "inferwatch.v1"),
     "alerts": ("collector.core", "alerts", "inferwatch.v1"),
     "shadow": ("collector.core", "shadow", "inferwatch.v1"),
+    # Right-sizing reads rollups and shadow measurements from the kernel's tables, never through detectors
+    # or shadow: the composition root hands it the SLOs and prices it needs.
+    "rightsize": ("collector.core", "rightsize", "inferwatch.v1"),
 }
 INFERWATCH_ROOTS = {"collector", *FEATURE_PACKAGES, "inferwatch"}
 
@@ -54,7 +57,7 @@ def violations(folder: str, root: Path = REPO) -> list[str]:
 
 @pytest.mark.parametrize("folder", sorted(ALLOWED))
 def test_each_part_imports_only_what_its_rule_allows(folder: str) -> None:
-    """core imports nothing else of inferwatch; ingest only core; detectors, alerts and shadow only core."""
+    """core imports nothing else of inferwatch; ingest only core; detectors, alerts, shadow, rightsize only core."""
     assert violations(folder) == []
 
 
@@ -84,7 +87,7 @@ def test_only_shadow_imports_onnxruntime() -> None:
     """The heavy optional runtime stays behind one gate."""
     offenders = [
         str(path.relative_to(REPO))
-        for package in ("collector", "detectors", "alerts")
+        for package in ("collector", "detectors", "alerts", "rightsize")
         for path in (REPO / package).rglob("*.py")
         if any(name.split(".")[0] == "onnxruntime" for name in imported_modules(path))
     ]

@@ -16,7 +16,7 @@ import pytest
 from collector.core.storage.migrate import head_revision
 
 REPO = Path(__file__).resolve().parents[1]
-EXPECTED_TOP_LEVEL = {"collector", "detectors", "shadow", "alerts", "inferwatch"}
+EXPECTED_TOP_LEVEL = {"collector", "detectors", "shadow", "alerts", "rightsize", "inferwatch"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def scratch_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_wheel_has_exactly_the_expected_top_level_names(wheel: Path) -> None:
-    """collector, detectors, shadow, alerts and inferwatch (the wire package): no proto, no tests."""
+    """collector, detectors, shadow, alerts, rightsize and inferwatch (the wire package): no proto, no tests."""
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}

@@ -57,6 +57,7 @@ examples:
   inferwatch alerts list                        pending and firing alerts
   inferwatch alerts silence model=fraud --duration 2h --comment "deploying"
   inferwatch cost report --since 6h             spend per model and version over the last six hours
+  inferwatch rightsize --model fraud --json     the cheapest hardware, replicas and batching under the SLO
 """
 
 
@@ -150,6 +151,10 @@ def _add_feature_commands(commands: Any) -> None:
 
     add_alert_commands(commands)
     commands.choices["alerts"].set_defaults(handler=cmd_alerts)
+    from rightsize.cli import add_commands as add_rightsize_commands
+
+    add_rightsize_commands(commands)
+    commands.choices["rightsize"].set_defaults(handler=cmd_rightsize)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -227,6 +232,17 @@ def cmd_feature(args: argparse.Namespace) -> int:
         shadow_result: int = args.feature_handler(args, config.storage.db_url, settings)
         return shadow_result
     result: int = args.feature_handler(args, config.storage.db_url)
+    return result
+
+
+def cmd_rightsize(args: argparse.Namespace) -> int:
+    """Run `inferwatch rightsize` with the configured SLOs, prices and [rightsize] settings."""
+    from collector.core.cli_args import warn_if_empty
+    from collector.service.features import parse_features, rightsize_context
+
+    config = database_config_of(args)
+    warn_if_empty(config, "pricing", "right-sizing uses the built-in list prices of cpu and four GPU classes")
+    result: int = args.feature_handler(args, config.storage.db_url, rightsize_context(parse_features(config)))
     return result
 
 

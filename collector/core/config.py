@@ -111,7 +111,7 @@ class Config:
 SETTINGS_BY_FILE_KEY = {setting.file_key: setting for setting in SETTINGS}
 # Sections later features read whole from the file (pricing tables, SLOs, alert routes); they are parsed by
 # their owners, so the loader only checks that they are tables.
-OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "shadow", "drift"})
+OPEN_SECTIONS = frozenset({"pricing", "slo", "alerts", "shadow", "drift", "rightsize"})
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ Configured in ``inferwatch.toml``::
     nvidia-h100 = 6.88
     my-tpu = 4.20
 
+    [pricing.hardware.nvidia-l4]  # the table form, when a class also has a spot (preemptible) price
+    per_hour = 0.805
+    spot_per_hour = 0.32         # right-sizing offers it as an option, marked with its interruption risk
+
     [pricing.tokens."gpt-4o"]    # $ per million tokens
     input_per_million = 2.5
     output_per_million = 10.0
@@ -94,16 +98,23 @@ class Pricing:
 
     hardware: Mapping[str, float] = field(default_factory=lambda: DEFAULT_HARDWARE_USD_PER_HOUR)
     tokens: Mapping[str, TokenPrice] = field(default_factory=dict)
+    # Spot or preemptible $/hour, for the classes that have one; only right-sizing reads it.
+    spot: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, price in self.hardware.items():
             _check_price(f"hardware.{name}", price)
+        for name, price in self.spot.items():
+            _check_price(f"hardware.{name}.spot_per_hour", price)
+            if name not in self.hardware:
+                raise ValueError(f"`hardware.{name}` has a spot price but no on-demand price")
         for model, token_price in self.tokens.items():
             if not isinstance(token_price, TokenPrice):
                 raise ValueError(f"`tokens.{model}` must be a TokenPrice, got {token_price!r}")
         # Frozen all the way down, so options holding a Pricing can be shared between threads.
         object.__setattr__(self, "hardware", MappingProxyType(dict(self.hardware)))
         object.__setattr__(self, "tokens", MappingProxyType(dict(self.tokens)))
+        object.__setattr__(self, "spot", MappingProxyType(dict(self.spot)))
 
     def is_token_priced(self, model_name: str) -> bool:
         """Whether the model is billed by tokens rather than by busy time."""
@@ -126,6 +137,7 @@ class Pricing:
 # ``[pricing.anomaly]`` holds the cost anomaly thresholds; detectors.cost_anomaly reads it.
 _SECTION_KEYS = frozenset(("hardware", "tokens", "anomaly"))
 _TOKEN_KEYS = frozenset(("input_per_million", "output_per_million"))
+_HARDWARE_TABLE_KEYS = frozenset(("per_hour", "spot_per_hour"))
 
 
 def _table(value: object, where: str) -> Mapping[str, Any]:
@@ -146,9 +158,13 @@ def parse_pricing_section(section: Mapping[str, Any]) -> Pricing:
         names = ", ".join(sorted(unknown))
         raise ConfigError(f"[pricing] has unknown key(s): {names} (expected hardware, tokens, anomaly)")
     hardware = dict(DEFAULT_HARDWARE_USD_PER_HOUR)
+    spot: dict[str, float] = {}
     for name, value in _table(section.get("hardware", {}), "[pricing.hardware]").items():
         try:
-            hardware[str(name)] = _check_price(f"[pricing.hardware] {name}", value)
+            if isinstance(value, Mapping):
+                _hardware_table(str(name), value, hardware, spot)
+            else:
+                hardware[str(name)] = _check_price(f"[pricing.hardware] {name}", value)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     tokens: dict[str, TokenPrice] = {}
@@ -166,4 +182,20 @@ def parse_pricing_section(section: Mapping[str, Any]) -> Pricing:
         except ValueError as error:
             raise ConfigError(str(error)) from None
         tokens[str(model)] = TokenPrice(**prices)
-    return Pricing(hardware=hardware, tokens=tokens)
+    return Pricing(hardware=hardware, tokens=tokens, spot=spot)
+
+
+def _hardware_table(name: str, table: Mapping[str, Any], hardware: dict[str, float], spot: dict[str, float]) -> None:
+    """``[pricing.hardware.<name>]``: ``per_hour`` (on demand; default: the built-in price) and ``spot_per_hour``."""
+    where = f"[pricing.hardware.{name}]"
+    unknown = set(table) - _HARDWARE_TABLE_KEYS
+    if unknown or not table:
+        raise ValueError(
+            f"{where} takes per_hour and/or spot_per_hour, got key(s): {', '.join(sorted(map(str, table))) or 'none'}"
+        )
+    if "per_hour" in table:
+        hardware[name] = _check_price(f"{where} per_hour", table["per_hour"])
+    elif name not in hardware:
+        raise ValueError(f"{where} needs per_hour (the on-demand $/hour): {name} has no built-in price")
+    if "spot_per_hour" in table:
+        spot[name] = _check_price(f"{where} spot_per_hour", table["spot_per_hour"])

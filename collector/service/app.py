@@ -35,7 +35,7 @@ from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
 from collector.service import finding_service
 from collector.service.auth import AuthInterceptor
-from collector.service.features import count_routes, parse_features
+from collector.service.features import count_routes, parse_features, rightsize_context
 from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
 from collector.service.otlp_http import OtlpHttpReceiver
@@ -44,6 +44,7 @@ from detectors.drift import reference_service
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import SLO
+from rightsize import service as rightsize_service
 from shadow import service as shadow_service
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Service:
                         reference_service.registration(engine),
                         alert_service.registration(engine, alerting.inhibit_rules),
                         *shadow_services,
+                        rightsize_service.registration(engine, rightsize_context(features)),
                     ],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,

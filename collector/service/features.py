@@ -1,4 +1,4 @@
-"""The feature sections of the configuration ([slo.*], [drift], [alerts], [pricing], [shadow]), parsed and
+"""The feature sections of the configuration ([slo.*], [drift], [alerts], [pricing], [shadow], [rightsize]), parsed and
 checked in one place, so `serve`, `config show` and every command reject the same typos the same way."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collector.core.pricing import Pricing, parse_pricing_section
 from detectors.cost_anomaly import CostAnomalyOptions, parse_cost_anomaly_section
 from detectors.drift.monitor import DriftOptions, parse_drift_section
 from detectors.slo import SLO, parse_slo_section
+from rightsize.settings import LatencyObjective, RightsizeContext, RightsizeSettings, parse_rightsize_section
 from shadow.settings import ShadowSettings, parse_shadow_section
 
 
@@ -29,6 +30,7 @@ class FeatureSettings:
     pricing: Pricing
     cost_anomalies: CostAnomalyOptions
     shadow: ShadowSettings
+    rightsize: RightsizeSettings = dataclasses.field(default_factory=RightsizeSettings)
 
 
 def parse_features(config: Config) -> FeatureSettings:
@@ -45,7 +47,18 @@ def parse_features(config: Config) -> FeatureSettings:
         pricing=pricing,
         cost_anomalies=parse_cost_anomaly_section(pricing_section),
         shadow=parse_shadow_section(sections.get("shadow", {}), pricing),
+        rightsize=parse_rightsize_section(sections.get("rightsize", {})),
     )
+
+
+def rightsize_context(features: FeatureSettings) -> RightsizeContext:
+    """What right-sizing reads of the configuration: each model's latency SLO, prices, [rightsize]."""
+    objectives = {
+        slo.model_name: LatencyObjective(slo.model_name, slo.latency_threshold_ms, slo.target)
+        for slo in features.slos
+        if slo.kind == "latency" and slo.latency_threshold_ms is not None
+    }
+    return RightsizeContext(objectives, features.pricing, features.rightsize, features.shadow.provider_hardware)
 
 
 def describe_features(features: FeatureSettings) -> dict[str, Any]:
@@ -63,10 +76,12 @@ def describe_features(features: FeatureSettings) -> dict[str, Any]:
         },
         "pricing": {
             "hardware_usd_per_hour": dict(features.pricing.hardware),
+            "spot_usd_per_hour": dict(features.pricing.spot),
             "tokens": _plain(features.pricing.tokens),
             "anomaly": _plain(features.cost_anomalies),
         },
         "shadow": _plain(features.shadow),
+        "rightsize": _plain(features.rightsize),
     }
 
 

@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     ["models", "register"],
     ["models", "list"],
     ["shadow", "run"],
+    ["rightsize"],
 ]
 
 
@@ -198,7 +199,8 @@ def test_config_show_prints_every_section(tmp_path: Path, capsys: pytest.Capture
     assert main(["config", "show", "--config", str(config), "--json"]) == EXIT_OK
     out = capsys.readouterr().out
     sections = json.loads(out)["sections"]
-    assert set(sections) == {"slo", "drift", "alerts", "pricing", "shadow"}
+    assert set(sections) == {"slo", "drift", "alerts", "pricing", "shadow", "rightsize"}
+    assert sections["rightsize"]["headroom"] == 0.3
     assert sections["slo"] == [
         {"model_name": "fraud", "kind": "availability", "target": 0.999, "latency_threshold_ms": None}
     ]

@@ -97,3 +97,28 @@ def test_pricing_is_read_only() -> None:
         pricing.hardware["cpu"] = 0.0  # type: ignore[index]
     with pytest.raises(ValueError, match=r"`input_per_million` must be a finite number >= 0, got -1"):
         TokenPrice(-1.0)
+
+
+def test_a_hardware_table_gives_an_on_demand_and_a_spot_price() -> None:
+    """[pricing.hardware.<class>] per_hour and spot_per_hour; per_hour may be left to the built-in price."""
+    pricing = parse_pricing_section(
+        {"hardware": {"nvidia-t4": {"spot_per_hour": 0.2}, "my-gpu": {"per_hour": 2.0, "spot_per_hour": 0.7}}}
+    )
+    assert pricing.hardware["nvidia-t4"] == 0.526
+    assert dict(pricing.spot) == {"nvidia-t4": 0.2, "my-gpu": 0.7}
+    assert pricing.hardware["my-gpu"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ({"my-gpu": {"spot_per_hour": 0.5}}, "[pricing.hardware.my-gpu] needs per_hour"),
+        ({"cpu": {"spot": 0.05}}, "[pricing.hardware.cpu] takes per_hour and/or spot_per_hour, got key(s): spot"),
+        ({"cpu": {"spot_per_hour": -1}}, "[pricing.hardware.cpu] spot_per_hour"),
+    ],
+)
+def test_a_bad_hardware_table_names_its_key(table: dict[str, object], named: str) -> None:
+    """A spot price without an on-demand one, an unknown key, a negative price: ConfigError naming it."""
+    with pytest.raises(ConfigError) as error:
+        parse_pricing_section({"hardware": table})
+    assert named in str(error.value)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -284,3 +286,15 @@ def test_nothing_before_the_first_snapshot_and_every_name_after() -> None:
         "inferwatch_model_alerts_firing",
         "inferwatch_model_metrics_snapshot_timestamp_seconds",
     }
+
+
+def test_every_exposed_name_is_documented_in_the_readme() -> None:
+    """The README's per-model table names every sample name /metrics can show, with its suffixes."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Per-model metrics")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `(inferwatch_model_\w+)` \|", section, flags=re.MULTILINE))
+    collector = ModelMetricsCollector()
+    collector.snapshot = ModelSnapshot(taken_at_s=NOW, counting_since_s=START)
+    exposed = {family.name for family in collector.collect()}
+    # prometheus_client names a counter family without its _total suffix.
+    assert {name if name in documented else name + "_total" for name in exposed} == documented

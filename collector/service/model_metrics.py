@@ -78,18 +78,12 @@ def snapshot_metrics(snapshot: ModelSnapshot) -> list[Metric]:
         (*SLO_LABELS, "pair", "severity"),
     )
     objective = _gauge("slo_objective_ratio", "The SLO's target: the share of requests that must be good.", SLO_LABELS)
-    budget = _gauge(
-        "slo_error_budget_remaining_ratio",
-        "Share of the error budget left: 1 minus the burn rate over the last 30 days (negative when overspent).",
-        SLO_LABELS,
-    )
     latency_threshold = _gauge(
         "slo_latency_threshold_seconds", "A latency SLO's threshold: slower requests are bad events.", SLO_LABELS
     )
     for slo in snapshot.slos:
         labels = [slo.model, slo.slo]
         objective.add_metric(labels, slo.target)
-        budget.add_metric(labels, slo.budget_remaining)
         if slo.latency_threshold_s is not None:
             latency_threshold.add_metric(labels, slo.latency_threshold_s)
         pairs_seen = set()
@@ -129,7 +123,6 @@ def snapshot_metrics(snapshot: ModelSnapshot) -> list[Metric]:
         burn,
         threshold,
         objective,
-        budget,
         latency_threshold,
         drift_score,
         drifted,

@@ -6,7 +6,7 @@ A periodic pass builds the snapshot off the event loop; a scrape only renders th
 - traffic per model, version and hardware class: requests, errors and busy time since this process started
   (counters: a restart resets them, as Prometheus expects of any process's counter), latency quantiles over
   the last ``LATENCY_WINDOW_S`` and spend over the last hour;
-- per configured SLO, the burn rate of every window of every window pair, and the budget left;
+- per configured SLO, the burn rate of every window of every window pair;
 - per model version with a drift reference, the latest drift score and drifted-feature count per detector;
 - firing alerts per model, version, alert name and severity.
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -44,6 +45,7 @@ SETTLED_AFTER_S = 6 * 3600
 DRIFT_DETECTORS = (DATA, PREDICTION, MULTIVARIATE)
 
 SeriesKey = tuple[str, str, str]  # model, version, hardware class
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,12 @@ class BurnRate:
 
 @dataclass(frozen=True)
 class SLOSeries:
-    """An SLO's objective, budget and burn."""
+    """An SLO's objective and burn."""
 
     model: str
     slo: str
     target: float
     latency_threshold_s: float | None
-    budget_remaining: float
     burn_rates: tuple[BurnRate, ...]
 
 
@@ -160,18 +161,30 @@ class ModelSnapshotBuilder:
         self._settled_until = self.counting_since_s
         # Labels admitted once stay admitted, so a series does not move in and out of `other`.
         self._labels = CardinalityLimiter(options.limits)
+        self.last_build_timings: dict[str, float] = {}
 
     def build(self, now_s: float | None = None) -> ModelSnapshot:
-        """A snapshot as of ``now_s``."""
+        """A snapshot as of ``now_s``; ``last_build_timings`` has the seconds of each part."""
         now = time.time() if now_s is None else now_s
-        return ModelSnapshot(
+        timings: dict[str, float] = {}
+
+        def timed(part: str, read: Callable[[], T]) -> T:
+            began = time.perf_counter()
+            result = read()
+            timings[part] = time.perf_counter() - began
+            return result
+
+        snapshot = ModelSnapshot(
             taken_at_s=now,
             counting_since_s=self.counting_since_s,
-            traffic=self._traffic(now),
-            slos=self._slos(now),
-            drift=self._drift(),
-            alerts=self._alerts(),
+            traffic=timed("traffic", lambda: self._traffic(now)),
+            slos=timed("slo", lambda: self._slos(now)),
+            drift=timed("drift", self._drift),
+            alerts=timed("alerts", self._alerts),
         )
+        # For the scale benchmark (benchmarks/model_metrics.py).
+        self.last_build_timings = timings
+        return snapshot
 
     def _sums(self, start_s: int, end_s: int | None = None) -> dict[SeriesKey, _Sums]:
         """Rollup sums per (model, version, hardware class) over buckets from ``start_s`` (to ``end_s``)."""
@@ -269,9 +282,7 @@ class ModelSnapshotBuilder:
                 for name, rate in ((long_name, verdict.long_burn), (short_name, verdict.short_burn)):
                     burns.append(BurnRate(window.name, name, window.severity, window.factor, rate))
             threshold = slo.latency_threshold_ms / 1000 if slo.latency_threshold_ms is not None else None
-            result.append(
-                SLOSeries(slo.model_name, slo.name, slo.target, threshold, status.budget_remaining, tuple(burns))
-            )
+            result.append(SLOSeries(slo.model_name, slo.name, slo.target, threshold, tuple(burns)))
         return tuple(result)
 
     def _drift(self) -> tuple[DriftSeries, ...]:

@@ -199,9 +199,6 @@ def test_burn_rate_per_window_of_each_pair(engine: Engine) -> None:
     assert not [
         labels for labels in names(samples, "inferwatch_model_slo_latency_threshold_seconds") if labels == availability
     ]
-    assert value(samples, "inferwatch_model_slo_error_budget_remaining_ratio", **availability) == pytest.approx(
-        1 - 100.0
-    )
 
 
 def drift_finding(model: str, end_s: int, *, share: float | None, drifted: list[str], version: str = "1") -> Finding:
@@ -279,7 +276,6 @@ def test_nothing_before_the_first_snapshot_and_every_name_after() -> None:
         "inferwatch_model_slo_burn_rate",
         "inferwatch_model_slo_burn_rate_threshold",
         "inferwatch_model_slo_objective_ratio",
-        "inferwatch_model_slo_error_budget_remaining_ratio",
         "inferwatch_model_slo_latency_threshold_seconds",
         "inferwatch_model_drift_score",
         "inferwatch_model_drifted_features",

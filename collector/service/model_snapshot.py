@@ -29,10 +29,11 @@ from collector.core.pricing import Pricing
 from collector.core.storage.alert_tables import AlertRow
 from collector.core.storage.tables import FindingRow, SpanRollupRow
 from collector.ingest.cardinality import OTHER, CardinalityLimiter, CardinalityLimits
+from collector.service.model_burn import BurnReader, SLOSeries
 from detectors.drift.monitor import DATA, MULTIVARIATE, PREDICTION
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import load_rollups
-from detectors.slo import BURN_WINDOWS, SLO, evaluate_slo
+from detectors.slo import SLO
 
 # Latency quantiles describe the recent past, like a client library's summary (whose default is 10 min).
 LATENCY_WINDOW_S = 300
@@ -61,28 +62,6 @@ class TrafficSeries:
     # Seconds by quantile over the last LATENCY_WINDOW_S; empty when that window had no traffic.
     latency_s: Mapping[float, float]
     spend_usd_per_hour: float
-
-
-@dataclass(frozen=True)
-class BurnRate:
-    """One window of one window pair of an SLO."""
-
-    pair: str
-    window: str
-    severity: str
-    factor: float
-    burn_rate: float
-
-
-@dataclass(frozen=True)
-class SLOSeries:
-    """An SLO's objective and burn."""
-
-    model: str
-    slo: str
-    target: float
-    latency_threshold_s: float | None
-    burn_rates: tuple[BurnRate, ...]
 
 
 @dataclass(frozen=True)
@@ -162,6 +141,7 @@ class ModelSnapshotBuilder:
         # Labels admitted once stay admitted, so a series does not move in and out of `other`.
         self._labels = CardinalityLimiter(options.limits)
         self.last_build_timings: dict[str, float] = {}
+        self._burn = BurnReader(engine, options.slos, interval, SETTLED_AFTER_S)
 
     def build(self, now_s: float | None = None) -> ModelSnapshot:
         """A snapshot as of ``now_s``; ``last_build_timings`` has the seconds of each part."""
@@ -178,7 +158,7 @@ class ModelSnapshotBuilder:
             taken_at_s=now,
             counting_since_s=self.counting_since_s,
             traffic=timed("traffic", lambda: self._traffic(now)),
-            slos=timed("slo", lambda: self._slos(now)),
+            slos=timed("slo", lambda: self._burn.read(now)),
             drift=timed("drift", self._drift),
             alerts=timed("alerts", self._alerts),
         )
@@ -262,28 +242,6 @@ class ModelSnapshotBuilder:
                 )
             )
         return tuple(series)
-
-    def _slos(self, now: float) -> tuple[SLOSeries, ...]:
-        """Burn over every window, up to now (the current interval included: this is a live reading)."""
-        slos = self.options.slos
-        if not slos:
-            return ()
-        longest = max(window.long_s for window in BURN_WINDOWS)
-        interval = self.options.interval_s
-        models = {slo.model_name for slo in slos}
-        rollups = load_rollups(self._engine, int(now) - longest, int(now) + interval, interval, model_names=models)
-        result = []
-        for slo in slos:
-            status = evaluate_slo(slo, rollups, int(now) + 1)
-            burns: list[BurnRate] = []
-            for verdict in status.verdicts:
-                window = verdict.window
-                long_name, short_name = window.name.split("/")
-                for name, rate in ((long_name, verdict.long_burn), (short_name, verdict.short_burn)):
-                    burns.append(BurnRate(window.name, name, window.severity, window.factor, rate))
-            threshold = slo.latency_threshold_ms / 1000 if slo.latency_threshold_ms is not None else None
-            result.append(SLOSeries(slo.model_name, slo.name, slo.target, threshold, tuple(burns)))
-        return tuple(result)
 
     def _drift(self) -> tuple[DriftSeries, ...]:
         """The newest drift finding per detector and model version; one without a score is not enough data."""

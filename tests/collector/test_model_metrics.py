@@ -176,6 +176,33 @@ def test_labels_past_the_limits_are_added_up_as_other_and_stay_there(engine: Eng
     assert not names(later, "inferwatch_model_drift_score")
 
 
+def test_hardware_classes_past_the_limit_add_up_their_spend_and_latency_as_other(engine: Engine) -> None:
+    """With room for one hardware class, the busiest keeps its name; the others' requests, spend and latency
+    summaries are merged under `other`."""
+    store_rollups(
+        engine,
+        [
+            rollup("fraud", NOW - 60, hardware="cpu", latencies_ms=(100.0,) * 40),
+            rollup("fraud", NOW - 60, hardware="nvidia-t4", latencies_ms=(10.0,) * 10),
+            rollup("fraud", NOW - 60, hardware="nvidia-l4", latencies_ms=(30.0,) * 10),
+        ],
+    )
+    limits = CardinalityLimits(max_hardware_classes=1)
+    samples = scrape(ModelSnapshotBuilder(engine, SnapshotOptions(limits=limits), started_s=START), NOW)
+    assert {labels["hardware_class"] for labels in names(samples, "inferwatch_model_requests_total")} == {
+        "cpu",
+        "other",
+    }
+    assert value(samples, "inferwatch_model_requests_total", hardware_class="other") == 20
+    # Ten at 10 ms and ten at 30 ms merged: the p99 is the slower class's.
+    assert value(samples, "inferwatch_model_latency_seconds", hardware_class="other", quantile="0.99") == (
+        pytest.approx(0.03, rel=0.01)
+    )
+    assert value(samples, "inferwatch_model_spend_usd_per_hour", hardware_class="other") == pytest.approx(
+        (0.1 * 0.526 + 0.3 * 0.805) / 3600
+    )
+
+
 def test_burn_rate_per_window_of_each_pair(engine: Engine) -> None:
     """10% errors for the last five minutes against 99.9%: 100x over 5 min, less over the longer windows."""
     store_rollups(engine, [rollup("fraud", NOW - 60 * i, errors=1) for i in range(5)])

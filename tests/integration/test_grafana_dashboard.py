@@ -258,7 +258,7 @@ def test_every_dashboard_query_and_rule_returns_data(
         return rules if rules and all(not rule["lastEvaluation"].startswith("0001") for rule in rules) else None
 
     rules = wait_for(evaluated_rules, "every rule to be evaluated")
-    assert len(rules) == len(re.findall(r"^\s+- alert: ", RULES.read_text(), flags=re.MULTILINE))
+    assert len(rules) == len(re.findall(r"^\s+- (?:alert|record): ", RULES.read_text(), flags=re.MULTILINE))
     broken = [f"{rule['name']}: {rule.get('lastError')}" for rule in rules if rule["health"] != "ok"]
     assert not broken, broken
     silent = until_all_have_data([(rule["name"], rule["query"]) for rule in rules], prometheus.query)

@@ -126,6 +126,20 @@ class CardinalityLimiter:
                 self._on_overflow(dimension, count)
         return limited
 
+    def series_labels(self, model: str, version: str, hardware_class: str) -> tuple[str, str, str]:
+        """A per-model series' labels as the limits allow them, admitting new values while there is room.
+
+        For series built from what is stored (``/metrics``), where labels may come from before a limit was
+        lowered or from another replica's sets; an empty hardware class (a token-priced model) stays empty.
+        """
+        if not self._admit_model(model):
+            model = OTHER
+        if not self._admit(self._versions[model], version, self.limits.max_versions_per_model):
+            version = OTHER
+        if hardware_class and not self._admit(self._hardware, hardware_class, self.limits.max_hardware_classes):
+            hardware_class = OTHER
+        return model, version, hardware_class
+
     def _admit_model(self, model: str) -> bool:
         return model == OTHER or self._admit(self._models, model, self.limits.max_models)
 

@@ -38,6 +38,8 @@ from collector.service.auth import AuthInterceptor
 from collector.service.features import count_routes, parse_features, rightsize_context
 from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
+from collector.service.model_metrics import ModelMetricsCollector, ModelMetricsRefresher
+from collector.service.model_snapshot import SnapshotOptions
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
 from detectors.drift import reference_service
@@ -81,6 +83,7 @@ class Service:
         self.ingest: IngestPipeline | None = None
         self.detectors: DetectorScheduler | None = None
         self.alerts: AlertDispatcher | None = None
+        self.model_metrics: ModelMetricsRefresher | None = None
 
     async def __aenter__(self) -> Service:
         config = self.config
@@ -110,15 +113,13 @@ class Service:
                     log_level=config.log_level,
                 )
             )
-            limiter = CardinalityLimiter(
-                CardinalityLimits(
-                    max_models=ingest.max_models,
-                    max_versions_per_model=ingest.max_versions_per_model,
-                    max_operations_per_model=ingest.max_operations_per_model,
-                    max_hardware_classes=ingest.max_hardware_classes,
-                ),
-                on_overflow=self.metrics.observe_overflow,
+            limits = CardinalityLimits(
+                max_models=ingest.max_models,
+                max_versions_per_model=ingest.max_versions_per_model,
+                max_operations_per_model=ingest.max_operations_per_model,
+                max_hardware_classes=ingest.max_hardware_classes,
             )
+            limiter = CardinalityLimiter(limits, on_overflow=self.metrics.observe_overflow)
             await asyncio.to_thread(limiter.seed_from, engine)
             self.ingest = IngestPipeline(
                 spool,
@@ -182,6 +183,18 @@ class Service:
                     ),
                     observer=self.metrics.observe_pass,
                     on_late_spans=self.metrics.spans_too_late.inc,
+                )
+            )
+            # Per-model series for /metrics, read at the detector interval, after the detectors (rollups) start.
+            model_collector = ModelMetricsCollector()
+            self.metrics.registry.register(model_collector)
+            self.model_metrics = await self._stack.enter_async_context(
+                ModelMetricsRefresher(
+                    engine,
+                    SnapshotOptions(pricing, slos, limits, self.detectors.options.rollup.interval_s),
+                    model_collector,
+                    config.detectors.detector_interval_s,
+                    observer=self.metrics.observe_pass,
                 )
             )
             self.http = await self._stack.enter_async_context(

@@ -132,15 +132,51 @@ def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None
     print(json.dumps(document, indent=2, default=str) if args.json else text)
 
 
+def _inhibited(alert: Alert) -> str:
+    """`` INHIBITED by 1a2b... ModelDataDrift (critical)``: what mutes the alert, so nobody has to look it up."""
+    if not alert.inhibited_by:
+        return ""
+    named = [f"{i.fingerprint} {i.alertname} ({i.severity})" for i in alert.inhibitors] or list(alert.inhibited_by)
+    return " INHIBITED by " + ", ".join(named)
+
+
 def _line(alert: Alert) -> str:
     labels = alert.labels
-    marks = ((alert.acknowledgement, " ACKED"), (alert.silenced_by, " SILENCED"), (alert.inhibited_by, " INHIBITED"))
-    flags = "".join(text for present, text in marks if present)
+    marks = ((alert.acknowledgement, " ACKED"), (alert.silenced_by, " SILENCED"))
+    flags = "".join(text for present, text in marks if present) + _inhibited(alert)
     return (
         f"{alert.fingerprint} {alert.state.upper():<8} {labels.get('severity', ''):<8} "
         f"{labels.get('alertname', '')} {labels.get('model', '')}:{labels.get('version') or '-'}"
         f" {labels.get('subject', '')}{flags}: {alert.annotations.get('summary', '')}"
     )
+
+
+_COLUMNS = ("FINGERPRINT", "STATE", "SEVERITY", "ALERTNAME", "MODEL", "VERSION", "SUBJECT")
+
+
+def _table(alerts: list[Alert]) -> str:
+    """One aligned row per alert, each column as wide as its widest value: a version is never cut, since two
+    versions that share a prefix (``2026-11-30-a``, ``2026-11-30-b``) must stay apart."""
+    rows = [
+        (
+            a.fingerprint,
+            a.state.upper(),
+            a.labels.get("severity", ""),
+            a.labels.get("alertname", ""),
+            a.labels.get("model", ""),
+            a.labels.get("version") or "-",
+            a.labels.get("subject") or "-",
+        )
+        for a in alerts
+    ]
+    widths = [max(len(row[n]) for row in [_COLUMNS, *rows]) for n in range(len(_COLUMNS))]
+    lines = ["  ".join(f"{cell:<{width}}" for cell, width in zip(_COLUMNS, widths, strict=True)) + "  SUMMARY"]
+    for alert, row in zip(alerts, rows, strict=True):
+        marks = ((alert.acknowledgement, "ACKED "), (alert.silenced_by, "SILENCED "))
+        flags = "".join(text for present, text in marks if present) + _inhibited(alert).lstrip()
+        cells = "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True))
+        lines.append(f"{cells}  {alert.annotations.get('summary', '')}" + (f"  [{flags.strip()}]" if flags else ""))
+    return "\n".join(lines)
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
@@ -154,7 +190,7 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
         found = list_alerts(engine, AlertFilter(dict(args.label), states, True, args.limit), utcnow(), rules)
     finally:
         engine.dispose()
-    _emit(args, {"alerts": [alert_to_json(a) for a in found]}, "\n".join(map(_line, found)) or "no alerts")
+    _emit(args, {"alerts": [alert_to_json(a) for a in found]}, _table(found) if found else "no alerts")
     return 0
 
 

@@ -27,6 +27,15 @@ ALERTNAMES: Final = {
 }
 
 
+# A label every alert has for inhibition only (not stored, not sent): its detector up to the first dot.
+DETECTOR_FAMILY: Final = "detector_family"
+
+
+def detector_family(detector: str) -> str:
+    """``drift.data`` -> ``drift``, ``slo.burn`` -> ``slo``, ``latency`` -> ``latency``."""
+    return detector.split(".", 1)[0]
+
+
 def alertname_for(detector: str) -> str:
     """``slo.burn`` -> ``ModelSLOBurn``; unknown detectors get ``Model`` and their name in CamelCase."""
     if detector in ALERTNAMES:
@@ -165,6 +174,16 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Inhibitor:
+    """A firing alert that mutes another one, as shown next to the muted alert."""
+
+    fingerprint: str
+    alertname: str
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class Alert:
     """An alert and where it is in its lifecycle; ``silenced_by`` and ``inhibited_by`` are as of reading."""
 
@@ -179,6 +198,8 @@ class Alert:
     acknowledgement: Acknowledgement | None = None
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()
+    # The alerts behind ``inhibited_by``, in the same order, so a reader sees what mutes this one.
+    inhibitors: tuple[Inhibitor, ...] = ()
     deliveries: tuple[Delivery, ...] = field(default=())
 
     @property

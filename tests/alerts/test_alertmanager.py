@@ -123,7 +123,7 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
     """inferwatch posts to /api/v2/alerts; Alertmanager groups by alertname and model and notifies, then resolves."""
     # Alertmanager judges endsAt against its own clock, so this test's clock starts at the real time, less a
     # margin that keeps the times it sends in the past: a resolution is only a resolution once endsAt passed.
-    clock = Clock(datetime.now(tz=UTC).replace(microsecond=0) - timedelta(seconds=30))
+    clock = Clock(datetime.now(tz=UTC).replace(microsecond=0) - timedelta(seconds=120))
     config = alerts_config(
         for_="0s",
         keep_firing_for="1s",
@@ -160,7 +160,8 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
     assert alert["generatorURL"] == alert["annotations"]["evidence_url"]
     assert groups["churn"]["alerts"][0]["labels"]["detector"] == "latency"
 
-    runner.run_once(clock.advance(2))  # quiet for longer than keep_firing_for: resolved, endsAt set
+    # Quiet for longer than keep_firing_for after the next verdict was due (60 s + 10 s): resolved, endsAt set.
+    runner.run_once(clock.advance(72))
     resolved = wait_for(
         lambda: [b for b in receiver.received() if b["status"] == "resolved" and b["groupLabels"]["model"] == "fraud"],
         "the resolved notification",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from alerts.config import parse_alerts_section, parse_duration
 from alerts.dispatcher import utcnow
 from alerts.model import FIRING, PENDING, RESOLVED, Alert, Matcher
+from alerts.probe import describe_probe, probe, probe_to_json
+from alerts.sinks import build_sinks
 from alerts.store import (
     AlertFilter,
     acknowledge,
@@ -27,8 +30,9 @@ from alerts.store import (
     list_silences,
     silence_to_json,
 )
-from collector.core.cli_args import add_db_flags
+from collector.core.cli_args import EXIT_FAILED, EXIT_OK, add_config_flags, add_db_flags, config_of, emit
 from collector.core.config import Config
+from collector.core.errors import UsageError
 from collector.core.storage.engine import create_engine_for
 
 Handler = Callable[[argparse.Namespace, Config], int]
@@ -126,6 +130,19 @@ def add_commands(commands: Any) -> None:
     for parser in (listing, show, ack, silence, unsilence):
         add_db_flags(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    test = sub.add_parser(
+        "test",
+        help="send a test notification through a receiver and report its answer",
+        description="Send one test notification (alertname InferwatchTestNotification, severity info) through "
+        "RECEIVER's real sink, as configured under [alerts.receivers], and report the answer: HTTP status, "
+        "latency, and on failure the error and what to check. Exit 0 when the receiver took it, 1 when it "
+        "refused it or could not be reached, 2 when no receiver has that name. Needs no database.",
+    )
+    test.add_argument("receiver", metavar="RECEIVER", help="a receiver name from [alerts.receivers]")
+    add_config_flags(test, keys=())
+    test.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    # Its own top-level handler: it reads the configuration but not the database, which it must not require.
+    test.set_defaults(handler=cmd_test)
 
 
 def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
@@ -265,3 +282,24 @@ def cmd_unsilence(args: argparse.Namespace, config: Config) -> int:
         engine.dispose()
     _emit(args, silence_to_json(silence, now), f"silence {silence.id} expired")
     return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Send a test notification through one receiver; 0 when it was taken, 1 when not, 2 for an unknown name."""
+    config = config_of(args)
+    source = str(config.config_file) if config.config_file else "no configuration file"
+    print(f"inferwatch: {source}", file=sys.stderr)
+    alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
+    if args.receiver not in alerting.receivers:
+        known = ", ".join(sorted(alerting.receivers)) or "none"
+        raise UsageError(f"no receiver {args.receiver!r} in [alerts.receivers] of {source} (configured: {known})")
+    sink = build_sinks(alerting)[args.receiver]
+    result = probe(
+        sink,
+        alerting.receivers[args.receiver].type,
+        utcnow(),
+        external_url=alerting.external_url,
+        timeout_s=alerting.send_timeout_s,
+    )
+    emit(args, probe_to_json(result), describe_probe(result))
+    return EXIT_OK if result.ok else EXIT_FAILED

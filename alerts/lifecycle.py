@@ -16,13 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.model import FIRING, PENDING, RESOLVED, condition_key, finding_annotations, finding_labels, fingerprint
+from alerts.model import (
+    FIRING,
+    PENDING,
+    RESOLVED,
+    condition_key,
+    finding_annotations,
+    finding_labels,
+    fingerprint,
+    window_text,
+)
 from collector.core.domain import Finding
 from collector.core.findings import findings_after
 from collector.core.storage.alert_tables import AlertCursorRow, AlertRow
@@ -156,14 +165,57 @@ def apply_findings(session: Session, findings: Iterable[Finding], options: Lifec
             session.flush()
 
 
+def _latest_quiet(session: Session, row: AlertRow, after: datetime | None) -> FindingRow | None:
+    """The newest quiet finding on the alert's condition judging a window that ended at or after ``after``."""
+    labels = row.labels
+    query = select(FindingRow).where(
+        FindingRow.detector == labels.get("detector", ""),
+        FindingRow.model_name == labels.get("model", ""),
+        FindingRow.model_version == labels.get("version", ""),
+        FindingRow.subject == labels.get("subject", ""),
+        FindingRow.firing.is_(False),
+    )
+    if after is not None:
+        query = query.where(FindingRow.window_end >= after)
+    return session.scalars(query.order_by(FindingRow.window_end.desc()).limit(1)).first()
+
+
+def resolution(session: Session, row: AlertRow, options: LifecycleOptions) -> str:
+    """Why a firing alert resolves, in on-call's words: traffic stopped, the detector judged it normal, or no
+    verdict came at all (a latency or cost detector with no traffic has nothing to judge)."""
+    fired_until = _last_firing_window_end(session, row)
+    quiet = _latest_quiet(session, row, fired_until)
+    if quiet is not None:
+        window = window_text(quiet.window_start, quiet.window_end)
+        if quiet.details.get("enough_data") is False:
+            return f"traffic stopped: {quiet.summary} ({window})"
+        return f"back to normal: {quiet.summary} ({window})"
+    since = f" since the window ending {fired_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if fired_until else ""
+    return (
+        f"no firing verdict{since} for keep_firing_for ({options.keep_firing_for_s:g} s) and no quiet one either: "
+        "the detector had nothing to judge (did traffic stop?)"
+    )
+
+
 def expire(session: Session, options: LifecycleOptions, now: datetime) -> None:
-    """Resolve firing alerts, and drop pending ones, that no finding has fired for in ``keep_firing_for``."""
+    """Resolve firing alerts, and drop pending ones, that no finding has fired for in ``keep_firing_for``.
+
+    A resolved alert says why in its ``resolution`` annotation and at the head of its summary, so the resolved
+    notification does not repeat the firing text ("3 of 20 features drifted") for a condition that ended.
+    """
     quiet_since = now - timedelta(seconds=options.keep_firing_for_s)
     for row in _active(session):
         if row.last_firing_at is not None and row.last_firing_at > quiet_since:
             continue
         if row.state == FIRING:
             row.state, row.ends_at = RESOLVED, now
+            why = resolution(session, row, options)
+            summary = row.annotations.get("summary", "")
+            row.annotations = {
+                **row.annotations,
+                "resolution": why,
+                "summary": f"resolved, {why}; while firing: {summary}",
+            }
         else:
             _clear_pending(session, row)
     session.flush()

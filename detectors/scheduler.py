@@ -157,6 +157,8 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
                 for v in status.verdicts
             ],
             "fired_pair": worst.window.name if firing else None,
+            "baseline": f"threshold {worst.window.factor:g}x burn over {worst.window.name} (1x spends the 30-day "
+            f"budget exactly; target {status.slo.target * 100:g}%)",
             # Only when the data covers the 30 days; the burn over the history there is, always.
             "budget_remaining": status.budget_remaining if status.covers_period else None,
             "budget_history_s": status.history_s,

@@ -171,9 +171,39 @@ def _line(alert: Alert) -> str:
 _COLUMNS = ("FINGERPRINT", "STATE", "SEVERITY", "ALERTNAME", "MODEL", "VERSION", "SUBJECT")
 
 
+def _with_inhibitors(alerts: list[Alert]) -> list[Alert]:
+    """The same alerts, each inhibited one right after the alert that inhibits it when that one is listed."""
+    listed = {alert.fingerprint for alert in alerts}
+    under: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        parent = next((key for key in alert.inhibited_by if key in listed and key != alert.fingerprint), None)
+        if parent is not None:
+            under.setdefault(parent, []).append(alert)
+    ordered: list[Alert] = []
+    placed: set[str] = set()
+
+    def place(alert: Alert) -> None:
+        if alert.fingerprint in placed:
+            return
+        placed.add(alert.fingerprint)
+        ordered.append(alert)
+        for muted in under.get(alert.fingerprint, []):
+            place(muted)
+
+    for alert in alerts:
+        parent = next((key for key in alert.inhibited_by if key in listed and key != alert.fingerprint), None)
+        if parent is None:
+            place(alert)
+    for alert in alerts:  # inhibitors that inhibit each other: kept, in their own order
+        place(alert)
+    return ordered
+
+
 def _table(alerts: list[Alert]) -> str:
     """One aligned row per alert, each column as wide as its widest value: a version is never cut, since two
-    versions that share a prefix (``2026-11-30-a``, ``2026-11-30-b``) must stay apart."""
+    versions that share a prefix (``2026-11-30-a``, ``2026-11-30-b``) must stay apart. Inhibited alerts follow
+    the alert that inhibits them."""
+    alerts = _with_inhibitors(alerts)
     rows = [
         (
             a.fingerprint,

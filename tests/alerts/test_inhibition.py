@@ -53,8 +53,19 @@ def test_an_inhibited_alert_names_the_alert_that_inhibits_it(
     assert listed["warning"]["inhibitors"][0]["alertname"] == "ModelDataDrift"
     assert main(["alerts", "list", "--db-url", migrated_db_url]) == 0
     lines = capsys.readouterr().out.splitlines()
-    muted = next(line for line in lines if line.startswith(warning.fingerprint))
-    assert f"INHIBITED by {critical.fingerprint} ModelDataDrift (critical)" in muted
+    assert lines[0].split() == [
+        "FINGERPRINT",
+        "STATE",
+        "SEVERITY",
+        "ALERTNAME",
+        "MODEL",
+        "VERSION",
+        "SUBJECT",
+        "SUMMARY",
+    ]
+    # The inhibited alert is listed right below the alert that inhibits it, and names it.
+    assert [line.split()[0] for line in lines[1:]] == [critical.fingerprint, warning.fingerprint]
+    assert f"INHIBITED by {critical.fingerprint} ModelDataDrift (critical)" in lines[2]
 
 
 def test_configured_rules_replace_the_default_and_may_use_the_family() -> None:

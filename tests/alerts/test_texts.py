@@ -3,13 +3,16 @@ judged, a baseline, and a resolution that says traffic stopped when it did."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy.engine import Engine
 
+from collector.cli.commands import main
 from collector.core.findings import store_findings
 from detectors.drift.monitor import DATA, DriftMonitor, DriftOptions
-from tests.alerts.conftest import Clock, Store
+from tests.alerts.conftest import Clock, Store, finding
 from tests.alerts.helpers import dispatcher
 from tests.detectors.drift import test_monitor as drift_data
 
@@ -76,3 +79,16 @@ def test_a_condition_judged_normal_again_says_it_is_back_to_normal(engine: Engin
         runner.run_once(clock.advance(60))
     resolved = [a for a in sink.alerts if a.status == "resolved"]
     assert resolved[0].annotations["resolution"].startswith("back to normal: p99 latency of predict is 190 ms")
+
+
+def test_alerts_list_shows_versions_in_full(
+    engine: Engine, clock: Clock, migrated_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two versions that share a long prefix stay apart in the table: the version column is as wide as needed."""
+    runner, _ = dispatcher(engine, clock, for_="0s", group_wait="0s")
+    versions = ["2026-11-30-canary-eu-west-1-a", "2026-11-30-canary-eu-west-1-b"]
+    store_findings(engine, [replace(finding(clock.now), model_version=version) for version in versions])
+    runner.run_once()
+    assert main(["alerts", "list", "--db-url", migrated_db_url]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(row[5] for row in rows) == versions

@@ -122,6 +122,10 @@ def _observe_firing(session: Session, finding: Finding, options: LifecycleOption
     # last_firing_at is when the firing evidence stops standing; quiet stretches are counted from it.
     if row.last_firing_at is None or held_until >= row.last_firing_at:
         row.last_firing_at = held_until
+    # The text and the evidence link follow the newest window, not the last one read: an older window whose
+    # verdict changed is read later, but does not describe the condition now.
+    latest = _last_firing_window_end(session, row) if row.last_finding_id != finding.id else None
+    if latest is None or finding.window_end >= latest:
         row.annotations = annotations
         row.last_finding_id = finding.id
     if (

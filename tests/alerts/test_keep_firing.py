@@ -60,3 +60,14 @@ def test_a_condition_that_stops_still_resolves_within_a_verdict_and_keep_firing_
     assert state() == FIRING
     runner.run_once(clock.advance(1))
     assert state() == RESOLVED
+
+
+def test_an_older_window_read_late_does_not_replace_the_alerts_text(engine: Engine, clock: Clock, store: Store) -> None:
+    """Quiet time counts from when a finding was read, but the alert's text follows the newest window judged."""
+    runner, _ = dispatcher(engine, clock, for_="0s", keep_firing_for="5m", group_wait="0s")
+    store(clock.now + timedelta(minutes=1), value=900.0)
+    runner.run_once(clock.advance(90))
+    store(clock.now - timedelta(minutes=30), value=700.0)  # an old window, first stored (and read) now
+    runner.run_once(clock.advance(10))
+    [alert] = list_alerts(engine, AlertFilter(), clock.now)
+    assert "900 ms" in alert.annotations["summary"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from alerts.config import parse_alerts_section, parse_duration
 from alerts.dispatcher import utcnow
 from alerts.model import FIRING, PENDING, RESOLVED, Alert, Matcher
+from alerts.probe import describe_probe, probe, probe_to_json
+from alerts.sinks import build_sinks
 from alerts.store import (
     AlertFilter,
     acknowledge,
@@ -27,8 +30,9 @@ from alerts.store import (
     list_silences,
     silence_to_json,
 )
-from collector.core.cli_args import add_db_flags
+from collector.core.cli_args import EXIT_FAILED, EXIT_OK, add_config_flags, add_db_flags, config_of, emit
 from collector.core.config import Config
+from collector.core.errors import UsageError
 from collector.core.storage.engine import create_engine_for
 
 Handler = Callable[[argparse.Namespace, Config], int]
@@ -126,21 +130,100 @@ def add_commands(commands: Any) -> None:
     for parser in (listing, show, ack, silence, unsilence):
         add_db_flags(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    test = sub.add_parser(
+        "test",
+        help="send a test notification through a receiver and report its answer",
+        description="Send one test notification (alertname InferwatchTestNotification, severity info) through "
+        "RECEIVER's real sink, as configured under [alerts.receivers], and report the answer: HTTP status, "
+        "latency, and on failure the error and what to check. Exit 0 when the receiver took it, 1 when it "
+        "refused it or could not be reached, 2 when no receiver has that name. Needs no database.",
+    )
+    test.add_argument("receiver", metavar="RECEIVER", help="a receiver name from [alerts.receivers]")
+    add_config_flags(test, keys=())
+    test.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    # Its own top-level handler: it reads the configuration but not the database, which it must not require.
+    test.set_defaults(handler=cmd_test)
 
 
 def _emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
     print(json.dumps(document, indent=2, default=str) if args.json else text)
 
 
+def _inhibited(alert: Alert) -> str:
+    """`` INHIBITED by 1a2b... ModelDataDrift (critical)``: what mutes the alert, so nobody has to look it up."""
+    if not alert.inhibited_by:
+        return ""
+    named = [f"{i.fingerprint} {i.alertname} ({i.severity})" for i in alert.inhibitors] or list(alert.inhibited_by)
+    return " INHIBITED by " + ", ".join(named)
+
+
 def _line(alert: Alert) -> str:
     labels = alert.labels
-    marks = ((alert.acknowledgement, " ACKED"), (alert.silenced_by, " SILENCED"), (alert.inhibited_by, " INHIBITED"))
-    flags = "".join(text for present, text in marks if present)
+    marks = ((alert.acknowledgement, " ACKED"), (alert.silenced_by, " SILENCED"))
+    flags = "".join(text for present, text in marks if present) + _inhibited(alert)
     return (
         f"{alert.fingerprint} {alert.state.upper():<8} {labels.get('severity', ''):<8} "
         f"{labels.get('alertname', '')} {labels.get('model', '')}:{labels.get('version') or '-'}"
         f" {labels.get('subject', '')}{flags}: {alert.annotations.get('summary', '')}"
     )
+
+
+_COLUMNS = ("FINGERPRINT", "STATE", "SEVERITY", "ALERTNAME", "MODEL", "VERSION", "SUBJECT")
+
+
+def _with_inhibitors(alerts: list[Alert]) -> list[Alert]:
+    """The same alerts, each inhibited one right after the alert that inhibits it when that one is listed."""
+    listed = {alert.fingerprint for alert in alerts}
+    under: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        parent = next((key for key in alert.inhibited_by if key in listed and key != alert.fingerprint), None)
+        if parent is not None:
+            under.setdefault(parent, []).append(alert)
+    ordered: list[Alert] = []
+    placed: set[str] = set()
+
+    def place(alert: Alert) -> None:
+        if alert.fingerprint in placed:
+            return
+        placed.add(alert.fingerprint)
+        ordered.append(alert)
+        for muted in under.get(alert.fingerprint, []):
+            place(muted)
+
+    for alert in alerts:
+        parent = next((key for key in alert.inhibited_by if key in listed and key != alert.fingerprint), None)
+        if parent is None:
+            place(alert)
+    for alert in alerts:  # inhibitors that inhibit each other: kept, in their own order
+        place(alert)
+    return ordered
+
+
+def _table(alerts: list[Alert]) -> str:
+    """One aligned row per alert, each column as wide as its widest value: a version is never cut, since two
+    versions that share a prefix (``2026-11-30-a``, ``2026-11-30-b``) must stay apart. Inhibited alerts follow
+    the alert that inhibits them."""
+    alerts = _with_inhibitors(alerts)
+    rows = [
+        (
+            a.fingerprint,
+            a.state.upper(),
+            a.labels.get("severity", ""),
+            a.labels.get("alertname", ""),
+            a.labels.get("model", ""),
+            a.labels.get("version") or "-",
+            a.labels.get("subject") or "-",
+        )
+        for a in alerts
+    ]
+    widths = [max(len(row[n]) for row in [_COLUMNS, *rows]) for n in range(len(_COLUMNS))]
+    lines = ["  ".join(f"{cell:<{width}}" for cell, width in zip(_COLUMNS, widths, strict=True)) + "  SUMMARY"]
+    for alert, row in zip(alerts, rows, strict=True):
+        marks = ((alert.acknowledgement, "ACKED "), (alert.silenced_by, "SILENCED "))
+        flags = "".join(text for present, text in marks if present) + _inhibited(alert).lstrip()
+        cells = "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True))
+        lines.append(f"{cells}  {alert.annotations.get('summary', '')}" + (f"  [{flags.strip()}]" if flags else ""))
+    return "\n".join(lines)
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
@@ -154,7 +237,7 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
         found = list_alerts(engine, AlertFilter(dict(args.label), states, True, args.limit), utcnow(), rules)
     finally:
         engine.dispose()
-    _emit(args, {"alerts": [alert_to_json(a) for a in found]}, "\n".join(map(_line, found)) or "no alerts")
+    _emit(args, {"alerts": [alert_to_json(a) for a in found]}, _table(found) if found else "no alerts")
     return 0
 
 
@@ -229,3 +312,24 @@ def cmd_unsilence(args: argparse.Namespace, config: Config) -> int:
         engine.dispose()
     _emit(args, silence_to_json(silence, now), f"silence {silence.id} expired")
     return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Send a test notification through one receiver; 0 when it was taken, 1 when not, 2 for an unknown name."""
+    config = config_of(args)
+    source = str(config.config_file) if config.config_file else "no configuration file"
+    print(f"inferwatch: {source}", file=sys.stderr)
+    alerting = parse_alerts_section(config.feature_sections.get("alerts", {}))
+    if args.receiver not in alerting.receivers:
+        known = ", ".join(sorted(alerting.receivers)) or "none"
+        raise UsageError(f"no receiver {args.receiver!r} in [alerts.receivers] of {source} (configured: {known})")
+    sink = build_sinks(alerting)[args.receiver]
+    result = probe(
+        sink,
+        alerting.receivers[args.receiver].type,
+        utcnow(),
+        external_url=alerting.external_url,
+        timeout_s=alerting.send_timeout_s,
+    )
+    emit(args, probe_to_json(result), describe_probe(result))
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from alerts.model import Matcher
+from alerts.model import DETECTOR_FAMILY, Matcher
 from collector.core.errors import ConfigError
 
 T = TypeVar("T")
@@ -70,18 +70,24 @@ class Receiver:
 
 @dataclass(frozen=True)
 class InhibitRule:
-    """While a source alert fires, targets with the same ``equal`` labels are muted."""
+    """While a source alert fires, targets with the same ``equal`` labels are muted.
+
+    Matchers and ``equal`` may also name ``detector_family`` (``alerts.model.DETECTOR_FAMILY``), which every
+    alert has for inhibition: its detector up to the first dot (``drift.data`` -> ``drift``).
+    """
 
     source_matchers: tuple[Matcher, ...]
     target_matchers: tuple[Matcher, ...]
     equal: tuple[str, ...]
 
 
+# A critical alert mutes the warnings that share its cause: the same model and the same detector family. A
+# burning SLO says nothing about a cost anomaly or a new drift, so those are still notified.
 DEFAULT_INHIBIT_RULES: Final = (
     InhibitRule(
         (Matcher("severity", "critical"),),
         (Matcher("severity", "warning"),),
-        ("model",),
+        ("model", DETECTOR_FAMILY),
     ),
 )
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import AlertsConfig
 from alerts.grouping import plan_notifications
-from alerts.lifecycle import LifecycleOptions, follow_findings
+from alerts.lifecycle import DEFAULT_VERDICT_INTERVAL_S, LifecycleOptions, follow_findings
 from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, release, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
 from collector.core.periodic import PeriodicPass
@@ -74,7 +74,10 @@ class DispatcherObserver(Protocol):
 
 
 class AlertDispatcher:
-    """Runs passes every ``evaluation_interval``, off the event loop; an async context manager."""
+    """Runs passes every ``evaluation_interval``, off the event loop; an async context manager.
+
+    ``verdict_interval_s`` is the detector scheduler's interval: a finding stands until the next is due.
+    """
 
     def __init__(
         self,
@@ -86,6 +89,7 @@ class AlertDispatcher:
         rng: random.Random | None = None,
         replica_id: str | None = None,
         observer: DispatcherObserver | None = None,
+        verdict_interval_s: float = DEFAULT_VERDICT_INTERVAL_S,
     ) -> None:
         self._engine = engine
         self._observer = observer
@@ -99,6 +103,8 @@ class AlertDispatcher:
             keep_firing_for_s=config.keep_firing_for_s,
             external_url=config.external_url,
             runbook_url=config.runbook_url,
+            verdict_interval_s=verdict_interval_s,
+            evaluation_interval_s=config.evaluation_interval_s,
         )
         self._policy = RetryPolicy(
             initial_s=config.retry_initial_s,

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from collector.core.domain import Finding
@@ -25,6 +25,15 @@ ALERTNAMES: Final = {
     "drift.estimated_accuracy": "ModelEstimatedAccuracyDrop",
     "cost": "ModelCostAnomaly",
 }
+
+
+# A label every alert has for inhibition only (not stored, not sent): its detector up to the first dot.
+DETECTOR_FAMILY: Final = "detector_family"
+
+
+def detector_family(detector: str) -> str:
+    """``drift.data`` -> ``drift``, ``slo.burn`` -> ``slo``, ``latency`` -> ``latency``."""
+    return detector.split(".", 1)[0]
 
 
 def alertname_for(detector: str) -> str:
@@ -65,16 +74,38 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
-def finding_annotations(finding: Finding, *, evidence_url: str, runbook_url: str) -> dict[str, str]:
-    """What on-call reads: summary, value, baseline, runbook and the link to the finding."""
+# Said when a detector records nothing to compare with, so the annotation is never blank.
+NO_BASELINE: Final = "none recorded by the detector"
+
+
+def window_text(start: datetime, end: datetime) -> str:
+    """``2026-11-30 11:59:00 to 12:00:00 UTC``: the time range a finding judged."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    until = f"{end:%H:%M:%S}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M:%S}"
+    return f"{start:%Y-%m-%d %H:%M:%S} to {until} UTC"
+
+
+def _baseline(finding: Finding) -> str:
+    """What the value was compared with: the detector's words when it gives them, else its numbers."""
+    described = finding.details.get("baseline")
+    if isinstance(described, str) and described.strip():
+        return described
     baseline = _number(finding.expected)
     if finding.band_low is not None and finding.band_high is not None:
         band = f"{_number(finding.band_low)}..{_number(finding.band_high)}"
         baseline = f"{baseline} (band {band})" if baseline else band
+    return baseline or NO_BASELINE
+
+
+def finding_annotations(finding: Finding, *, evidence_url: str, runbook_url: str) -> dict[str, str]:
+    """What on-call reads: summary, value, baseline, the window judged, runbook and the link to the finding."""
     annotations = {
         "summary": finding.summary,
         "value": _number(finding.value),
-        "baseline": baseline,
+        "baseline": _baseline(finding),
+        "window": window_text(finding.window_start, finding.window_end),
+        "window_start": finding.window_start.astimezone(UTC).isoformat(),
+        "window_end": finding.window_end.astimezone(UTC).isoformat(),
         "evidence_url": evidence_url,
     }
     if runbook_url:
@@ -165,6 +196,16 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Inhibitor:
+    """A firing alert that mutes another one, as shown next to the muted alert."""
+
+    fingerprint: str
+    alertname: str
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class Alert:
     """An alert and where it is in its lifecycle; ``silenced_by`` and ``inhibited_by`` are as of reading."""
 
@@ -179,6 +220,8 @@ class Alert:
     acknowledgement: Acknowledgement | None = None
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()
+    # The alerts behind ``inhibited_by``, in the same order, so a reader sees what mutes this one.
+    inhibitors: tuple[Inhibitor, ...] = ()
     deliveries: tuple[Delivery, ...] = field(default=())
 
     @property

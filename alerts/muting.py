@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import InhibitRule
-from alerts.model import Matcher, Silence, matches_all
+from alerts.model import DETECTOR_FAMILY, Matcher, Silence, detector_family, matches_all
 from collector.core.storage.alert_tables import SilenceRow
 
 
@@ -46,6 +46,11 @@ class FiringAlert:
     labels: Mapping[str, str]
 
 
+def inhibition_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels inhibit rules see: the alert's own, plus its ``detector_family`` (unless it has one)."""
+    return {DETECTOR_FAMILY: detector_family(labels.get("detector", "")), **labels}
+
+
 def inhibited_by(target: FiringAlert, firing: Sequence[FiringAlert], rules: Sequence[InhibitRule]) -> tuple[str, ...]:
     """Fingerprints of firing alerts that mute ``target`` under some rule.
 
@@ -53,14 +58,16 @@ def inhibited_by(target: FiringAlert, firing: Sequence[FiringAlert], rules: Sequ
     that is itself silenced still inhibits.
     """
     sources: list[str] = []
+    target_labels = inhibition_labels(target.labels)
     for rule in rules:
-        if not matches_all(rule.target_matchers, target.labels):
+        if not matches_all(rule.target_matchers, target_labels):
             continue
         for source in firing:
             if source.fingerprint == target.fingerprint or source.fingerprint in sources:
                 continue
-            if not matches_all(rule.source_matchers, source.labels):
+            source_labels = inhibition_labels(source.labels)
+            if not matches_all(rule.source_matchers, source_labels):
                 continue
-            if all(source.labels.get(name, "") == target.labels.get(name, "") for name in rule.equal):
+            if all(source_labels.get(name, "") == target_labels.get(name, "") for name in rule.equal):
                 sources.append(source.fingerprint)
     return tuple(sources)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.config import DEFAULT_INHIBIT_RULES, InhibitRule
-from alerts.model import FIRING, Acknowledgement, Alert, Delivery, Matcher, Silence
+from alerts.model import FIRING, Acknowledgement, Alert, Delivery, Inhibitor, Matcher, Silence
 from alerts.muting import FiringAlert, active_silences, inhibited_by, silence_from_row, silenced_by
 from collector.core.errors import InferwatchError
 from collector.core.storage.alert_tables import AlertDeliveryRow, AlertRow, SilenceRow
@@ -46,13 +46,23 @@ def _delivery(row: AlertDeliveryRow) -> Delivery:
     )
 
 
+def _inhibitor(row: AlertRow) -> Inhibitor:
+    return Inhibitor(
+        fingerprint=row.fingerprint,
+        alertname=row.labels.get("alertname", ""),
+        severity=row.labels.get("severity", ""),
+        summary=row.annotations.get("summary", ""),
+    )
+
+
 def _alerts(session: Session, rows: Sequence[AlertRow], now: datetime, rules: Sequence[InhibitRule]) -> list[Alert]:
     silences = active_silences(session, now)
-    firing_rows = session.scalars(select(AlertRow).where(AlertRow.state == FIRING))
-    firing = [FiringAlert(row.fingerprint, row.labels) for row in firing_rows]
+    firing_rows = {row.fingerprint: row for row in session.scalars(select(AlertRow).where(AlertRow.state == FIRING))}
+    firing = [FiringAlert(row.fingerprint, row.labels) for row in firing_rows.values()]
     alerts = []
     for row in rows:
         active = row.state == FIRING
+        muted_by = inhibited_by(FiringAlert(row.fingerprint, row.labels), firing, rules) if active else ()
         ack = (
             Acknowledgement(row.acked_by or "", row.acked_at, row.ack_comment or "")
             if row.acked_at is not None
@@ -70,7 +80,8 @@ def _alerts(session: Session, rows: Sequence[AlertRow], now: datetime, rules: Se
                 finding_id=row.last_finding_id,
                 acknowledgement=ack,
                 silenced_by=silenced_by(row.labels, silences) if active else (),
-                inhibited_by=inhibited_by(FiringAlert(row.fingerprint, row.labels), firing, rules) if active else (),
+                inhibited_by=muted_by,
+                inhibitors=tuple(_inhibitor(firing_rows[key]) for key in muted_by),
                 deliveries=tuple(_delivery(d) for d in sorted(row.deliveries, key=lambda d: d.id)),
             )
         )
@@ -188,6 +199,10 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "acknowledgement": {"by": ack.by, "at": _time(ack.at), "comment": ack.comment} if ack else None,
         "silenced_by": list(alert.silenced_by),
         "inhibited_by": list(alert.inhibited_by),
+        "inhibitors": [
+            {"fingerprint": i.fingerprint, "alertname": i.alertname, "severity": i.severity, "summary": i.summary}
+            for i in alert.inhibitors
+        ],
         "deliveries": [
             {
                 "sink": d.sink,

@@ -192,11 +192,15 @@ def format_cost_report(lines: Sequence[CostLine]) -> str:
     def money(value: float | None) -> str:
         return "-" if value is None else f"${value:,.4f}"
 
+    # Names in full, however long: two versions that share a prefix must stay apart.
+    model_w = max(24, *(len(line.model_name) for line in lines))
+    version_w = max(12, *(len(line.model_version or "-") for line in lines))
     header = (
-        f"{'model':<24} {'version':<12} {'basis':<9} {'requests':>10} {'total':>12} {'per 1k':>10} {'per hour':>10}"
+        f"{'model':<{model_w}} {'version':<{version_w}} {'basis':<9} {'requests':>10} {'total':>12} {'per 1k':>10} "
+        f"{'per hour':>10}"
     )
     rows = [
-        f"{line.model_name[:24]:<24} {(line.model_version or '-')[:12]:<12} {line.basis:<9} {line.requests:>10,} "
+        f"{line.model_name:<{model_w}} {line.model_version or '-':<{version_w}} {line.basis:<9} {line.requests:>10,} "
         f"{money(line.total_usd):>12} {money(line.usd_per_1k_predictions):>10} {money(line.usd_per_hour):>10}"
         for line in lines
     ]

@@ -283,21 +283,39 @@ def _named(contributor: Contributor) -> str:
     return f"{contributor.dimension} {contributor.value or '(none)'}"
 
 
+MONEY_DIGITS = 3
+
+
+def usd(amount: float) -> str:
+    """Dollars with the digits that carry information: cents from $1 up, else three significant digits.
+
+    A fixed four decimals printed a model that costs $0.00002 a minute as ``$0.0000 ... (+23%)``.
+    """
+    if amount == 0 or not math.isfinite(amount):
+        return f"${amount:,.2f}" if math.isfinite(amount) else f"${amount}"
+    sign = "-" if amount < 0 else ""
+    size = abs(amount)
+    if size >= 1:
+        return f"{sign}${size:,.2f}"
+    decimals = MONEY_DIGITS - 1 - math.floor(math.log10(size))
+    return f"{sign}${size:.{decimals}f}"
+
+
 def cost_finding(verdict: CostVerdict, options: CostAnomalyOptions) -> Finding:
     """A verdict as a finding: actual and expected spend, $ and % impact, and the top contributors."""
     percent = verdict.impact_percent
     impact = verdict.impact_usd
     shown_percent = f", {percent:+.0f}%" if percent is not None else ""
     summary = (
-        f"spend ${verdict.actual_usd:,.4f} over {options.window_s // 60} min, expected ${verdict.expected_usd:,.4f} "
-        f"(impact {'+' if impact >= 0 else '-'}${abs(impact):,.4f}{shown_percent})"
+        f"spend {usd(verdict.actual_usd)} over {options.window_s // 60} min, expected {usd(verdict.expected_usd)} "
+        f"(impact {'+' if impact >= 0 else '-'}{usd(abs(impact))}{shown_percent})"
     )
     # Contributors come sorted by impact, so the first that added spend is each dimension's main one.
     top = [
         next((c for c in verdict.contributors if c.dimension == dimension and c.impact_usd > 0), None)
         for dimension in ("version", "operation", "usage")
     ]
-    named = [f"{_named(found)} +${found.impact_usd:,.4f}" for found in top if found is not None]
+    named = [f"{_named(found)} +{usd(found.impact_usd)}" for found in top if found is not None]
     if verdict.firing and named:
         summary += "; from " + ", ".join(named)
     return Finding(
@@ -316,6 +334,9 @@ def cost_finding(verdict: CostVerdict, options: CostAnomalyOptions) -> Finding:
         band_high=verdict.expected_usd
         + max(options.min_impact_usd, verdict.expected_usd * options.min_impact_percent / 100),
         details={
+            # What the spend is compared with, in words: the alert's baseline.
+            "baseline": f"{usd(verdict.expected_usd)} expected from {verdict.baseline_windows} earlier windows"
+            + ("" if verdict.seasonality == "none" else f" at the same {verdict.seasonality.replace('_', ' ')}"),
             "impact_usd": verdict.impact_usd,
             "impact_percent": percent,
             "thresholds": {"min_impact_usd": options.min_impact_usd, "min_impact_percent": options.min_impact_percent},

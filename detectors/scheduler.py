@@ -123,7 +123,7 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
     """An SLO evaluation as a finding naming the window pair that fired and the budget left."""
     firing = status.firing
     worst = firing[0] if firing else max(status.verdicts, key=lambda v: v.long_burn / v.window.factor)
-    budget = f"{status.budget_remaining * 100:.1f}% of the 30-day error budget left"
+    budget = status.budget_summary()
     if firing:
         summary = (
             f"{status.slo.name} burning {worst.long_burn:.1f}x over {worst.window.long_s // 60} min and "
@@ -131,7 +131,7 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
             f"windows {worst.window.name}); {budget}"
         )
     else:
-        summary = f"{status.slo.name} within budget; {budget}"
+        summary = f"{status.slo.name}: no burn-rate window pair fires; {budget}"
     return Finding(
         detector=SLO_BURN,
         model_name=status.slo.model_name,
@@ -157,7 +157,12 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
                 for v in status.verdicts
             ],
             "fired_pair": worst.window.name if firing else None,
-            "budget_remaining": status.budget_remaining,
+            "baseline": f"threshold {worst.window.factor:g}x burn over {worst.window.name} (1x spends the 30-day "
+            f"budget exactly; target {status.slo.target * 100:g}%)",
+            # Only when the data covers the 30 days; the burn over the history there is, always.
+            "budget_remaining": status.budget_remaining if status.covers_period else None,
+            "budget_history_s": status.history_s,
+            "period_burn": status.period_burn,
             "period_bad": status.period_bad,
             "period_total": status.period_total,
         },

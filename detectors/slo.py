@@ -137,20 +137,60 @@ class BurnVerdict:
     firing: bool
 
 
+def _span(seconds: int) -> str:
+    """``45 min``, ``3.0 h``, ``6.5 d``: how much history a figure stands on."""
+    if seconds < HOUR:
+        return f"{seconds // MINUTE} min"
+    if seconds < 2 * DAY:
+        return f"{seconds / HOUR:.1f} h"
+    return f"{seconds / DAY:.1f} d"
+
+
 @dataclass(frozen=True)
 class SLOStatus:
-    """An SLO's burn over every window pair, and what is left of its budget over the period."""
+    """An SLO's burn over every window pair, and what is left of its budget over the period.
+
+    ``history_s`` is how much of the period the data covers, from the first interval with traffic to now;
+    ``period_burn`` the burn rate over that history. ``budget_remaining`` speaks for the whole period only
+    when the history covers it: 3 hours at 8x say nothing about what is left of a 30-day budget.
+    """
 
     slo: SLO
     verdicts: tuple[BurnVerdict, ...]
     budget_remaining: float
     period_bad: int
     period_total: int
+    history_s: int = 0
+    period_burn: float = 0.0
 
     @property
     def firing(self) -> tuple[BurnVerdict, ...]:
         """The pairs that fire, most urgent first."""
         return tuple(verdict for verdict in self.verdicts if verdict.firing)
+
+    @property
+    def covers_period(self) -> bool:
+        """Whether the data reaches back over the whole period, so the budget left can be stated."""
+        return self.history_s >= PERIOD_S
+
+    def budget_summary(self) -> str:
+        """The budget as the data can speak for it: what is left when the history covers the 30 days, else the
+        burn over the history there is, and how long the budget would last at that burn."""
+        if self.period_total == 0:
+            return "no traffic in the last 30 days: the error budget is untouched"
+        if self.covers_period:
+            return (
+                f"{self.budget_remaining * 100:.1f}% of the 30-day error budget left "
+                f"(burn {self.period_burn:.2f}x over 30 d)"
+            )
+        if self.period_burn > 1.0:
+            lasts = f"at this burn a 30-day budget is spent in {PERIOD_S / self.period_burn / DAY:.1f} d"
+        else:
+            lasts = "at this burn the budget lasts the 30 days"
+        return (
+            f"burn {self.period_burn:.2f}x over the {_span(self.history_s)} of data so far ({lasts}; the 30-day "
+            "budget left is stated once the data covers 30 days)"
+        )
 
 
 def _bad_per_rollup(slo: SLO, rollups: Sequence[Rollup]) -> list[int]:
@@ -180,5 +220,16 @@ def evaluate_slo(slo: SLO, rollups: Sequence[Rollup], now_s: int) -> SLOStatus:
             BurnVerdict(window, long_burn, short_burn, long_burn > window.factor and short_burn > window.factor)
         )
     period_bad, period_total = within(PERIOD_S)
-    remaining = 1.0 - burn_rate(period_bad, period_total, slo.target) if period_total else 1.0
-    return SLOStatus(slo, tuple(verdicts), remaining if math.isfinite(remaining) else 0.0, period_bad, period_total)
+    period_burn = burn_rate(period_bad, period_total, slo.target)
+    remaining = 1.0 - period_burn if period_total else 1.0
+    served = starts[(totals > 0) & (starts >= now_s - PERIOD_S) & (starts < now_s)]
+    history_s = int(now_s - served.min()) if served.size else 0
+    return SLOStatus(
+        slo,
+        tuple(verdicts),
+        remaining if math.isfinite(remaining) else 0.0,
+        period_bad,
+        period_total,
+        history_s=history_s,
+        period_burn=period_burn,
+    )

@@ -64,15 +64,17 @@ class AlertmanagerSink:
         """Posts to every peer; succeeds only when all took it (a retry re-posts, which Alertmanager dedups)."""
         assert self.resend_interval_s is not None
         body = alertmanager_alerts(notification, self.resend_interval_s)
-        failures = []
-        for url in self.urls:
-            result = post_json(f"{url}/api/v2/alerts", body, timeout_s=self._timeout_s)
-            if not result.ok:
-                failures.append(result)
+        results = [post_json(f"{url}/api/v2/alerts", body, timeout_s=self._timeout_s) for url in self.urls]
+        failures = [result for result in results if not result.ok]
         if not failures:
-            return SendResult(True, detail=f"posted {len(body)} alert(s) to {len(self.urls)} Alertmanager(s)")
+            return SendResult(
+                True,
+                detail=f"posted {len(body)} alert(s) to {len(self.urls)} Alertmanager(s), {results[0].detail}",
+                status_code=results[0].status_code,
+            )
         return SendResult(
             False,
             retryable=any(failure.retryable for failure in failures),
             detail="; ".join(failure.detail for failure in failures),
+            status_code=failures[0].status_code,
         )

@@ -75,6 +75,8 @@ class SendResult:
     ok: bool
     retryable: bool = True
     detail: str = ""
+    # The receiver's HTTP status when it answered (None when it could not be reached, or is not HTTP).
+    status_code: int | None = None
 
 
 class AlertSink(Protocol):
@@ -105,11 +107,12 @@ def post_json(url: str, body: Any, *, timeout_s: float, headers: Mapping[str, st
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             response.read()
-            return SendResult(True, detail=f"HTTP {response.status}")
+            return SendResult(True, detail=f"HTTP {response.status}", status_code=response.status)
     except urllib.error.HTTPError as error:
         text = error.read(512).decode(errors="replace").strip()
         retryable = error.code in {408, 429} or error.code >= 500
-        return SendResult(False, retryable=retryable, detail=f"HTTP {error.code} from {url}: {text}".strip())
+        detail = f"HTTP {error.code} from {url}: {text}".strip()
+        return SendResult(False, retryable=retryable, detail=detail, status_code=error.code)
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         return SendResult(False, retryable=True, detail=f"cannot reach {url}: {reason}")

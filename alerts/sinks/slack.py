@@ -38,6 +38,8 @@ def alert_text(alert: NotifiedAlert) -> str:
     value, baseline = alert.annotations.get("value"), alert.annotations.get("baseline")
     if value:
         lines.append(f"value {_escape(value)}" + (f", baseline {_escape(baseline)}" if baseline else ""))
+    if alert.annotations.get("window"):
+        lines.append(f"window {_escape(alert.annotations['window'])}")
     links = [
         f"<{alert.annotations[key]}|{label}>"
         for key, label in (("evidence_url", "Evidence"), ("runbook_url", "Runbook"))

@@ -218,7 +218,13 @@ class Service:
                 alerting = replace(alerting, external_url=f"http://{host}:{self.http.port}")
             # Entered last, so it is left first: no pass runs on a closed engine or after the HTTP side is gone.
             self.alerts = await self._stack.enter_async_context(
-                AlertDispatcher(engine, alerting, sinks, observer=self.metrics)
+                AlertDispatcher(
+                    engine,
+                    alerting,
+                    sinks,
+                    observer=self.metrics,
+                    verdict_interval_s=config.detectors.detector_interval_s,
+                )
             )
             _log_what_it_watches(config, alerting, slos)
         except BaseException:

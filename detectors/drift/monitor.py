@@ -308,6 +308,8 @@ class DriftMonitor:
                 "enough_data": report.enough_data,
                 "rows": rows,
                 "holds_for_s": self.holds_for_s,
+                # What the window is compared with, for the alert's baseline.
+                "baseline": f"reference {info.name!r} ({info.row_count:,} rows)",
                 "report": report.to_dict(),
             },
         )

@@ -1,12 +1,20 @@
-"""Fixtures for the alert tests: a controllable clock, migrated databases, findings, real HTTP receivers."""
+"""Fixtures for the alert tests: a controllable clock, migrated databases, findings, real HTTP receivers, and a
+real Prometheus Alertmanager (installed by tests/peers/install_alertmanager.sh, one shared per session)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +159,93 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+INSTALL = Path(__file__).resolve().parents[1] / "peers" / "install_alertmanager.sh"
+WAIT_S = 60.0
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    """Poll until ``condition`` is truthy; Alertmanager works on its own timers, so tests wait, not assert, on time."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {WAIT_S:g} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def alertmanager_binary() -> str:
+    """The prometheus-alertmanager binary, installed by tests/peers/install_alertmanager.sh if missing."""
+    result = subprocess.run([str(INSTALL)], capture_output=True, text=True, timeout=600, check=False)
+    binary = shutil.which("prometheus-alertmanager")
+    if result.returncode != 0 or binary is None:
+        reason = f"cannot install prometheus-alertmanager: {result.stderr.strip() or result.stdout.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required under CI)", pytrace=False)
+        pytest.skip(reason)
+    return binary
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_alertmanager(binary: str, config: Path, data: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start Alertmanager on a free port and wait until it is ready; a lost race for the port is retried.
+
+    The port is free when probed, but another process can bind it before Alertmanager does; it then exits
+    with "address already in use", and a new port is tried.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.path={data}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+
+        def ready(process: subprocess.Popen[bytes] = process, url: str = url) -> bool | str:
+            if process.poll() is not None:
+                return "exited"
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        if wait_for(ready, "alertmanager to be ready") is True:
+            return process, url
+        if "address already in use" not in log_path.read_text():
+            break
+    pytest.fail(f"alertmanager exited: {log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def shared_alertmanager(alertmanager_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Alertmanager for the whole session, for tests that only post to it and read its API; yields its URL.
+
+    It notifies nobody (its one receiver has no integrations), so tests never see each other's notifications.
+    """
+    folder = tmp_path_factory.mktemp("shared-alertmanager")
+    config = {"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]}
+    (folder / "am.yml").write_text(json.dumps(config))  # JSON is YAML
+    process, url = start_alertmanager(alertmanager_binary, folder / "am.yml", folder / "data", folder / "am.log")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

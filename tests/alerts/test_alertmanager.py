@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,80 +13,8 @@ from sqlalchemy.engine import Engine
 
 from alerts.dispatcher import AlertDispatcher
 from alerts.sinks.alertmanager import AlertmanagerSink
-from tests.alerts.conftest import Clock, Receiver, Store
+from tests.alerts.conftest import Clock, Receiver, Store, start_alertmanager, wait_for
 from tests.alerts.helpers import alerts_config
-
-INSTALL = Path(__file__).resolve().parents[1] / "peers" / "install_alertmanager.sh"
-WAIT_S = 60.0
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    """Poll until ``condition`` is truthy; Alertmanager works on its own timers, so tests wait, not assert, on time."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {WAIT_S:g} s waiting for {what}")
-
-
-@pytest.fixture(scope="session")
-def alertmanager_binary() -> str:
-    """The prometheus-alertmanager binary, installed by tests/peers/install_alertmanager.sh if missing."""
-    result = subprocess.run([str(INSTALL)], capture_output=True, text=True, timeout=600, check=False)
-    binary = shutil.which("prometheus-alertmanager")
-    if result.returncode != 0 or binary is None:
-        reason = f"cannot install prometheus-alertmanager: {result.stderr.strip() or result.stdout.strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (required under CI)", pytrace=False)
-        pytest.skip(reason)
-    return binary
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_alertmanager(binary: str, config: Path, data: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start Alertmanager on a free port and wait until it is ready; a lost race for the port is retried.
-
-    The port is free when probed, but another process can bind it before Alertmanager does; it then exits
-    with "address already in use", and a new port is tried.
-    """
-    for _attempt in range(3):
-        port = free_port()
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.path={data}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--cluster.listen-address=",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-
-        def ready(process: subprocess.Popen[bytes] = process, url: str = url) -> bool | str:
-            if process.poll() is not None:
-                return "exited"
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                    return bool(response.status == 200)
-            except OSError:
-                return False
-
-        if wait_for(ready, "alertmanager to be ready") is True:
-            return process, url
-        if "address already in use" not in log_path.read_text():
-            break
-    pytest.fail(f"alertmanager exited: {log_path.read_text()}")
 
 
 @pytest.fixture
@@ -109,7 +31,7 @@ def alertmanager(alertmanager_binary: str, receiver: Receiver, tmp_path: Path) -
         "receivers": [{"name": "hook", "webhook_configs": [{"url": f"{receiver.url}/alert", "send_resolved": True}]}],
     }
     (tmp_path / "am.yml").write_text(json.dumps(config))  # JSON is YAML
-    process, url = _start_alertmanager(alertmanager_binary, tmp_path / "am.yml", tmp_path / "data", tmp_path / "am.log")
+    process, url = start_alertmanager(alertmanager_binary, tmp_path / "am.yml", tmp_path / "data", tmp_path / "am.log")
     try:
         yield url
     finally:
@@ -123,7 +45,7 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
     """inferwatch posts to /api/v2/alerts; Alertmanager groups by alertname and model and notifies, then resolves."""
     # Alertmanager judges endsAt against its own clock, so this test's clock starts at the real time, less a
     # margin that keeps the times it sends in the past: a resolution is only a resolution once endsAt passed.
-    clock = Clock(datetime.now(tz=UTC).replace(microsecond=0) - timedelta(seconds=30))
+    clock = Clock(datetime.now(tz=UTC).replace(microsecond=0) - timedelta(seconds=120))
     config = alerts_config(
         for_="0s",
         keep_firing_for="1s",
@@ -160,7 +82,8 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
     assert alert["generatorURL"] == alert["annotations"]["evidence_url"]
     assert groups["churn"]["alerts"][0]["labels"]["detector"] == "latency"
 
-    runner.run_once(clock.advance(2))  # quiet for longer than keep_firing_for: resolved, endsAt set
+    # Quiet for longer than keep_firing_for after the next verdict was due (60 s + 10 s): resolved, endsAt set.
+    runner.run_once(clock.advance(72))
     resolved = wait_for(
         lambda: [b for b in receiver.received() if b["status"] == "resolved" and b["groupLabels"]["model"] == "fraud"],
         "the resolved notification",

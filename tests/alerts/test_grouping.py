@@ -104,11 +104,11 @@ def test_unsilence_restores_at_once(engine: Engine, clock: Clock, store: Store) 
 
 
 def test_critical_alert_inhibits_warnings_of_the_same_model(engine: Engine, clock: Clock, store: Store) -> None:
-    """A critical alert for a model mutes that model's warnings, not other models' warnings."""
+    """A critical alert for a model mutes that model's warnings of its detector family, not other models'."""
     runner, sink = dispatcher(engine, clock, for_="0s", group_wait="0s", group_by=["..."])
-    store(clock.now, model="fraud", severity="warning")
+    store(clock.now, model="fraud", severity="warning", detector="slo.burn", subject="latency<300ms@99%")
     store(clock.now, model="fraud", severity="critical", detector="slo.burn", subject="availability@99.9%")
-    store(clock.now, model="churn", severity="warning")
+    store(clock.now, model="churn", severity="warning", detector="slo.burn", subject="availability@99.9%")
     runner.run_once()
     notified = sorted((a.labels["model"], a.labels["severity"]) for a in sink.alerts)
     assert notified == [("churn", "warning"), ("fraud", "critical")]

@@ -27,7 +27,8 @@ def states(engine: Engine) -> dict[str, str]:
 def test_pending_then_firing_after_for_then_resolved_after_hysteresis(
     engine: Engine, clock: Clock, store: Store
 ) -> None:
-    """A condition fires after `for`, is notified once, and resolves only after keep_firing_for of quiet."""
+    """A condition fires after `for`, is notified once, and resolves only after keep_firing_for of quiet, counted
+    from when the next verdict was due."""
     runner, sink = dispatcher(engine, clock, group_wait="0s")
     store(clock.now)
     runner.run_once()
@@ -39,7 +40,9 @@ def test_pending_then_firing_after_for_then_resolved_after_hysteresis(
     assert states(engine) == {"ModelLatencyAnomaly/predict": "firing"}
     assert [a.status for a in sink.alerts] == ["firing"]
     store(clock.advance(60), firing=False)
-    runner.run_once(clock.advance(239))  # 4 min 59 s after the last firing finding
+    # Quiet time counts from when the verdict after the last firing one was due: 60 s (the detector interval)
+    # plus 10 s (the dispatcher's) after that one was read. This is 4 min 59 s past it.
+    runner.run_once(clock.advance(239 + 70))
     assert states(engine)["ModelLatencyAnomaly/predict"] == "firing"
     runner.run_once(clock.advance(1))
     assert states(engine)["ModelLatencyAnomaly/predict"] == "resolved"

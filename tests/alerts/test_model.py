@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.model import Matcher, alertname_for, finding_annotations, finding_labels, fingerprint
+from alerts.model import NO_BASELINE, Matcher, alertname_for, finding_annotations, finding_labels, fingerprint
 from tests.alerts.conftest import T0, finding
 
 
@@ -36,9 +37,25 @@ def test_annotations_say_value_baseline_runbook_and_evidence() -> None:
         "summary": "p99 latency of predict is 850 ms, expected 200 ms",
         "value": "850",
         "baseline": "200 (band 150..260)",
+        "window": "2026-11-30 11:59:00 to 12:00:00 UTC",
+        "window_start": "2026-11-30T11:59:00+00:00",
+        "window_end": "2026-11-30T12:00:00+00:00",
         "evidence_url": "http://iw/api/v1/findings/9",
         "runbook_url": "https://rb/ModelLatencyAnomaly",
     }
+
+
+def test_a_finding_without_numbers_still_has_a_baseline() -> None:
+    """The detector's words when it gives them (drift: its reference), else a statement that it recorded none."""
+    bare = replace(finding(T0), expected=None, band_low=None, band_high=None)
+    assert finding_annotations(bare, evidence_url="", runbook_url="")["baseline"] == NO_BASELINE
+    described = replace(bare, details={"baseline": "reference 'launch' (2,000 rows)"})
+    assert (
+        finding_annotations(described, evidence_url="", runbook_url="")["baseline"] == "reference 'launch' (2,000 rows)"
+    )
+    overnight = replace(bare, window_start=T0 - timedelta(hours=13), window_end=T0 - timedelta(hours=11))
+    window = finding_annotations(overnight, evidence_url="", runbook_url="")["window"]
+    assert window == "2026-11-29 23:00:00 to 2026-11-30 01:00:00 UTC"
 
 
 def test_fingerprint_ignores_label_order_and_changes_with_any_value() -> None:

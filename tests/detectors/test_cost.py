@@ -60,3 +60,12 @@ def test_unpriced_hardware_is_counted_not_priced() -> None:
     assert only_tpu.usd_per_1k_predictions is None
     assert "30 requests had no price" in format_cost_report([line])
     assert format_cost_report([]) == "no traffic in range"
+
+
+def test_the_cost_table_shows_model_and_version_in_full() -> None:
+    """Long names are not cut to the column: versions that share a 12-character prefix stay apart."""
+    versions = ["2026-11-30-canary-a", "2026-11-30-canary-b"]
+    rollups = [rollup("fraud-detector-europe-west-primary", version, 0, 50, busy_s=10) for version in versions]
+    table = format_cost_report(cost_report(rollups, PRICING)).splitlines()
+    assert sorted(row.split()[1] for row in table[1:]) == versions
+    assert all(row.split()[0] == "fraud-detector-europe-west-primary" for row in table[1:])

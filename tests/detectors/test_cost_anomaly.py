@@ -6,7 +6,13 @@ import pytest
 
 from collector.core.errors import ConfigError
 from collector.core.pricing import Pricing, TokenPrice
-from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding, parse_cost_anomaly_section
+from detectors.cost_anomaly import (
+    CostAnomalyDetector,
+    CostAnomalyOptions,
+    cost_finding,
+    parse_cost_anomaly_section,
+    usd,
+)
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey
 
@@ -46,8 +52,8 @@ def test_a_version_with_twice_the_tokens_fires_with_the_right_impact() -> None:
     assert finding.firing
     assert finding.detector == "cost"
     assert finding.details["impact_usd"] == pytest.approx(0.225)
-    assert "expected $0.2250 (impact +$0.2250, +100%)" in finding.summary
-    assert "from version 2 +$0.4500, operation chat +$0.2250, input tokens +$0.1250" in finding.summary
+    assert "expected $0.225 (impact +$0.225, +100%)" in finding.summary
+    assert "from version 2 +$0.450, operation chat +$0.225, input tokens +$0.125" in finding.summary
 
 
 @pytest.mark.parametrize(
@@ -121,3 +127,21 @@ def test_parse_cost_anomaly_section() -> None:
         parse_cost_anomaly_section({"anomaly": {"min_impact": 1}})
     with pytest.raises(ValueError, match="`min_history_windows` must be in"):
         CostAnomalyOptions(min_history_windows=0)
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (0.0000246, "$0.0000246"),
+        (0.00002, "$0.0000200"),
+        (0.0046, "$0.00460"),
+        (0.225, "$0.225"),
+        (1.874, "$1.87"),
+        (12345.678, "$12,345.68"),
+        (0.0, "$0.00"),
+        (-0.0000046, "-$0.00000460"),
+    ],
+)
+def test_money_keeps_its_significant_digits(amount: float, shown: str) -> None:
+    """Sub-dollar amounts keep three significant digits, so a cheap model's spend is never "$0.0000"."""
+    assert usd(amount) == shown

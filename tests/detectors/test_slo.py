@@ -8,6 +8,7 @@ import pytest
 from collector.core.errors import ConfigError
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey
+from detectors.scheduler import slo_finding
 from detectors.slo import BURN_WINDOWS, SLO, burn_rate, evaluate_slo, parse_slo_section
 
 NOW = 1_700_000_000 // 60 * 60
@@ -89,3 +90,29 @@ def test_parse_slo_section() -> None:
         parse_slo_section({"fraud": {"target": 0.9}})
     with pytest.raises(ConfigError, match=r"\[slo\.fraud\]: `target` must be in \(0, 1\), got 99.0"):
         parse_slo_section({"fraud": {"availability_target": 99}})
+
+
+def test_a_young_service_gets_its_burn_over_the_history_it_has_not_a_budget_percentage() -> None:
+    """3 hours at 0.8% errors against 99.9% is an 8x burn: the summary says so, over 3.0 h, and states no budget
+    percentage (the old text read "-700.0% of the 30-day error budget left")."""
+    status = evaluate_slo(SLO("fraud", "availability", 0.999), minutes(180, 1000, 8), NOW)
+    assert status.history_s == 3 * 3600
+    assert not status.covers_period
+    text = slo_finding(status, NOW - 60, NOW).summary
+    assert "burn 8.00x over the 3.0 h of data so far" in text
+    assert "spent in 3.8 d" in text
+    assert "%" not in text.split(";", 1)[1]
+    assert slo_finding(status, NOW - 60, NOW).details["budget_remaining"] is None
+
+
+def test_thirty_days_of_history_state_the_budget_left() -> None:
+    """With the whole period covered, the budget left is a percentage of it: burn 0.5 leaves half."""
+    status = evaluate_slo(SLO("fraud", "availability", 0.999), minutes(30 * 1440, 2000, 1), NOW)
+    assert status.covers_period
+    assert status.budget_summary() == "50.0% of the 30-day error budget left (burn 0.50x over 30 d)"
+
+
+def test_an_slo_without_traffic_says_its_budget_is_untouched() -> None:
+    """No requests in the period: nothing burned, and the text says why."""
+    status = evaluate_slo(SLO("fraud", "availability", 0.999), [], NOW)
+    assert status.budget_summary() == "no traffic in the last 30 days: the error budget is untouched"

@@ -93,7 +93,7 @@ def test_a_snapshot_with_twice_the_tokens_is_flagged_with_its_dollar_impact(
     assert finding.expected == pytest.approx(0.225)
     assert finding.details["impact_usd"] == pytest.approx(0.225)
     assert finding.details["impact_percent"] == pytest.approx(100.0)
-    assert "from version support-bot-v2 +$0.4500, operation chat +$0.2250, input tokens +$0.1250" in finding.summary
+    assert "from version support-bot-v2 +$0.450, operation chat +$0.225, input tokens +$0.125" in finding.summary
 
     with grpc.insecure_channel(service.grpc_target) as channel:
         stub = finding_service_pb2_grpc.FindingServiceStub(channel)  # type: ignore[no-untyped-call]

@@ -41,6 +41,7 @@ from collector.service.http_server import HttpServer
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
 from detectors.drift import reference_service
+from detectors.latency import LatencyOptions
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import SLO
@@ -167,6 +168,10 @@ class Service:
                     engine,
                     SchedulerOptions(
                         interval_s=config.detectors.detector_interval_s,
+                        latency=LatencyOptions(
+                            min_requests=config.detectors.latency_min_requests,
+                            max_pool_s=config.detectors.latency_max_pool_s,
+                        ),
                         slos=slos,
                         drift=drift,
                         pricing=pricing,

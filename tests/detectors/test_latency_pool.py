@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detectors.latency_pool import pool_points
 from detectors.latency_sketch import LatencySketch
@@ -60,3 +62,40 @@ def test_bad_arguments_are_named() -> None:
     """A pool shorter than one interval could never gather; the message names the argument."""
     with pytest.raises(ValueError, match="`max_pool_s` must be >= the interval"):
         pool([5], max_pool_s=30)
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=120),
+    st.integers(min_value=1, max_value=60),
+    st.integers(min_value=1, max_value=90),
+)
+def test_pooled_points_hold_the_minimum_and_never_overlap(
+    counts: list[int], min_requests: int, pool_minutes: int
+) -> None:
+    """Whatever the traffic: each point has min_requests, lies in the range, and points are disjoint in order."""
+    present = [(END - (len(counts) - i) * 60, count) for i, count in enumerate(counts) if count > 0]
+    starts = np.array([start for start, _ in present], dtype=np.int64)
+    requests = np.array([count for _, count in present], dtype=np.int64)
+    sketches = {
+        start: LatencySketch.from_durations_ms(np.full(count, 50.0)) for start, count in present if count < min_requests
+    }
+    points = pool_points(
+        starts,
+        requests,
+        np.full(len(present), 50.0),
+        sketches,
+        end_s=END,
+        interval_s=60,
+        min_requests=min_requests,
+        max_pool_s=pool_minutes * 60,
+        quantile=0.95,
+    )
+    previous_end = END - len(counts) * 60
+    for point in points:
+        end = point.end_s if point.end_s is not None else point.start_s + 60
+        assert point.requests >= min_requests
+        assert previous_end <= point.start_s < end <= END
+        assert end - point.start_s <= max(pool_minutes * 60, 60)
+        previous_end = end
+    busy = sum(count for _, count in present if count >= min_requests)
+    assert sum(p.requests for p in points if p.end_s is None) == busy

@@ -223,11 +223,11 @@ class LatencyAnomalyDetector:
         baselines = self.baselines(history, evaluated[0].start_s)
         return self.walk(baselines, evaluated, slo_threshold_ms=slo_threshold_ms)
 
-    def _warmup_baseline(self, logs_so_far: list[float]) -> Baseline | None:
+    def _warmup_baseline(self, history_logs: np.ndarray, seen_logs: list[float]) -> Baseline | None:
         """The robust bound from every point so far, with the wider warm-up floor; None with too few points."""
-        if len(logs_so_far) < self.options.warmup_min_points:
+        if history_logs.size + len(seen_logs) < self.options.warmup_min_points:
             return None
-        values = np.asarray(logs_so_far)
+        values = np.concatenate((history_logs, np.asarray(seen_logs, dtype=np.float64)))
         median = float(np.median(values))
         spread = MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
         return Baseline(median, max(spread, self.options.warmup_spread_floor), int(values.size), "warm-up")
@@ -245,7 +245,8 @@ class LatencyAnomalyDetector:
         """
         options = self.options
         settled_history = baselines.history_logs.size >= options.warmup_points
-        logs_so_far = baselines.history_logs.tolist()
+        # Log-latency of the evaluated points so far; with the history, what a warm-up bound is made of.
+        seen_logs: list[float] = []
         recent: list[tuple[int, bool]] = []
         calm = 0
         firing = False
@@ -261,8 +262,8 @@ class LatencyAnomalyDetector:
             baseline = baselines.by_slot.get(_slot(point.start_s, baselines.seasonality))
             warming_up = not settled_history or baseline is None or baseline.points < options.min_history_points
             if warming_up:
-                baseline = self._warmup_baseline(logs_so_far)
-            logs_so_far.append(log_value)
+                baseline = self._warmup_baseline(baselines.history_logs, seen_logs)
+            seen_logs.append(log_value)
             over_slo = warming_up and slo_threshold_ms is not None and point.value_ms > slo_threshold_ms
             if baseline is None and not over_slo:
                 continue  # still learning, and no threshold to hold it to

@@ -40,9 +40,10 @@ from collector.core.storage.migrate import upgrade
 from collector.core.storage.tables import SpanRollupRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions
+from detectors.latency_pass import latency_series
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import STORED_QUANTILES, Rollup, RollupKey
-from detectors.scheduler import DetectorScheduler, SchedulerOptions, latency_series
+from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import SLO, evaluate_slo
 
 END = 1_763_000_000 // 86400 * 86400  # midnight UTC: the pass evaluates the minute before it

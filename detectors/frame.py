@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from collector.core.storage.tables import SpanRollupRow
+from detectors.latency_sketch import LatencySketch
 from detectors.rollups import STORED_QUANTILES, RollupKey
 
 # A key travels as one string (four would cost four Python objects per row), split on the unit separator;
@@ -185,3 +186,34 @@ def latency_columns(frame: RollupFrame) -> tuple[list[LatencyColumns], set[tuple
             continue
         ready.append(LatencyColumns(series, frame.bucket[first:last], frame.requests[first:last], values))
     return ready, merge
+
+
+def quiet_sketches(
+    engine: Engine, start_s: int, end_s: int, interval_s: int, below: int
+) -> dict[tuple[str, str, str], dict[int, LatencySketch]]:
+    """Latency summaries of the intervals with fewer than ``below`` requests, per (model, version, operation)
+    and interval start, hardware classes merged: what pooling quiet intervals needs, and nothing more (a busy
+    series reads none, so the pass stays on stored quantiles)."""
+    query = (
+        select(
+            SpanRollupRow.model_name,
+            SpanRollupRow.model_version,
+            SpanRollupRow.operation,
+            SpanRollupRow.bucket_start_unix_s,
+            SpanRollupRow.latency_sketch,
+        )
+        .where(
+            SpanRollupRow.interval_s == interval_s,
+            SpanRollupRow.bucket_start_unix_s >= start_s,
+            SpanRollupRow.bucket_start_unix_s < end_s,
+            SpanRollupRow.requests < below,
+        )
+        .order_by(SpanRollupRow.bucket_start_unix_s)
+    )
+    by_series: dict[tuple[str, str, str], dict[int, LatencySketch]] = {}
+    with engine.connect() as connection:
+        for model, version, operation, bucket, raw in connection.execute(query):
+            sketches = by_series.setdefault((model, version, operation), {})
+            sketch = LatencySketch.from_bytes(raw)
+            sketches[bucket] = sketches[bucket].merge(sketch) if bucket in sketches else sketch
+    return by_series

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -30,16 +29,17 @@ from collector.core.pricing import Pricing
 from collector.core.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
 from detectors.drift.monitor import DriftMonitor, DriftOptions
-from detectors.frame import RollupFrame, latency_columns, load_frame
-from detectors.latency import LatencyAnomalyDetector, LatencyOptions, LatencyPoint, LatencyVerdict
-from detectors.latency_sketch import LatencySketch
+from detectors.frame import RollupFrame, load_frame
+from detectors.latency import LatencyAnomalyDetector, LatencyOptions
+from detectors.latency_pass import LATENCY, latency_findings
 from detectors.retention import RetentionOptions, prune
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
 from detectors.slo import BURN_WINDOWS, SLO, SLOStatus, evaluate_slo
 
 logger = logging.getLogger(__name__)
 
-LATENCY = "latency"
+__all__ = ["LATENCY", "SLO_BURN", "DetectorScheduler", "SchedulerOptions"]
+
 SLO_BURN = "slo.burn"
 
 
@@ -64,59 +64,6 @@ class SchedulerOptions:
 
 def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def latency_series(rollups: Sequence[Rollup], quantile: float) -> dict[tuple[str, str, str], list[LatencyPoint]]:
-    """Per (model, version, operation), one point per interval, merging hardware classes."""
-    merged: dict[tuple[str, str, str], dict[int, tuple[int, LatencySketch]]] = defaultdict(dict)
-    for rollup in rollups:
-        key = (rollup.key.model_name, rollup.key.model_version, rollup.key.operation)
-        requests, sketch = merged[key].get(rollup.bucket_start_unix_s, (0, LatencySketch()))
-        merged[key][rollup.bucket_start_unix_s] = (requests + rollup.requests, sketch.merge(rollup.latency))
-    return {
-        key: [
-            LatencyPoint(start, requests, sketch.quantile(quantile)) for start, (requests, sketch) in sorted(by.items())
-        ]
-        for key, by in merged.items()
-    }
-
-
-def latency_finding(key: tuple[str, str, str], verdict: LatencyVerdict, interval_s: int, quantile: float) -> Finding:
-    """A latency verdict as a finding, saying value, expected band, how many spreads off, and since when."""
-    model, version, operation = key
-    label = f"p{quantile * 100:g}"
-    since = f", since {_utc(verdict.since_s):%Y-%m-%d %H:%M} UTC" if verdict.firing and verdict.since_s else ""
-    shift = " (sustained level shift)" if verdict.level_shift and not verdict.anomalous else ""
-    summary = (
-        f"{label} latency of {operation or 'all operations'} is {verdict.value_ms:.0f} ms, expected "
-        f"{verdict.expected_ms:.0f} ms (band {verdict.band_low_ms:.0f}-{verdict.band_high_ms:.0f} ms), "
-        f"{verdict.z:+.1f} spreads{shift}{since}"
-    )
-    return Finding(
-        detector=LATENCY,
-        model_name=model,
-        model_version=version,
-        subject=operation,
-        severity="warning",
-        firing=verdict.firing,
-        window_start=_utc(verdict.start_s),
-        window_end=_utc(verdict.start_s + interval_s),
-        summary=summary,
-        value=verdict.value_ms,
-        expected=verdict.expected_ms,
-        band_low=verdict.band_low_ms,
-        band_high=verdict.band_high_ms,
-        details={
-            "quantile": quantile,
-            "z": verdict.z,
-            "cusum": verdict.cusum,
-            "level_shift": verdict.level_shift,
-            "requests": verdict.requests,
-            "seasonality": verdict.baseline.seasonality,
-            "baseline_points": verdict.baseline.points,
-        },
-        since=_utc(verdict.since_s) if verdict.since_s else None,
-    )
 
 
 def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Finding:
@@ -242,7 +189,7 @@ class DetectorScheduler:
             finally:
                 lap(stage)
 
-        findings = guarded("latency", lambda: self._latency_findings(frame, end - lookback, end, interval))
+        findings = guarded("latency", lambda: self._latency_findings(frame, end - lookback, end))
         findings += guarded("slo", lambda: self._slo_findings(end - lookback, end, interval))
         findings += guarded(
             "cost", lambda: [cost_finding(v, self.options.cost) for v in self._cost.evaluate_frame(frame, end)]
@@ -282,42 +229,22 @@ class DetectorScheduler:
             logger.exception("drift evaluation failed; the other detectors' findings are stored")
             return []
 
-    def _latency_findings(self, frame: RollupFrame, start: int, end: int, interval: int) -> list[Finding]:
-        quantile = self.options.latency.quantile
-        evaluated_from = end - self.options.state_intervals * interval
-        findings = []
-        ready, merge = latency_columns(frame)
-        for series in ready:
-            split = int(np.searchsorted(series.start_s, evaluated_from))
-            recent = [
-                LatencyPoint(int(start_s), int(requests), float(value))
-                for start_s, requests, value in zip(
-                    series.start_s[split:].tolist(),
-                    series.requests[split:].tolist(),
-                    series.value_ms[split:].tolist(),
-                    strict=True,
-                )
-            ]
-            if not recent:
-                continue
-            baselines = self._latency.baselines_of(
-                series.start_s[:split], series.requests[:split], series.value_ms[:split], recent[0].start_s
-            )
-            verdicts = self._latency.walk(baselines, recent)
-            if verdicts and verdicts[-1].start_s == end - interval:
-                findings.append(latency_finding(series.key, verdicts[-1], interval, quantile))
-        if merge:
-            # Series over several hardware classes (or without stored quantiles) merge their summaries.
-            models = {model for model, _, _ in merge}
-            rollups = load_rollups(self._engine, start, end, interval, model_names=models)
-            for key, points in latency_series(rollups, quantile).items():
-                if key not in merge:
-                    continue
-                history = [p for p in points if p.start_s < evaluated_from]
-                verdicts = self._latency.evaluate(history, [p for p in points if p.start_s >= evaluated_from])
-                if verdicts and verdicts[-1].start_s == end - interval:
-                    findings.append(latency_finding(key, verdicts[-1], interval, quantile))
-        return findings
+    def _latency_findings(self, frame: RollupFrame, start: int, end: int) -> list[Finding]:
+        # During warm-up a point over the model's latency SLO threshold is anomalous: the tightest one counts.
+        thresholds: dict[str, float] = {}
+        for slo in self.options.slos:
+            if slo.latency_threshold_ms is not None:
+                known = thresholds.get(slo.model_name, slo.latency_threshold_ms)
+                thresholds[slo.model_name] = min(known, slo.latency_threshold_ms)
+        return latency_findings(
+            self._engine,
+            self._latency,
+            frame,
+            start=start,
+            end=end,
+            evaluated_from=end - self.options.state_intervals * frame.interval_s,
+            slo_thresholds_ms=thresholds,
+        )
 
     def _worth_keeping(self, findings: Sequence[Finding]) -> list[Finding]:
         """Firing findings, plus quiet ones whose previous finding fired (the resolution)."""

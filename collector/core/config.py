@@ -87,9 +87,11 @@ class CollectorConfig:
 
 @dataclass(frozen=True)
 class DetectorsConfig:
-    """How often detectors run."""
+    """How often detectors run, and how much traffic a latency point needs."""
 
     detector_interval_s: float = 60.0
+    latency_min_requests: int = 20
+    latency_max_pool_s: int = 3600
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,12 @@ class ServiceMetrics:
             "may still arrive, or was never sent: check the client's ids).",
             registry=self.registry,
         )
+        self.text_in_numeric_features = Counter(
+            "inferwatch_ingest_text_in_numeric_features_total",
+            "Feature values stored as text although the model's drift reference holds the feature as numeric "
+            "(drift counts them as missing); each is a warning in the answer to the client.",
+            registry=self.registry,
+        )
         self.writer_restarts = Counter(
             "inferwatch_writer_restarts_total",
             "Times the database writer process died and was restarted; /readyz is 503 while it keeps dying.",

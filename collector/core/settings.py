@@ -53,6 +53,14 @@ def parse_positive_int(raw: str) -> int:
     return value
 
 
+def parse_pool_seconds(raw: str) -> int:
+    """Whole seconds of at least one rollup minute: a shorter pool could never gather two minutes."""
+    value = int(raw)
+    if value < 60:
+        raise ValueError("must be >= 60 (one rollup minute)")
+    return value
+
+
 def parse_positive_float(raw: str) -> float:
     """A strictly positive, finite number."""
     value = float(raw)
@@ -312,6 +320,21 @@ SETTINGS: tuple[Setting, ...] = (
         "detector_interval_s",
         parse_positive_float,
         "Seconds between detector passes (rollups, latency, SLO burn); each pass evaluates the last full minute.",
+        has_flag=False,
+    ),
+    Setting(
+        "detectors",
+        "latency_min_requests",
+        parse_positive_int,
+        "Requests a latency point needs; quieter consecutive minutes are pooled until they hold this many.",
+        has_flag=False,
+    ),
+    Setting(
+        "detectors",
+        "latency_max_pool_s",
+        parse_pool_seconds,
+        "Longest stretch of quiet minutes pooled into one latency point (seconds, at least 60); a stretch "
+        "with fewer requests says nothing.",
         has_flag=False,
     ),
     Setting("", "log_level", parse_log_level, "Log level: debug, info, warning or error."),

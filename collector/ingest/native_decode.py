@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from collector.core.domain import ItemRejection, OutcomeRecord, PredictionRecord
+from collector.core.feature_schema import NumericFeatures
 from collector.ingest.prediction_records import (
     MAX_FEATURE_NAME_CHARS,
     ClassScores,
     FeatureValue,
     InvalidItem,
+    ItemWarning,
     OutputValue,
     build_outcome,
     build_prediction,
@@ -19,6 +21,7 @@ from collector.ingest.prediction_records import (
     check_feature_count,
     encode_features,
     rejection,
+    text_in_numeric,
 )
 from inferwatch.v1 import common_pb2, prediction_service_pb2
 
@@ -36,10 +39,12 @@ _ITEM_BYTES = {
 
 @dataclass
 class DecodedPredictions:
-    """Records to store and the items rejected, with the count of non-finite feature values replaced."""
+    """Records to store, the items rejected, warnings on stored items, and the count of non-finite feature
+    values replaced."""
 
     records: list[PredictionRecord] = field(default_factory=list)
     rejections: list[ItemRejection] = field(default_factory=list)
+    warnings: list[ItemWarning] = field(default_factory=list)
     non_finite_values: int = 0
 
 
@@ -122,10 +127,26 @@ def _raw_inputs(prediction: prediction_service_pb2.Prediction) -> bytes | None:
     return wrapper.SerializeToString(deterministic=True)
 
 
+def _texts(features: Mapping[str, common_pb2.FeatureValue], numeric: frozenset[str]) -> dict[str, str]:
+    """The features among ``numeric`` that arrived as text."""
+    # `in` first: indexing a protobuf message map inserts a default entry for a missing key.
+    return {
+        name: features[name].category
+        for name in numeric
+        if name in features and features[name].WhichOneof("kind") == "category"
+    }
+
+
 def decode_log_predictions(
-    request: prediction_service_pb2.LogPredictionsRequest, received_unix_nano: int
+    request: prediction_service_pb2.LogPredictionsRequest,
+    received_unix_nano: int,
+    numeric: NumericFeatures | None = None,
 ) -> DecodedPredictions:
-    """Validate every prediction on its own; a bad one is reported by index and the rest are kept."""
+    """Validate every prediction on its own; a bad one is reported by index and the rest are kept.
+
+    ``numeric``: the features each model's drift reference holds as numbers; text sent for one is stored and
+    warned about.
+    """
     result = DecodedPredictions()
     for index, prediction in enumerate(request.predictions):
         try:
@@ -148,6 +169,10 @@ def decode_log_predictions(
             continue
         result.records.append(record)
         result.non_finite_values += record.non_finite_count
+        if numeric is not None:
+            names = numeric.of(record.model_name, record.model_version)
+            if names:
+                result.warnings += text_in_numeric(index, record.model_name, _texts(prediction.features, names))
     return result
 
 

@@ -24,16 +24,19 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from collector.core.domain import ItemRejection, OutcomeRecord, PredictionRecord
+from collector.core.feature_schema import NumericFeatures
 from collector.ingest.native_decode import check_tensor
 from collector.ingest.prediction_records import (
     ClassScores,
     FeatureValue,
     InvalidItem,
+    ItemWarning,
     OutputValue,
     build_outcome,
     build_prediction,
     normalise_features,
     rejection,
+    text_in_numeric,
 )
 from inferwatch.v1 import common_pb2
 
@@ -51,6 +54,8 @@ class DecodedLogs:
     predictions: list[PredictionRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     rejections: list[ItemRejection] = field(default_factory=list)
+    # Stored items with something odd about them (text in a numeric feature).
+    warnings: list[ItemWarning] = field(default_factory=list)
     non_finite_values: int = 0
     other_logs: int = 0
     total: int = 0
@@ -148,6 +153,14 @@ def _raw_inputs(body: Mapping[str, Python]) -> bytes | None:
     return wrapper.SerializeToString(deterministic=True)
 
 
+def _texts(body: Mapping[str, Python], numeric: frozenset[str]) -> dict[str, str]:
+    """The features among ``numeric`` that arrived as text (the body was checked to be a map of features)."""
+    features = body.get("features")
+    if not isinstance(features, dict):
+        return {}
+    return {name: value for name in numeric if isinstance(value := features.get(name), str)}
+
+
 def _latency(body: Mapping[str, Python]) -> float | None:
     value = body.get("latency_ms")
     if value is None:
@@ -193,8 +206,13 @@ def _outcome(record: LogRecord, body: Mapping[str, Python], model: Mapping[str, 
     )
 
 
-def decode_export_logs_request(request: ExportLogsServiceRequest, received_unix_nano: int) -> DecodedLogs:
-    """Pick prediction and outcome events out of a logs export; each bad event is rejected alone."""
+def decode_export_logs_request(
+    request: ExportLogsServiceRequest, received_unix_nano: int, numeric: NumericFeatures | None = None
+) -> DecodedLogs:
+    """Pick prediction and outcome events out of a logs export; each bad event is rejected alone.
+
+    ``numeric``: the features each model's drift reference holds as numbers; text sent for one is warned about.
+    """
     result = DecodedLogs()
     index = -1
     for resource_logs in request.resource_logs:
@@ -215,6 +233,10 @@ def decode_export_logs_request(request: ExportLogsServiceRequest, received_unix_
                         prediction = _prediction(record, body, model, received_unix_nano)
                         result.predictions.append(prediction)
                         result.non_finite_values += prediction.non_finite_count
+                        names = numeric.of(prediction.model_name, prediction.model_version) if numeric else None
+                        if names:
+                            texts = _texts(body, names)
+                            result.warnings += text_in_numeric(index, prediction.model_name, texts)
                     else:
                         result.outcomes.append(_outcome(record, body, model, received_unix_nano))
                 except InvalidItem as error:

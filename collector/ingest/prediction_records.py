@@ -121,6 +121,32 @@ def normalise_features(features: Mapping[str, FeatureValue]) -> tuple[str, int]:
     return encode_features(clean), non_finite
 
 
+@dataclass(frozen=True)
+class ItemWarning:
+    """Something odd about an item that was stored anyway (the native answer's ``warnings``)."""
+
+    index: int
+    field: str
+    message: str
+
+    def describe(self) -> str:
+        """One line for a partial_success message or a log."""
+        return f"item {self.index}: {self.field}: {self.message}"
+
+
+def text_in_numeric(index: int, model: str, texts: Mapping[str, str]) -> list[ItemWarning]:
+    """Warnings for features the model's drift reference holds as numbers that arrived as text; they are
+    stored as sent, and drift counts them as missing (so a schema change shows as a missing-rate jump)."""
+    return [
+        ItemWarning(
+            index,
+            f"features.{name}",
+            f"is numeric in the drift reference of {model!r}, got the text {text[:40]!r} (drift counts it as missing)",
+        )
+        for name, text in texts.items()
+    ]
+
+
 def normalise_output(field: str, output: OutputValue) -> str:
     """An output or outcome as JSON text in the stored shape."""
     if output is None:

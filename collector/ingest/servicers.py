@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.core.domain import ItemRejection
 from collector.core.errors import InferwatchError
+from collector.core.feature_schema import NumericFeatures
 from collector.core.metrics import ServiceMetrics
 from collector.core.registration import ServiceRegistration
 from collector.core.rpc_errors import abort_retry_later
@@ -31,6 +32,7 @@ from collector.ingest.cardinality import CardinalityLimiter
 from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
 from collector.ingest.otlp_logs import decode_export_logs_request
 from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
+from collector.ingest.prediction_records import ItemWarning
 from collector.ingest.row_inserts import Kind
 from collector.ingest.spool import Spool, SpoolFull
 from collector.ingest.writer import encode_batch
@@ -57,6 +59,8 @@ class IngestOptions:
     retry_after_s: float = 1.0
     # Labels past the cardinality limits become "other"; None keeps every label.
     limiter: CardinalityLimiter | None = None
+    # Numeric features per model from the drift references, refreshed in the background; None checks nothing.
+    numeric_features: NumericFeatures | None = None
 
 
 def summarize(rejections: Sequence[ItemRejection], noun: str) -> str:
@@ -71,6 +75,20 @@ def summarize(rejections: Sequence[ItemRejection], noun: str) -> str:
 def item_errors(rejections: Sequence[ItemRejection]) -> list[common_pb2.ItemError]:
     """Per-item errors of the native API."""
     return [common_pb2.ItemError(index=r.index, field=r.field, message=r.message) for r in rejections]
+
+
+def item_warnings(warnings: Sequence[ItemWarning]) -> list[common_pb2.ItemWarning]:
+    """Per-item warnings of the native API."""
+    return [common_pb2.ItemWarning(index=w.index, field=w.field, message=w.message) for w in warnings]
+
+
+def summarize_warnings(warnings: Sequence[ItemWarning]) -> str:
+    """``"warnings: item 0: features.amount: ..."`` with at most MAX_REASONS of them, for OTLP partial_success."""
+    if not warnings:
+        return ""
+    reasons = "; ".join(warning.describe() for warning in warnings[:MAX_REASONS])
+    more = f"; and {len(warnings) - MAX_REASONS} more" if len(warnings) > MAX_REASONS else ""
+    return f"{len(warnings)} warning(s), items stored: {reasons}{more}"
 
 
 class InvalidRequest(InferwatchError):
@@ -119,7 +137,7 @@ class IngestPipeline:
 
     def logs(self, request: logs_service_pb2.ExportLogsServiceRequest) -> logs_service_pb2.ExportLogsServiceResponse:
         """OTLP logs: prediction and outcome events are stored, other logs counted."""
-        decoded = decode_export_logs_request(request, time.time_ns())
+        decoded = decode_export_logs_request(request, time.time_ns(), self._options.numeric_features)
         usable = len(decoded.predictions) + len(decoded.outcomes) + decoded.other_logs
         if decoded.rejections and usable == 0:
             raise InvalidRequest(summarize(decoded.rejections, "log records"))
@@ -128,10 +146,17 @@ class IngestPipeline:
         self._count("outcomes", len(decoded.outcomes), 0, 0)
         self._count("logs", 0, len(decoded.rejections), decoded.other_logs)
         self._metrics.non_finite_values.inc(decoded.non_finite_values)
+        if decoded.warnings:
+            self._metrics.text_in_numeric_features.inc(len(decoded.warnings))
         response = logs_service_pb2.ExportLogsServiceResponse()
         if decoded.rejections:
             response.partial_success.rejected_log_records = len(decoded.rejections)
             response.partial_success.error_message = summarize(decoded.rejections, "log records")
+        if decoded.warnings:
+            # OTLP: rejected 0 with a message is how a server warns about a request it fully accepted.
+            warnings = summarize_warnings(decoded.warnings)
+            message = response.partial_success.error_message
+            response.partial_success.error_message = f"{message}; {warnings}" if message else warnings
         return response
 
     def metrics(
@@ -152,17 +177,20 @@ class IngestPipeline:
         self, request: prediction_service_pb2.LogPredictionsRequest
     ) -> prediction_service_pb2.LogPredictionsResponse:
         """inferwatch.v1 LogPredictions."""
-        decoded = decode_log_predictions(request, time.time_ns())
+        decoded = decode_log_predictions(request, time.time_ns(), self._options.numeric_features)
         self._store(
             "predictions", records=decoded.records, rejections=decoded.rejections, total=len(request.predictions)
         )
         self._count("predictions", len(decoded.records), len(decoded.rejections), 0)
         self._metrics.non_finite_values.inc(decoded.non_finite_values)
+        if decoded.warnings:
+            self._metrics.text_in_numeric_features.inc(len(decoded.warnings))
         return prediction_service_pb2.LogPredictionsResponse(
             accepted=len(decoded.records),
             rejected=len(decoded.rejections),
             errors=item_errors(decoded.rejections),
             non_finite_values=decoded.non_finite_values,
+            warnings=item_warnings(decoded.warnings),
         )
 
     def outcomes(

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from collector.core.limits import clamp_text
@@ -197,22 +197,32 @@ class DatabaseWriter:
         return dict(dead)
 
     def _unmatched_outcomes(self, rows: Sequence[tuple[object, ...]]) -> int:
-        """How many of these outcomes name a prediction id that is not stored (yet: it may still arrive)."""
+        """How many of these outcomes name a prediction id that is not stored (yet: it may still arrive); the
+        first few ids go to the log, since the answer to the client could not say (it came before this)."""
         if not rows:
             return 0
         ids = list({row[0] for row in rows})
-        found = 0
+        found: set[object] = set()
         try:
             with self._engine.connect() as connection:
                 for start in range(0, len(ids), _ID_QUERY_CHUNK):
                     chunk = ids[start : start + _ID_QUERY_CHUNK]
-                    found += connection.execute(
-                        select(func.count()).where(PredictionRow.prediction_id.in_(chunk))
-                    ).scalar_one()
+                    found.update(
+                        connection.execute(
+                            select(PredictionRow.prediction_id).where(PredictionRow.prediction_id.in_(chunk))
+                        ).scalars()
+                    )
         except Exception as error:  # a count for /metrics is not worth failing a commit over
             logger.debug("could not count outcomes without a prediction: %s", describe_error(error))
             return 0
-        return len(ids) - int(found)
+        missing = [identifier for identifier in ids if identifier not in found]
+        if missing:
+            logger.warning(
+                "%d outcome(s) name a prediction id that is not stored (yet), e.g. %s",
+                len(missing),
+                ", ".join(repr(identifier) for identifier in missing[:5]),
+            )
+        return len(missing)
 
     def _insert_isolating(self, kind: Kind, rows: list[tuple[object, ...]], dead: dict[str, int]) -> None:
         """Insert ``rows``, halving on refusal until each refused row stands alone in the dead letters."""

@@ -22,9 +22,11 @@ from alerts import service as alert_service
 from alerts.config import AlertsConfig
 from alerts.dispatcher import AlertDispatcher
 from collector.core.config import Config
+from collector.core.feature_schema import NumericFeatures
 from collector.core.findings import finding_to_json, get_finding
 from collector.core.locks import exclusive_lock
 from collector.core.metrics import ServiceMetrics
+from collector.core.periodic import PeriodicPass
 from collector.core.settings import redacted_url
 from collector.core.storage.engine import create_engine_for, sqlite_file
 from collector.core.storage.migrate import upgrade
@@ -43,6 +45,8 @@ from collector.service.model_snapshot import SnapshotOptions
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
 from detectors.drift import reference_service
+from detectors.drift.store import numeric_features as stored_numeric_features
+from detectors.latency import LatencyOptions
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import SLO
@@ -50,6 +54,8 @@ from rightsize import service as rightsize_service
 from shadow import service as shadow_service
 
 logger = logging.getLogger(__name__)
+# How soon a drift reference set by another process starts the ingest warnings about text in numeric features.
+FEATURE_SCHEMA_REFRESH_S = 30.0
 
 
 def _log_what_it_watches(config: Config, alerting: AlertsConfig, slos: tuple[SLO, ...]) -> None:
@@ -81,6 +87,7 @@ class Service:
         self.http: HttpServer | None = None
         self.otlp_http: OtlpHttpReceiver | None = None
         self.ingest: IngestPipeline | None = None
+        self.feature_schema: PeriodicPass | None = None
         self.detectors: DetectorScheduler | None = None
         self.alerts: AlertDispatcher | None = None
         self.model_metrics: ModelMetricsRefresher | None = None
@@ -121,6 +128,16 @@ class Service:
             )
             limiter = CardinalityLimiter(limits, on_overflow=self.metrics.observe_overflow)
             await asyncio.to_thread(limiter.seed_from, engine)
+            # Ingest warns about text in features a drift reference holds as numeric, from memory: a background
+            # pass rereads the references, so the accept path never queries for them.
+            numeric_features = NumericFeatures()
+            self.feature_schema = await self._stack.enter_async_context(
+                PeriodicPass(
+                    "inferwatch-feature-schema",
+                    lambda: numeric_features.replace(stored_numeric_features(engine)),
+                    FEATURE_SCHEMA_REFRESH_S,
+                )
+            )
             self.ingest = IngestPipeline(
                 spool,
                 self.metrics,
@@ -133,6 +150,7 @@ class Service:
                     ),
                     retry_after_s=ingest.retry_after_s,
                     limiter=limiter,
+                    numeric_features=numeric_features,
                 ),
             )
             servicers = IngestServicers(self.ingest)
@@ -170,6 +188,10 @@ class Service:
                     engine,
                     SchedulerOptions(
                         interval_s=config.detectors.detector_interval_s,
+                        latency=LatencyOptions(
+                            min_requests=config.detectors.latency_min_requests,
+                            max_pool_s=config.detectors.latency_max_pool_s,
+                        ),
                         slos=slos,
                         drift=drift,
                         pricing=pricing,

@@ -219,6 +219,17 @@ def load_active_references(engine: Engine) -> list[tuple[ReferenceInfo, FittedRe
     return loaded
 
 
+def numeric_features(engine: Engine) -> dict[tuple[str, str], frozenset[str]]:
+    """Per (model, version), the features its default reference summarises as numbers (what ingest checks
+    incoming values against)."""
+    return {
+        (info.model_name, info.model_version): frozenset(
+            name for name, summary in fitted.features.items() if isinstance(summary, NumericSummary)
+        )
+        for info, fitted in load_active_references(engine)
+    }
+
+
 def load_summaries(
     engine: Engine, reference: FittedReference, reference_id: int, *, bucket_s: int, start_s: int, end_s: int
 ) -> dict[int, WindowSummary]:

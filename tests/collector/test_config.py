@@ -172,6 +172,7 @@ def test_every_setting_reaches_the_config() -> None:
         "log_level": "debug",
         "ingest_tokens": "a,b",
         "admin_tokens": "c",
+        "latency_max_pool_s": "600",
     }
     defaults = Config()
     environ = {}

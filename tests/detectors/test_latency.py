@@ -107,3 +107,42 @@ def test_options_are_validated() -> None:
         LatencyOptions(fire_n=4, fire_m=3)
     with pytest.raises(ValueError, match="`recover_z` must be below"):
         LatencyOptions(recover_z=4.0)
+
+
+def test_warm_up_judges_a_large_step_against_the_median_so_far() -> None:
+    """With no history, 20 points are enough to fire on a 16x step at its second point, marked warming up."""
+    points = series([*noisy(20, 50.0, 13), 800.0, 810.0])
+    verdicts = LatencyAnomalyDetector().evaluate([], points)
+    assert [verdict.firing for verdict in verdicts[-3:]] == [False, False, True]
+    assert all(verdict.warming_up for verdict in verdicts)
+    assert verdicts[-1].baseline.points == 21
+    assert len(verdicts) == 20 - 5 + 2  # the first five points only build the bound
+
+
+def test_warm_up_does_not_fire_on_a_modest_step() -> None:
+    """The warm-up floor is wide: +50% on a young series is not enough; with a settled baseline it is."""
+    young = series([*noisy(20, 50.0, 14), 75.0, 76.0, 77.0])
+    assert not any(verdict.firing for verdict in LatencyAnomalyDetector().evaluate([], young))
+    settled = series([*noisy(150, 50.0, 14), 75.0, 76.0, 77.0])
+    assert LatencyAnomalyDetector().evaluate(settled[:120], settled[120:])[-1].firing
+
+
+def test_warm_up_fires_over_the_slo_threshold_with_nothing_learned() -> None:
+    """Two points are no baseline, but two p95s over the SLO threshold fire."""
+    verdicts = LatencyAnomalyDetector().evaluate([], series([100.0, 110.0, 200.0, 210.0]), slo_threshold_ms=150.0)
+    assert [verdict.firing for verdict in verdicts] == [False, True]
+    assert verdicts[-1].over_slo_threshold
+    assert verdicts[-1].baseline.points == 0
+
+
+def test_a_firing_verdict_back_in_band_is_cooling_down() -> None:
+    """After a step ends, hysteresis keeps firing; the verdict says cooling down and the last bad interval."""
+    values = [*noisy(180, 100.0, 15), 300.0, 300.0, 300.0, 100.0, 100.0]
+    points = series(values)
+    verdicts = LatencyAnomalyDetector().evaluate(points[:120], points[120:])
+    last = verdicts[-1]
+    assert last.firing
+    assert last.cooling_down
+    assert last.since_s == points[180].start_s
+    assert last.last_out_of_band_s == points[182].start_s
+    assert not verdicts[-3].cooling_down

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainferwatch/v1/common.proto\x12\rinferwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"O\n\x0c\x46\x65\x61tureValue\x12\x10\n\x06number\x18\x01 \x01(\x01H\x00\x12\x12\n\x08\x63\x61tegory\x18\x02 \x01(\tH\x00\x12\x11\n\x07missing\x18\x03 \x01(\x08H\x00\x42\x06\n\x04kind\"\x89\x01\n\x06Output\x12,\n\x06scores\x18\x01 \x01(\x0b\x32\x1a.inferwatch.v1.ClassScoresH\x00\x12\x0f\n\x05label\x18\x02 \x01(\tH\x00\x12\x0f\n\x05value\x18\x03 \x01(\x01H\x00\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x15.inferwatch.v1.ValuesH\x00\x42\x06\n\x04kind\"F\n\x0b\x43lassScores\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12\x0e\n\x06scores\x18\x02 \x03(\x01\x12\x17\n\x0fpredicted_label\x18\x03 \x01(\t\"\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\x01\"b\n\x06Tensor\x12&\n\x05\x64type\x18\x01 \x01(\x0e\x32\x17.inferwatch.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0bstring_data\x18\x04 \x03(\t\"_\n\tTimeRange\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\tItemError\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x8a\x01\n\tRawInputs\x12\x36\n\x07tensors\x18\x01 \x03(\x0b\x32%.inferwatch.v1.RawInputs.TensorsEntry\x1a\x45\n\x0cTensorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.inferwatch.v1.Tensor:\x02\x38\x01*\xe7\x01\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x01\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT16\x10\x02\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\x03\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x04\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x06\x12\x13\n\x0f\x44\x41TA_TYPE_INT64\x10\x07\x12\x12\n\x0e\x44\x41TA_TYPE_BOOL\x10\x08\x12\x14\n\x10\x44\x41TA_TYPE_STRING\x10\t*d\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x15\n\x11SEVERITY_CRITICAL\x10\x03\x42\x44ZBgithub.com/inferwatch/inferwatch/gen/go/inferwatch/v1;inferwatchv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainferwatch/v1/common.proto\x12\rinferwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"O\n\x0c\x46\x65\x61tureValue\x12\x10\n\x06number\x18\x01 \x01(\x01H\x00\x12\x12\n\x08\x63\x61tegory\x18\x02 \x01(\tH\x00\x12\x11\n\x07missing\x18\x03 \x01(\x08H\x00\x42\x06\n\x04kind\"\x89\x01\n\x06Output\x12,\n\x06scores\x18\x01 \x01(\x0b\x32\x1a.inferwatch.v1.ClassScoresH\x00\x12\x0f\n\x05label\x18\x02 \x01(\tH\x00\x12\x0f\n\x05value\x18\x03 \x01(\x01H\x00\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x15.inferwatch.v1.ValuesH\x00\x42\x06\n\x04kind\"F\n\x0b\x43lassScores\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12\x0e\n\x06scores\x18\x02 \x03(\x01\x12\x17\n\x0fpredicted_label\x18\x03 \x01(\t\"\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\x01\"b\n\x06Tensor\x12&\n\x05\x64type\x18\x01 \x01(\x0e\x32\x17.inferwatch.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0bstring_data\x18\x04 \x03(\t\"_\n\tTimeRange\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\tItemError\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"<\n\x0bItemWarning\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x8a\x01\n\tRawInputs\x12\x36\n\x07tensors\x18\x01 \x03(\x0b\x32%.inferwatch.v1.RawInputs.TensorsEntry\x1a\x45\n\x0cTensorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.inferwatch.v1.Tensor:\x02\x38\x01*\xe7\x01\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x01\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT16\x10\x02\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\x03\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x04\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x06\x12\x13\n\x0f\x44\x41TA_TYPE_INT64\x10\x07\x12\x12\n\x0e\x44\x41TA_TYPE_BOOL\x10\x08\x12\x14\n\x10\x44\x41TA_TYPE_STRING\x10\t*d\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x15\n\x11SEVERITY_CRITICAL\x10\x03\x42\x44ZBgithub.com/inferwatch/inferwatch/gen/go/inferwatch/v1;inferwatchv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/inferwatch/inferwatch/gen/go/inferwatch/v1;inferwatchv1'
   _globals['_RAWINPUTS_TENSORSENTRY']._loaded_options = None
   _globals['_RAWINPUTS_TENSORSENTRY']._serialized_options = b'8\001'
-  _globals['_DATATYPE']._serialized_start=839
-  _globals['_DATATYPE']._serialized_end=1070
-  _globals['_SEVERITY']._serialized_start=1072
-  _globals['_SEVERITY']._serialized_end=1172
+  _globals['_DATATYPE']._serialized_start=901
+  _globals['_DATATYPE']._serialized_end=1132
+  _globals['_SEVERITY']._serialized_start=1134
+  _globals['_SEVERITY']._serialized_end=1234
   _globals['_MODELREF']._serialized_start=78
   _globals['_MODELREF']._serialized_end=119
   _globals['_FEATUREVALUE']._serialized_start=121
@@ -55,8 +55,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIMERANGE']._serialized_end=635
   _globals['_ITEMERROR']._serialized_start=637
   _globals['_ITEMERROR']._serialized_end=695
-  _globals['_RAWINPUTS']._serialized_start=698
-  _globals['_RAWINPUTS']._serialized_end=836
-  _globals['_RAWINPUTS_TENSORSENTRY']._serialized_start=767
-  _globals['_RAWINPUTS_TENSORSENTRY']._serialized_end=836
+  _globals['_ITEMWARNING']._serialized_start=697
+  _globals['_ITEMWARNING']._serialized_end=757
+  _globals['_RAWINPUTS']._serialized_start=760
+  _globals['_RAWINPUTS']._serialized_end=898
+  _globals['_RAWINPUTS_TENSORSENTRY']._serialized_start=829
+  _globals['_RAWINPUTS_TENSORSENTRY']._serialized_end=898
 # @@protoc_insertion_point(module_scope)

@@ -120,6 +120,16 @@ class ItemError(_message.Message):
     message: str
     def __init__(self, index: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class ItemWarning(_message.Message):
+    __slots__ = ("index", "field", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    field: str
+    message: str
+    def __init__(self, index: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class RawInputs(_message.Message):
     __slots__ = ("tensors",)
     class TensorsEntry(_message.Message):

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from inferwatch.v1 import common_pb2 as inferwatch_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&inferwatch/v1/prediction_service.proto\x12\rinferwatch.v1\x1a\x1ainferwatch/v1/common.proto\"\xc3\x04\n\nPrediction\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12&\n\x05model\x18\x02 \x01(\x0b\x32\x17.inferwatch.v1.ModelRef\x12\x16\n\x0etime_unix_nano\x18\x03 \x01(\x06\x12\x39\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\'.inferwatch.v1.Prediction.FeaturesEntry\x12%\n\x06output\x18\x05 \x01(\x0b\x32\x15.inferwatch.v1.Output\x12<\n\nraw_inputs\x18\x06 \x03(\x0b\x32(.inferwatch.v1.Prediction.RawInputsEntry\x12\x10\n\x08trace_id\x18\x07 \x01(\x0c\x12\x0f\n\x07span_id\x18\x08 \x01(\x0c\x12=\n\nattributes\x18\t \x03(\x0b\x32).inferwatch.v1.Prediction.AttributesEntry\x12\x12\n\nlatency_ms\x18\n \x01(\x01\x1aL\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inferwatch.v1.FeatureValue:\x02\x38\x01\x1aG\n\x0eRawInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.inferwatch.v1.Tensor:\x02\x38\x01\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x15LogPredictionsRequest\x12.\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x19.inferwatch.v1.Prediction\"\x81\x01\n\x16LogPredictionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.inferwatch.v1.ItemError\x12\x19\n\x11non_finite_values\x18\x04 \x01(\r\"\x87\x01\n\x07Outcome\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12&\n\x05model\x18\x02 \x01(\x0b\x32\x17.inferwatch.v1.ModelRef\x12\x16\n\x0etime_unix_nano\x18\x03 \x01(\x06\x12%\n\x06\x61\x63tual\x18\x04 \x01(\x0b\x32\x15.inferwatch.v1.Output\">\n\x12LogOutcomesRequest\x12(\n\x08outcomes\x18\x01 \x03(\x0b\x32\x16.inferwatch.v1.Outcome\"c\n\x13LogOutcomesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.inferwatch.v1.ItemError2\xc8\x01\n\x11PredictionService\x12]\n\x0eLogPredictions\x12$.inferwatch.v1.LogPredictionsRequest\x1a%.inferwatch.v1.LogPredictionsResponse\x12T\n\x0bLogOutcomes\x12!.inferwatch.v1.LogOutcomesRequest\x1a\".inferwatch.v1.LogOutcomesResponseBDZBgithub.com/inferwatch/inferwatch/gen/go/inferwatch/v1;inferwatchv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&inferwatch/v1/prediction_service.proto\x12\rinferwatch.v1\x1a\x1ainferwatch/v1/common.proto\"\xc3\x04\n\nPrediction\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12&\n\x05model\x18\x02 \x01(\x0b\x32\x17.inferwatch.v1.ModelRef\x12\x16\n\x0etime_unix_nano\x18\x03 \x01(\x06\x12\x39\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\'.inferwatch.v1.Prediction.FeaturesEntry\x12%\n\x06output\x18\x05 \x01(\x0b\x32\x15.inferwatch.v1.Output\x12<\n\nraw_inputs\x18\x06 \x03(\x0b\x32(.inferwatch.v1.Prediction.RawInputsEntry\x12\x10\n\x08trace_id\x18\x07 \x01(\x0c\x12\x0f\n\x07span_id\x18\x08 \x01(\x0c\x12=\n\nattributes\x18\t \x03(\x0b\x32).inferwatch.v1.Prediction.AttributesEntry\x12\x12\n\nlatency_ms\x18\n \x01(\x01\x1aL\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inferwatch.v1.FeatureValue:\x02\x38\x01\x1aG\n\x0eRawInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.inferwatch.v1.Tensor:\x02\x38\x01\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x15LogPredictionsRequest\x12.\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x19.inferwatch.v1.Prediction\"\xaf\x01\n\x16LogPredictionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.inferwatch.v1.ItemError\x12\x19\n\x11non_finite_values\x18\x04 \x01(\r\x12,\n\x08warnings\x18\x05 \x03(\x0b\x32\x1a.inferwatch.v1.ItemWarning\"\x87\x01\n\x07Outcome\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12&\n\x05model\x18\x02 \x01(\x0b\x32\x17.inferwatch.v1.ModelRef\x12\x16\n\x0etime_unix_nano\x18\x03 \x01(\x06\x12%\n\x06\x61\x63tual\x18\x04 \x01(\x0b\x32\x15.inferwatch.v1.Output\">\n\x12LogOutcomesRequest\x12(\n\x08outcomes\x18\x01 \x03(\x0b\x32\x16.inferwatch.v1.Outcome\"c\n\x13LogOutcomesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x10\n\x08rejected\x18\x02 \x01(\r\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.inferwatch.v1.ItemError2\xc8\x01\n\x11PredictionService\x12]\n\x0eLogPredictions\x12$.inferwatch.v1.LogPredictionsRequest\x1a%.inferwatch.v1.LogPredictionsResponse\x12T\n\x0bLogOutcomes\x12!.inferwatch.v1.LogOutcomesRequest\x1a\".inferwatch.v1.LogOutcomesResponseBDZBgithub.com/inferwatch/inferwatch/gen/go/inferwatch/v1;inferwatchv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,13 +50,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGPREDICTIONSREQUEST']._serialized_start=667
   _globals['_LOGPREDICTIONSREQUEST']._serialized_end=738
   _globals['_LOGPREDICTIONSRESPONSE']._serialized_start=741
-  _globals['_LOGPREDICTIONSRESPONSE']._serialized_end=870
-  _globals['_OUTCOME']._serialized_start=873
-  _globals['_OUTCOME']._serialized_end=1008
-  _globals['_LOGOUTCOMESREQUEST']._serialized_start=1010
-  _globals['_LOGOUTCOMESREQUEST']._serialized_end=1072
-  _globals['_LOGOUTCOMESRESPONSE']._serialized_start=1074
-  _globals['_LOGOUTCOMESRESPONSE']._serialized_end=1173
-  _globals['_PREDICTIONSERVICE']._serialized_start=1176
-  _globals['_PREDICTIONSERVICE']._serialized_end=1376
+  _globals['_LOGPREDICTIONSRESPONSE']._serialized_end=916
+  _globals['_OUTCOME']._serialized_start=919
+  _globals['_OUTCOME']._serialized_end=1054
+  _globals['_LOGOUTCOMESREQUEST']._serialized_start=1056
+  _globals['_LOGOUTCOMESREQUEST']._serialized_end=1118
+  _globals['_LOGOUTCOMESRESPONSE']._serialized_start=1120
+  _globals['_LOGOUTCOMESRESPONSE']._serialized_end=1219
+  _globals['_PREDICTIONSERVICE']._serialized_start=1222
+  _globals['_PREDICTIONSERVICE']._serialized_end=1422
 # @@protoc_insertion_point(module_scope)

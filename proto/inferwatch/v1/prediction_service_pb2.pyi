@@ -59,16 +59,18 @@ class LogPredictionsRequest(_message.Message):
     def __init__(self, predictions: _Optional[_Iterable[_Union[Prediction, _Mapping]]] = ...) -> None: ...
 
 class LogPredictionsResponse(_message.Message):
-    __slots__ = ("accepted", "rejected", "errors", "non_finite_values")
+    __slots__ = ("accepted", "rejected", "errors", "non_finite_values", "warnings")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     NON_FINITE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     rejected: int
     errors: _containers.RepeatedCompositeFieldContainer[_common_pb2.ItemError]
     non_finite_values: int
-    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[_common_pb2.ItemError, _Mapping]]] = ..., non_finite_values: _Optional[int] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[_common_pb2.ItemWarning]
+    def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[_common_pb2.ItemError, _Mapping]]] = ..., non_finite_values: _Optional[int] = ..., warnings: _Optional[_Iterable[_Union[_common_pb2.ItemWarning, _Mapping]]] = ...) -> None: ...
 
 class Outcome(_message.Message):
     __slots__ = ("prediction_id", "model", "time_unix_nano", "actual")

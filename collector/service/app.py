@@ -40,6 +40,8 @@ from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
+from collector.service.web.context import WebContext
+from collector.service.web.sessions import SessionKeys
 from detectors.drift import reference_service
 from detectors.retention import RetentionOptions
 from detectors.scheduler import DetectorScheduler, SchedulerOptions
@@ -189,6 +191,13 @@ class Service:
                     readiness=self.readiness,
                     findings=self.finding_json,
                     auth=config.auth,
+                    web=WebContext(
+                        engine,
+                        SessionKeys(config.auth),
+                        pricing=pricing,
+                        slos=slos,
+                        inhibit_rules=tuple(alerting.inhibit_rules),
+                    ),
                 )
             )
             if not alerting.external_url:

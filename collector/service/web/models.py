@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from collector.core.pricing import Pricing
 from collector.core.storage.alert_tables import AlertRow
 from collector.core.storage.shadow_tables import ShadowRunRow
-from collector.core.storage.tables import FindingRow, ModelRow, ModelVersionRow
+from collector.core.storage.tables import FindingRow, ModelRow, ModelVersionRow, SpanRollupRow
 from collector.service.web.params import PAGING, Query
 from detectors.cost import cost_report
 from detectors.latency_sketch import LatencySketch
@@ -86,6 +86,18 @@ def _registered(session: Session) -> set[tuple[str, str]]:
         ModelVersionRow, ModelVersionRow.model_id == ModelRow.id
     )
     return {(name, version) for name, version in session.execute(query)}
+
+
+def versions_of(engine: Engine, model: str) -> list[str]:
+    """Every version of a model that has rollups or is registered, for the version selector."""
+    with Session(engine) as session:
+        rolled = select(SpanRollupRow.model_version).where(SpanRollupRow.model_name == model).distinct()
+        registered = (
+            select(ModelVersionRow.version)
+            .join(ModelRow, ModelVersionRow.model_id == ModelRow.id)
+            .where(ModelRow.name == model)
+        )
+        return sorted(set(session.scalars(rolled)) | set(session.scalars(registered)))
 
 
 def _drift_states(session: Session) -> dict[tuple[str, str], tuple[str, int]]:

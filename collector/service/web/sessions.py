@@ -93,14 +93,17 @@ class SessionKeys:
             return None
         return caller_role(f"Bearer {token.strip()}", self.auth)
 
-    def check_form(self, request: web.Request, form_token: str | None, now_unix_s: int) -> str | None:
-        """Why a state-changing form post is refused (wrong origin, missing or wrong CSRF token), or None."""
+    def check_form(
+        self, request: web.Request, form_token: str | None, now_unix_s: int, *, anonymous: bool = False
+    ) -> str | None:
+        """Why a state-changing form post is refused (wrong origin, missing or wrong CSRF token), or None.
+        ``anonymous`` checks the token of no session: the login form's, whatever cookie the browser holds."""
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
             return f"cross-site request refused: Origin {origin} is not this service ({request.host})"
         if origin == "null":
             return "cross-site request refused: Origin null"
-        session = self.read(request.cookies.get(COOKIE), now_unix_s)
+        session = None if anonymous else self.read(request.cookies.get(COOKIE), now_unix_s)
         if not form_token or not hmac.compare_digest(form_token, self.csrf_token(session)):
             return "missing or wrong CSRF token: reload the page and submit the form again"
         return None

@@ -100,9 +100,10 @@ def time_chart(
             f'<text x="{LEFT - 4}" y="{y(value) + 4:.1f}" font-size="10" text-anchor="end">'
             f"{_number(value)}{escape(unit)}</text>"
         )
-    for t in (times[0], times[len(times) // 2], times[-1]):
+    for t, anchor in ((times[0], "start"), (times[len(times) // 2], "middle"), (times[-1], "end")):
         parts.append(
-            f'<text x="{x(t):.1f}" y="{HEIGHT - 10}" font-size="10" text-anchor="middle">{_time_label(t, span)}</text>'
+            f'<text x="{x(t):.1f}" y="{HEIGHT - 10}" font-size="10" text-anchor="{anchor}">'
+            f"{_time_label(t, span)} UTC</text>"
         )
     legend = []
     for index, line in enumerate(lines):
@@ -128,7 +129,12 @@ def time_chart(
         legend.append((name, "#b30000", True))
     parts += _legend(legend, HEIGHT + 8)
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return _figure(title, "".join(parts))
+
+
+def _figure(title: str, svg: str) -> Markup:
+    """The chart under its visible title."""
+    return Markup(f'<figure class="chart-box"><figcaption>{escape(title)}</figcaption>{svg}</figure>')
 
 
 def _polyline(points: list[str], colour: str, dash: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from collector.core.domain import Finding
 from collector.core.storage.tables import DriftReferenceRow, DriftSummaryRow, FindingRow
 from collector.service.web.charts import Line, category_shares, histogram_chart, shares, time_chart
+from detectors.drift.records import load_predictions
 from detectors.drift.reference import FittedReference, WindowSummary
 from detectors.drift.store import DEFAULT_REFERENCE
 from detectors.drift.summaries import CategoricalSummary, NumericSummary, Summary
@@ -28,6 +29,9 @@ HISTORY: Final = 60
 # Reference summaries have 100 quantile bins; drawn as this many, each the sum of neighbours.
 DRAWN_BINS: Final = 20
 DISTRIBUTION_DETECTORS: Final = ("drift.data", "drift.prediction")
+NANOS: Final = 1_000_000_000
+# Past this many predictions in a window, an even sample of them is drawn (as the detector samples an interval).
+MAX_WINDOW_ROWS: Final = 200_000
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,8 @@ def _histogram(name: str, reference: Summary, current: Summary) -> Histogram | N
     return None
 
 
-def _window(engine: Engine, finding: Finding) -> tuple[FittedReference, WindowSummary] | None:
-    """The reference and the judged window merged from its stored summaries, or None when either is gone."""
-    start_s, end_s = int(finding.window_start.timestamp()), int(finding.window_end.timestamp())
+def _reference(engine: Engine, finding: Finding) -> tuple[int, FittedReference] | None:
+    """The model version's default reference (its id and fitted body), or None when it is gone or unreadable."""
     with Session(engine) as session:
         row = session.scalars(
             select(DriftReferenceRow).where(
@@ -75,31 +78,56 @@ def _window(engine: Engine, finding: Finding) -> tuple[FittedReference, WindowSu
         if row is None:
             return None
         try:
-            fitted = FittedReference.from_bytes(row.fitted)
+            return row.id, FittedReference.from_bytes(row.fitted)
         except ValueError:
             return None
+
+
+def _stored_window(
+    engine: Engine, reference_id: int, fitted: FittedReference, start_s: int, end_s: int
+) -> WindowSummary | None:
+    """The window merged from the interval summaries the detector stored, when they cover it whole."""
+    inside = (
+        DriftSummaryRow.reference_id == reference_id,
+        DriftSummaryRow.bucket_start_unix_s >= start_s,
+        DriftSummaryRow.bucket_start_unix_s < end_s,
+    )
+    with Session(engine) as session:
         # The detector's interval length is its configuration; the stored rows say which one it used.
-        bucket_s = session.scalar(
-            select(func.min(DriftSummaryRow.bucket_s)).where(
-                DriftSummaryRow.reference_id == row.id,
-                DriftSummaryRow.bucket_start_unix_s >= start_s,
-                DriftSummaryRow.bucket_start_unix_s < end_s,
-            )
-        )
+        bucket_s = session.scalar(select(func.min(DriftSummaryRow.bucket_s)).where(*inside))
         if bucket_s is None:
             return None
         blobs = session.scalars(
-            select(DriftSummaryRow.summary).where(
-                DriftSummaryRow.reference_id == row.id,
-                DriftSummaryRow.bucket_s == bucket_s,
-                DriftSummaryRow.bucket_start_unix_s >= start_s,
-                DriftSummaryRow.bucket_start_unix_s < end_s,
-            )
+            select(DriftSummaryRow.summary).where(*inside, DriftSummaryRow.bucket_s == bucket_s)
         ).all()
+    if len(blobs) < (end_s - start_s) // bucket_s:
+        return None
     merged = fitted.summarise({}, {}, 0)
     for blob in blobs:
         merged = merged.merge(fitted.window_from_json(blob))
-    return fitted, merged
+    return merged
+
+
+def _window(engine: Engine, finding: Finding) -> tuple[FittedReference, WindowSummary] | None:
+    """The reference and the judged window: from the stored interval summaries, or, where some were forgotten
+    (late predictions, see detectors.drift.late), summarised again from the predictions as the detector would."""
+    loaded = _reference(engine, finding)
+    if loaded is None:
+        return None
+    reference_id, fitted = loaded
+    start_s, end_s = int(finding.window_start.timestamp()), int(finding.window_end.timestamp())
+    stored = _stored_window(engine, reference_id, fitted, start_s, end_s)
+    if stored is not None:
+        return fitted, stored
+    columns = load_predictions(
+        engine,
+        finding.model_name,
+        finding.model_version,
+        start_s * NANOS,
+        end_s * NANOS,
+        max_rows=MAX_WINDOW_ROWS,
+    )
+    return fitted, fitted.summarise(columns.features, columns.outputs, columns.rows)
 
 
 def drift_histograms(engine: Engine, finding: Finding) -> list[Histogram]:

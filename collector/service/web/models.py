@@ -101,16 +101,24 @@ def versions_of(engine: Engine, model: str) -> list[str]:
 
 
 def _drift_states(session: Session) -> dict[tuple[str, str], tuple[str, int]]:
-    """The newest finding of each drift detector per version, folded into one state and the finding to open."""
+    """The newest judged finding of each drift detector per version (a window with too little data judges
+    nothing and is passed over), folded into one state and the finding to open."""
     query = (
-        select(FindingRow.model_name, FindingRow.model_version, FindingRow.detector, FindingRow.firing, FindingRow.id)
+        select(
+            FindingRow.model_name,
+            FindingRow.model_version,
+            FindingRow.detector,
+            FindingRow.firing,
+            FindingRow.id,
+            FindingRow.details,
+        )
         .where(FindingRow.detector.startswith(DRIFT_DETECTOR_PREFIX))
         .order_by(FindingRow.window_end.desc(), FindingRow.id.desc())
     )
     seen: set[tuple[str, str, str]] = set()
     states: dict[tuple[str, str], tuple[str, int]] = {}
-    for model, version, detector, firing, finding_id in session.execute(query):
-        if (model, version, detector) in seen:
+    for model, version, detector, firing, finding_id, details in session.execute(query):
+        if (model, version, detector) in seen or (details or {}).get("enough_data") is False:
             continue
         seen.add((model, version, detector))
         key = (model, version)
@@ -133,7 +141,8 @@ def _latest_runs(session: Session) -> dict[tuple[str, str], ShadowRunRow]:
 
 
 def model_summaries(engine: Engine, pricing: Pricing, now: datetime, range_s: int) -> list[ModelSummary]:
-    """Every model version with traffic in the last ``range_s`` seconds or registered, by name and version."""
+    """Every model version with traffic in the last ``range_s`` seconds, registered, or with drift findings or
+    shadow runs, by name and version."""
     end_s = int(now.timestamp())
     rollups = load_rollups(engine, end_s - range_s, end_s + 60)
     by_version: dict[tuple[str, str], list[Rollup]] = defaultdict(list)
@@ -141,10 +150,11 @@ def model_summaries(engine: Engine, pricing: Pricing, now: datetime, range_s: in
         by_version[(rollup.key.model_name, rollup.key.model_version)].append(rollup)
     costs = {(line.model_name, line.model_version): line for line in cost_report(rollups, pricing)}
     with Session(engine) as session:
-        versions = set(by_version) | _registered(session)
         drift = _drift_states(session)
         alerts = _firing_alerts(session)
         runs = _latest_runs(session)
+        # A version watched only through its predictions (drift) or shadow runs has no rollups; it is listed too.
+        versions = set(by_version) | _registered(session) | set(drift) | set(runs)
     summaries = []
     for model, version in sorted(versions):
         traffic = by_version.get((model, version), [])

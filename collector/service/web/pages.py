@@ -142,9 +142,10 @@ def mount(app: web.Application, context: WebContext) -> None:
         return page("finding.html", **common(request, context, role, "models"), report=report, **loaded)
 
     async def alerts_page(request: web.Request, role: Role) -> web.StreamResponse:
-        query = Query(request.query, ("view", *ALERT_PARAMS))
+        # `done` is what the last action did, shown once after its redirect.
+        query = Query(request.query, ("view", "done", *ALERT_PARAMS))
         view = query.choice("view", ALERT_VIEWS, "active")
-        filters = {key: value for key, value in request.query.items() if key != "view"}
+        filters = {key: value for key, value in request.query.items() if key not in ("view", "done")}
 
         def load() -> dict[str, Any]:
             listed = alerts_list(context.engine, Query(filters, ALERT_PARAMS), context.clock(), context.inhibit_rules)
@@ -162,7 +163,7 @@ def mount(app: web.Application, context: WebContext) -> None:
             view=view,
             views=ALERT_VIEWS,
             alert_status=alert_status,
-            notice=request.query.get("done", ""),
+            notice=query.text("done") or "",
             **loaded,
         )
 
@@ -182,6 +183,11 @@ def mount(app: web.Application, context: WebContext) -> None:
         # The report is the CLI's file, whole: its own page, with the same no-fetch policy as every page.
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=HEADERS)
 
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        # Browsers ask for it on pages without an icon (the JSON, a shadow report); none is a quiet answer.
+        return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/", guarded(context, models_page))
     app.router.add_get("/model", guarded(context, model_page))
     app.router.add_get("/findings/{id}", guarded(context, finding_page))

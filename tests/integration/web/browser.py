@@ -72,6 +72,11 @@ def watch(browser: Any, base: str, screenshots: Path, *, width: int = 1280) -> W
     page = context.new_page()
     watched = Watched(page, base, screenshots)
     page.on("request", lambda request: watched.requests.append(request.url))
-    page.on("console", lambda message: message.type == "error" and watched.console_errors.append(message.text))
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            watched.console_errors.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: watched.console_errors.append(str(error)))
     return watched

@@ -83,7 +83,10 @@ def mount(app: web.Application, context: WebContext) -> None:
             max_age=SESSION_S,
             path="/",
             httponly=True,
-            samesite="Strict",
+            # Lax, not Strict: an alert's evidence link followed from a chat or a mail is a cross-site
+            # navigation, and Strict would send the on-call engineer to the login form every time. Cross-site
+            # posts still go without the cookie, and every post needs the session's CSRF token besides.
+            samesite="Lax",
             secure=request.secure,
         )
         raise response

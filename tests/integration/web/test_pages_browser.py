@@ -156,6 +156,8 @@ def test_forged_posts_change_nothing(chromium: Any, site: Site, screenshots: Pat
     admin, reader = watch(chromium, site.base, screenshots), watch(chromium, site.base, screenshots)
     sign_in(admin, ADMIN)
     sign_in(reader, READER)
+    (cookie,) = admin.page.context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("inferwatch_session", True, "Lax")
     admin.open("/alerts")
     row = admin.page.locator("#alerts > tbody > tr", has_text=DATA_DRIFT)
     url = f"{site.base}/alerts/{row.get_attribute('data-fingerprint')}/acknowledge"

@@ -62,8 +62,8 @@ class LifecycleOptions:
 
 
 def evidence_url(external_url: str, finding_id: int | None) -> str:
-    """The HTTP API's view of the finding that raised the alert."""
-    return f"{external_url}/api/v1/findings/{finding_id}" if finding_id is not None else ""
+    """The page of the finding that raised the alert (its JSON is one click away there)."""
+    return f"{external_url}/findings/{finding_id}" if finding_id is not None else ""
 
 
 def _runbook(template: str, labels: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from collector.core.storage.shadow_tables import ShadowRunRow, ShadowVariantResultRow
+from shadow.report import render_html
 from shadow.result import ShadowResult
 
 
@@ -42,6 +43,8 @@ def finish_run(engine: Engine, run_id: str, result: ShadowResult) -> None:
         row.state = "succeeded"
         row.finished_at = datetime.now(tz=UTC)
         row.recommendation = document["recommendation"]
+        # The same HTML as `inferwatch shadow run --report` writes, so the page and the file never differ.
+        row.report_html = render_html(result)
         row.progress_done = row.progress_total
         for variant, stored in zip(result.results, document["results"], strict=True):
             session.add(

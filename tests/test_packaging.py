@@ -81,6 +81,8 @@ def test_wheel_has_exactly_the_expected_top_level_names(wheel: Path) -> None:
     assert "inferwatch/v1/prediction_service_pb2.py" in names
     assert any(name.startswith("collector/_migrations/versions/") and name.endswith(".py") for name in names)
     assert "collector/_migrations/env.py" in names
+    # The pages render from templates inside the package: an installed service serves them too.
+    assert "collector/service/web/templates/base.html" in names
 
 
 @pytest.mark.slow

@@ -44,6 +44,8 @@ from collector.service.model_metrics import ModelMetricsCollector, ModelMetricsR
 from collector.service.model_snapshot import SnapshotOptions
 from collector.service.otlp_http import OtlpHttpReceiver
 from collector.service.readiness import Readiness, check_readiness
+from collector.service.web.context import WebContext
+from collector.service.web.sessions import SessionKeys
 from detectors.drift import reference_service
 from detectors.drift.store import numeric_features as stored_numeric_features
 from detectors.latency import LatencyOptions
@@ -226,6 +228,13 @@ class Service:
                     readiness=self.readiness,
                     findings=self.finding_json,
                     auth=config.auth,
+                    web=WebContext(
+                        engine,
+                        SessionKeys(config.auth),
+                        pricing=pricing,
+                        slos=slos,
+                        inhibit_rules=tuple(alerting.inhibit_rules),
+                    ),
                 )
             )
             if not alerting.external_url:

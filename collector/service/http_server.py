@@ -1,4 +1,4 @@
-"""The HTTP side of the service: liveness, readiness, Prometheus metrics (and, later, the JSON API)."""
+"""The HTTP side of the service: liveness, readiness, Prometheus metrics, the JSON API and the pages."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from collector.core.metrics import EXPOSITION_CONTENT_TYPE, ServiceMetrics
 from collector.service.auth import Role, http_refusal
 from collector.service.protocol_log import install_wrong_protocol_filter
 from collector.service.readiness import Readiness
+from collector.service.web import api as web_api
+from collector.service.web import pages as web_pages
+from collector.service.web.context import WebContext
 
 # A readiness probe that hangs is worse than one that says no: kubelet's default probe timeout is 1 s.
 READINESS_TIMEOUT_S = 2.0
@@ -76,7 +79,7 @@ class AiohttpService:
 
 
 class HttpServer(AiohttpService):
-    """Health, readiness, metrics and the JSON API."""
+    """Health, readiness, metrics, the JSON API and, given a ``web`` context, the list endpoints and pages."""
 
     def __init__(
         self,
@@ -86,8 +89,10 @@ class HttpServer(AiohttpService):
         readiness: ReadinessCheck,
         findings: FindingLookup | None = None,
         auth: AuthConfig | None = None,
+        web: WebContext | None = None,
     ) -> None:
         super().__init__(addr)
+        self._web = web
         self._metrics = metrics
         self._readiness = readiness
         self._findings = findings
@@ -116,10 +121,16 @@ class HttpServer(AiohttpService):
         app.router.add_get("/metrics", self.metrics)
         if self._findings is not None:
             app.router.add_get("/api/v1/findings/{id}", self.finding)
+        if self._web is not None:
+            web_api.mount(app, self._web)
+            web_pages.mount(app, self._web)
         return app
 
     def _refusal(self, request: web.Request, needed: Role) -> web.Response | None:
         """401 or 403 when tokens are configured and the request's bearer token does not grant ``needed``."""
+        if self._web is not None and needed is Role.INGEST:
+            # A page session reads too, so a finding page's raw JSON link opens in the same browser.
+            return web_api.read_refusal(request, self._web)
         refused = http_refusal(request.headers.get("Authorization"), self._auth, needed)
         if refused is None:
             return None

@@ -78,7 +78,7 @@ def test_alert_reaches_a_webhook_through_alertmanager_grouped_and_resolved(
     assert sorted(a["labels"]["subject"] for a in fraud["alerts"]) == ["embed", "predict"]
     alert = fraud["alerts"][0]
     assert alert["labels"]["severity"] == "warning"
-    assert alert["annotations"]["evidence_url"].startswith("http://inferwatch.test:8080/api/v1/findings/")
+    assert alert["annotations"]["evidence_url"].startswith("http://inferwatch.test:8080/findings/")
     assert alert["generatorURL"] == alert["annotations"]["evidence_url"]
     assert groups["churn"]["alerts"][0]["labels"]["detector"] == "latency"
 

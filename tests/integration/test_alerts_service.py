@@ -65,6 +65,15 @@ def wait_for(condition: Callable[[], Any], what: str) -> Any:
     pytest.fail(f"timed out waiting for {what}")
 
 
+def assert_evidence_opens(evidence: str, model: str) -> None:
+    """The evidence link opens the finding's page; the same finding is JSON under /api/v1."""
+    with urllib.request.urlopen(evidence, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert model in response.read().decode()
+    with urllib.request.urlopen(evidence.replace("/findings/", "/api/v1/findings/"), timeout=10) as response:
+        assert json.loads(response.read())["model"] == model
+
+
 def test_finding_becomes_a_notified_alert_managed_over_grpc_and_cli(
     service: RunningService, receiver: Receiver, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,9 +88,8 @@ def test_finding_becomes_a_notified_alert_managed_over_grpc_and_cli(
     (alert,) = body["alerts"]
     fingerprint = alert["fingerprint"]
     evidence = alert["annotations"]["evidence_url"]
-    assert evidence.startswith(f"{service.http_base}/api/v1/findings/")
-    with urllib.request.urlopen(evidence, timeout=10) as response:
-        assert json.loads(response.read())["model"] == "svc"
+    assert evidence.startswith(f"{service.http_base}/findings/")
+    assert_evidence_opens(evidence, "svc")
 
     with grpc.insecure_channel(service.grpc_target) as channel:
         stub = alert_service_pb2_grpc.AlertServiceStub(channel)  # type: ignore[no-untyped-call]

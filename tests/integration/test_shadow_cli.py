@@ -131,9 +131,9 @@ def test_register_record_run_store_and_report(
     engine = create_engine(db_url)
     try:
         with engine.connect() as connection:
-            state = connection.execute(
-                text("SELECT state FROM shadow_runs WHERE id = :id"), {"id": document["run_id"]}
-            ).scalar_one()
+            state, stored_report = connection.execute(
+                text("SELECT state, report_html FROM shadow_runs WHERE id = :id"), {"id": document["run_id"]}
+            ).one()
             names = (
                 connection.execute(
                     text("SELECT name FROM shadow_variant_results WHERE run_id = :id ORDER BY name"),
@@ -145,6 +145,8 @@ def test_register_record_run_store_and_report(
     finally:
         engine.dispose()
     assert state == "succeeded"
+    # Kept for the pages: the same HTML the CLI wrote.
+    assert stored_report == report.read_text()
     assert any(name.startswith("baseline") for name in names)
     assert any(name.startswith("fp16") for name in names)
 

@@ -39,6 +39,8 @@ class ShadowRunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(128))
+    # The HTML report as the CLI writes it, rendered when the run finishes (migration 0009), for the pages.
+    report_html: Mapped[str | None] = mapped_column(Text)
 
     variant_results: Mapped[list[ShadowVariantResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True

@@ -1,0 +1,34 @@
+"""What the JSON list endpoints and the pages need from the running service, passed down once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from alerts.config import DEFAULT_INHIBIT_RULES, InhibitRule
+from collector.core.pricing import Pricing
+from collector.service.web.sessions import SessionKeys
+from detectors.slo import SLO
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """The database, the settings the pages show numbers by, and the session keys."""
+
+    engine: Engine
+    sessions: SessionKeys
+    pricing: Pricing = field(default_factory=Pricing)
+    slos: tuple[SLO, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
+    clock: Callable[[], datetime] = _utcnow
+
+    def now_unix_s(self) -> int:
+        """The clock in whole seconds, for session expiry."""
+        return int(self.clock().timestamp())

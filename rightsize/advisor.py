@@ -18,7 +18,7 @@ from collector.core.pricing import Pricing
 from rightsize.answer import Answer, Autoscaling, Today, autoscale, decide, measure_next, price_today
 from rightsize.demand import Demand, load_demand
 from rightsize.search import Option, search
-from rightsize.settings import LatencyObjective, RightsizeSettings
+from rightsize.settings import LatencyObjective, RightsizeContext, RightsizeSettings
 from rightsize.supply import Measured, load_supply
 
 QUEUEING_MODEL = (
@@ -171,4 +171,34 @@ def rightsize(
             provider_hardware or {},
         ),
         generated_at=now,
+    )
+
+
+def rightsize_with(
+    engine: Engine,
+    context: RightsizeContext,
+    model_name: str,
+    *,
+    model_version: str | None,
+    since: datetime,
+    settings: RightsizeSettings | None = None,
+    replicas: int | None = None,
+    hardware_class: str | None = None,
+    now: datetime | None = None,
+) -> Rightsizing:
+    """``rightsize`` with what the configuration gives (SLO, prices, settings, today's replicas), as the CLI,
+    the gRPC service and the model page all call it; ``settings`` overrides the configured ones."""
+    settings = settings or context.settings
+    return rightsize(
+        engine,
+        model_name,
+        model_version=model_version,
+        since=since,
+        objective=context.objectives.get(model_name),
+        pricing=context.pricing,
+        settings=settings,
+        replicas=replicas or settings.replicas.get(model_name),
+        hardware_class=hardware_class,
+        provider_hardware=context.provider_hardware,
+        now=now,
     )

@@ -62,7 +62,7 @@ def add_commands(commands: Any) -> None:
 
 def cmd_rightsize(args: argparse.Namespace, db_url: str, context: RightsizeContext) -> int:
     """Right-size one model and print the answer."""
-    from rightsize.advisor import rightsize
+    from rightsize.advisor import rightsize_with
     from rightsize.report import to_json, to_text
 
     settings = context.settings
@@ -70,17 +70,15 @@ def cmd_rightsize(args: argparse.Namespace, db_url: str, context: RightsizeConte
     settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
     engine = create_engine_for(db_url)
     try:
-        result = rightsize(
+        result = rightsize_with(
             engine,
+            context,
             args.model,
             model_version=args.version,
             since=args.since,
-            objective=context.objectives.get(args.model),
-            pricing=context.pricing,
             settings=settings,
-            replicas=args.replicas or settings.replicas.get(args.model),
+            replicas=args.replicas,
             hardware_class=args.hardware,
-            provider_hardware=context.provider_hardware,
         )
     finally:
         engine.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from collector.core.registration import ServiceRegistration
 from inferwatch.v1 import common_pb2, rightsize_service_pb2, rightsize_service_pb2_grpc
-from rightsize.advisor import RightsizeInputError, Rightsizing, rightsize
+from rightsize.advisor import RightsizeInputError, Rightsizing, rightsize_with
 from rightsize.report import to_json, to_text
 from rightsize.settings import RightsizeContext
 
@@ -174,18 +174,15 @@ class RightsizeServicer(rightsize_service_pb2_grpc.RightsizeServiceServicer):
             settings = replace(settings, margin=request.margin)
         now = datetime.now(tz=UTC)
         since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else now - DEFAULT_WINDOW
-        name = request.model.name
-        result = rightsize(
+        result = rightsize_with(
             self._engine,
-            name,
+            self._context,
+            request.model.name,
             model_version=request.model.version or None,
             since=since,
-            objective=self._context.objectives.get(name),
-            pricing=self._context.pricing,
             settings=settings,
-            replicas=request.current_replicas or settings.replicas.get(name),
+            replicas=request.current_replicas or None,
             hardware_class=request.current_hardware_class or None,
-            provider_hardware=self._context.provider_hardware,
             now=now,
         )
         return report_to_proto(result)

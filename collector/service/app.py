@@ -156,6 +156,7 @@ class Service:
                 ),
             )
             servicers = IngestServicers(self.ingest)
+            rightsizing = rightsize_context(features)
             shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)
             # Registered before the gRPC server, so it runs after the server has drained its calls.
             self._stack.callback(shadow_runs.interrupt_running)
@@ -168,7 +169,7 @@ class Service:
                         reference_service.registration(engine),
                         alert_service.registration(engine, alerting.inhibit_rules),
                         *shadow_services,
-                        rightsize_service.registration(engine, rightsize_context(features)),
+                        rightsize_service.registration(engine, rightsizing),
                     ],
                     metrics=self.metrics,
                     max_message_bytes=config.server.max_message_bytes,
@@ -234,6 +235,7 @@ class Service:
                         pricing=pricing,
                         slos=slos,
                         inhibit_rules=tuple(alerting.inhibit_rules),
+                        rightsize=rightsizing,
                     ),
                 )
             )

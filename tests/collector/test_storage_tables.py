@@ -312,6 +312,7 @@ def a_shadow_run(session: Session) -> ShadowRunRow:
         started_at=at(1),
         finished_at=at(30),
         claimed_by="replica-1",
+        report_html="<!doctype html><title>fraud-scorer shadow run</title>",
     )
 
 

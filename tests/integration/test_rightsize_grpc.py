@@ -13,6 +13,7 @@ import pytest
 from collector.cli.commands import main
 from collector.core.config import Config
 from inferwatch.v1 import common_pb2, rightsize_service_pb2, rightsize_service_pb2_grpc
+from tests.integration.http_helpers import http_get
 from tests.integration.service_harness import RunningService, loopback_config
 from tests.rightsize.planting import MODEL
 from tests.rightsize.test_known_answer import CONFIG, planted_window
@@ -82,3 +83,19 @@ def test_missing_inputs_are_failed_precondition_and_a_missing_name_invalid_argum
             stub.Rightsize(bad, timeout=30)
         assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "headroom" in invalid.value.details()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_model_page_shows_the_same_answer(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService]
+) -> None:
+    """The model's page carries the right-sizing answer the CLI gives for the last 14 days."""
+    sections = {**SECTIONS, "rightsize": {"batching_delays_ms": [0, 10], "replicas": {MODEL: 32}}}
+    service = start_service(replace(loopback_config(db_url, tmp_path / "spool"), feature_sections=sections))
+    planted_window(db_url)
+    status, body, _ = http_get(f"{service.http_base}/model?name={MODEL}")
+    assert status == 200
+    section = body[body.index('id="rightsizing"') :]
+    assert "nvidia-t4" in section
+    assert "switch" in section.lower()
+    assert "cannot right-size" not in section

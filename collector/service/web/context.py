@@ -12,6 +12,7 @@ from alerts.config import DEFAULT_INHIBIT_RULES, InhibitRule
 from collector.core.pricing import Pricing
 from collector.service.web.sessions import SessionKeys
 from detectors.slo import SLO
+from rightsize.settings import RightsizeContext
 
 
 def _utcnow() -> datetime:
@@ -27,6 +28,8 @@ class WebContext:
     pricing: Pricing = field(default_factory=Pricing)
     slos: tuple[SLO, ...] = ()
     inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
+    # The model page's right-sizing answer; None leaves the section out.
+    rightsize: RightsizeContext | None = None
     clock: Callable[[], datetime] = _utcnow
 
     def now_unix_s(self) -> int:

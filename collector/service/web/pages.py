@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,6 +36,9 @@ from collector.service.web.queries import (
 )
 from collector.service.web.rendering import HEADERS, common, page
 from collector.service.web.series import ModelSeries, model_series
+from rightsize.advisor import RightsizeInputError, rightsize_with
+from rightsize.report import to_text
+from rightsize.service import DEFAULT_WINDOW as RIGHTSIZE_WINDOW
 
 PageHandler = Callable[[web.Request, Role], Awaitable[web.StreamResponse]]
 MODEL_PAGE_PARAMS = ("name", "version", "range")
@@ -60,6 +64,28 @@ def guarded(context: WebContext, handler: PageHandler) -> Callable[[web.Request]
 def not_found(request: web.Request, context: WebContext, role: Role, message: str) -> web.Response:
     """A 404 page that says what was not found."""
     return page("error.html", 404, **common(request, context, role, ""), message=message)
+
+
+@dataclass(frozen=True)
+class RightsizingView:
+    """The model page's right-sizing section: the answer's text, or what right-sizing still needs."""
+
+    text: str
+    missing: bool
+
+
+def rightsizing_of(context: WebContext, name: str, version: str | None) -> RightsizingView | None:
+    """``inferwatch rightsize`` for the model over the default window, as the page shows it."""
+    if context.rightsize is None:
+        return None
+    now = context.clock()
+    try:
+        result = rightsize_with(
+            context.engine, context.rightsize, name, model_version=version, since=now - RIGHTSIZE_WINDOW, now=now
+        )
+    except RightsizeInputError as error:
+        return RightsizingView(str(error), missing=True)
+    return RightsizingView(to_text(result), missing=False)
 
 
 def mount(app: web.Application, context: WebContext) -> None:
@@ -104,6 +130,7 @@ def mount(app: web.Application, context: WebContext) -> None:
                     context.engine, Query(filters, ALERT_PARAMS), context.clock(), context.inhibit_rules
                 ).items,
                 "runs": shadow_runs_list(context.engine, Query(filters, SHADOW_PARAMS)).items,
+                "rightsizing": rightsizing_of(context, name, version),
             }
 
         loaded = await asyncio.to_thread(load)

@@ -56,6 +56,9 @@ def test_every_page_opens_without_tokens_with_a_strict_policy(running_service: R
     for path in PAGES:
         status, body, headers = http_get(running_service.http_base + path)
         assert status == 200, (path, body[:300])
+        if path.startswith("/model?"):  # no SLO configured: the right-sizing section says what it needs
+            assert "cannot right-size fraud" in body
+            assert "no latency SLO" in body or "[slo.fraud]" in body
         assert headers["Content-Type"].startswith("text/html")
         assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         assert "default-src 'none'" in CONTENT_SECURITY_POLICY

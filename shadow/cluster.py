@@ -19,6 +19,8 @@ The import of Ray stays inside this module's functions, so nothing loads it unle
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -34,6 +36,7 @@ from shadow.replay import Measurement, ModelToRun, Progress, ReplayOptions
 from shadow.tensors import Feed
 
 RESOURCE_PREFIX: Final = "hw:"
+PROBE_GROUP: Final = "probe"
 # How often the driver looks at its parts while they replay (and lets a cancellation in through progress).
 _POLL_S: Final = 0.2
 # How often it asks the cluster whether a part that is not placed yet still has a node to go to.
@@ -56,6 +59,16 @@ def connect(address: str | None) -> None:
         if not ray.is_initialized():
             # Workers' logs stay on their nodes: copied into the service's log they would drown it.
             ray.init(address=address, log_to_driver=False, configure_logging=False)
+
+
+@functools.cache
+def _remote_worker() -> Any:
+    """``PartWorker`` as a Ray actor class, made once per process."""
+    import ray
+
+    # ``where`` answers from a thread of its own, even while the worker replays; the other calls keep their
+    # order in the default group, one at a time.
+    return ray.remote(concurrency_groups={PROBE_GROUP: 1})(PartWorker)
 
 
 def _death_reason(error: BaseException) -> str:
@@ -210,7 +223,6 @@ class RayReplay:
 
     def _start(self, part: _Part) -> None:
         """Create the part's actor on a node of its class (not one it died on) and queue its work so far."""
-        import ray
 
         assert self._prepare_refs is not None
         options: dict[str, Any] = {
@@ -223,10 +235,10 @@ class RayReplay:
         }
         if part.failed_nodes:
             options["label_selector"] = {"ray.io/node-id": f"!in({','.join(part.failed_nodes)})"}
-        actor = ray.remote(PartWorker).options(**options)
+        actor = _remote_worker().options(**options)
         part.handle = actor.remote(part.model.key, part.model_ref, part.model.execution_provider, self.options)
         part.node_id = part.hostname = None
-        part.where_ref = part.handle.where.remote()
+        part.where_ref = part.handle.where.options(concurrency_group=PROBE_GROUP).remote()
         part.pending = part.handle.prepare.remote(self._warmup, *self._prepare_refs)
         # A retry replays every chunk so far: its measurement must cover the same requests as the others'.
         for chunk in self._chunks:
@@ -240,9 +252,9 @@ class RayReplay:
             if not waiting:
                 return
             ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=_POLL_S)
+            self._locate()
             for ref in ready:
                 self._collect(waiting[ref], ref)
-            self._locate()
             if time.monotonic() - self._last_node_check >= _NODE_CHECK_S:
                 self._last_node_check = time.monotonic()
                 self._fail_unplaceable()
@@ -278,6 +290,12 @@ class RayReplay:
 
     def _lost(self, part: _Part, error: BaseException) -> None:
         """A part's worker died: retry once elsewhere when a node of its class remains, else fail the part."""
+        import ray
+
+        if part.node_id is None and part.where_ref is not None:
+            # It may have said where it runs just before it died: that node is the one to avoid.
+            with contextlib.suppress(ray.exceptions.RayError):
+                part.node_id, part.hostname, _ = ray.get(part.where_ref, timeout=_POLL_S)
         reason = _death_reason(error)
         where = f"node {part.hostname} ({part.node_id[:12]})" if part.node_id and part.hostname else "its node"
         part.deaths.append(f"on {where}: {reason}")

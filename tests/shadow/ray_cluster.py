@@ -71,14 +71,20 @@ def start_cluster() -> Iterator[RayTestCluster]:
 
 
 def kill_worker_of(part_key: str, timeout_s: float = 30.0) -> str:
-    """SIGKILL the worker process of the live part ``part_key`` (as the OOM killer would); returns its node id."""
+    """SIGKILL the worker process of the live part ``part_key`` (as the OOM killer would); returns its node id.
+
+    Its ``where`` answers from the probe thread, so this works while the worker is busy replaying.
+    """
     import ray
+
+    from shadow.cluster import PROBE_GROUP
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for entry in ray.util.list_named_actors(all_namespaces=True):
             if entry["name"].endswith(f"/{part_key}#1"):
-                node_id, _, pid = ray.get(ray.get_actor(entry["name"], entry["namespace"]).where.remote())
+                actor = ray.get_actor(entry["name"], entry["namespace"])
+                node_id, _, pid = ray.get(actor.where.options(concurrency_group=PROBE_GROUP).remote())
                 os.kill(pid, signal.SIGKILL)
                 return str(node_id)
         time.sleep(0.1)

@@ -68,7 +68,7 @@ def _remote_worker() -> Any:
 
     # ``where`` answers from a thread of its own, even while the worker replays; the other calls keep their
     # order in the default group, one at a time.
-    return ray.remote(concurrency_groups={PROBE_GROUP: 1})(PartWorker)
+    return ray.remote(concurrency_groups={PROBE_GROUP: 1})(PartWorker)  # type: ignore[call-overload]
 
 
 def _death_reason(error: BaseException) -> str:

@@ -51,7 +51,7 @@ def start_cluster() -> Iterator[RayTestCluster]:
     ray = ray_or_skip()
     from ray.cluster_utils import Cluster
 
-    node_args = {"num_cpus": 2 * _SLOTS, "object_store_memory": _OBJECT_STORE_BYTES}
+    node_args: dict[str, Any] = {"num_cpus": 2 * _SLOTS, "object_store_memory": _OBJECT_STORE_BYTES}
     cluster = Cluster(
         initialize_head=True,
         head_node_args={**node_args, "resources": {"hw:cpu-a": _SLOTS}, "include_dashboard": False},
@@ -67,7 +67,7 @@ def start_cluster() -> Iterator[RayTestCluster]:
         )
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
 
 
 def kill_worker_of(part_key: str, timeout_s: float = 30.0) -> str:
@@ -84,6 +84,8 @@ def kill_worker_of(part_key: str, timeout_s: float = 30.0) -> str:
         for entry in ray.util.list_named_actors(all_namespaces=True):
             if entry["name"].endswith(f"/{part_key}#1"):
                 actor = ray.get_actor(entry["name"], entry["namespace"])
+                node_id: str
+                pid: int
                 node_id, _, pid = ray.get(actor.where.options(concurrency_group=PROBE_GROUP).remote())
                 os.kill(pid, signal.SIGKILL)
                 return str(node_id)

@@ -9,7 +9,6 @@ import pytest
 
 from shadow.hardware import detected_nvidia_class
 from tests.shadow.models import BuiltModel, digits_mlp, extreme_range_mlp, iris_tiny_mlp
-from tests.shadow.ray_cluster import RayTestCluster, start_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +41,3 @@ def extreme(model_dir: Path) -> BuiltModel:
 def tiny(model_dir: Path) -> BuiltModel:
     """The 4-8-3 iris MLP."""
     return iris_tiny_mlp(model_dir)
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayTestCluster]:
-    """A three-node local Ray cluster (classes cpu-a on two nodes, cpu-b on one), started once per session."""
-    yield from start_cluster()

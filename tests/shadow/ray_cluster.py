@@ -46,7 +46,7 @@ def ray_or_skip() -> Any:
     return ray
 
 
-def start_cluster() -> Iterator[RayTestCluster]:
+def start_ray_cluster() -> Iterator[RayTestCluster]:
     """Start the three nodes, connect this process as the driver, and shut everything down afterwards."""
     ray = ray_or_skip()
     from ray.cluster_utils import Cluster

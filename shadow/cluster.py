@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import time
 import uuid
@@ -56,8 +57,19 @@ def connect(address: str | None) -> None:
     import ray
 
     with _init_lock:
-        if not ray.is_initialized():
-            # Workers' logs stay on their nodes: copied into the service's log they would drown it.
+        if ray.is_initialized():
+            return
+        # Workers' logs stay on their nodes: copied into the service's log they would drown it.
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            # A cluster of this machine alone runs the default class, "cpu", one part per core at a time.
+            cores = os.cpu_count() or 1
+            ray.init(
+                resources={resource_for("cpu"): cores},
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
 
 

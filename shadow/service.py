@@ -2,8 +2,10 @@
 
 A started run is stored as queued and executed on a worker thread of its own (a run takes seconds to minutes
 of CPU, which must not hold the event loop); its progress is written to the run row at most twice a second,
-so GetShadowRun works from any replica. Runs still going when the service stops are marked failed with the
-reason, rather than left "running" forever.
+so GetShadowRun works from any replica. CancelShadowRun marks a queued or running run cancelled in the
+database; the replica running it reads that with its next progress report and stops (on Ray, ending the
+run's workers). Runs still going when the service stops are marked failed with the reason, rather than left
+"running" forever.
 """
 
 from __future__ import annotations

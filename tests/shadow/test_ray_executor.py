@@ -8,12 +8,14 @@ from dataclasses import replace
 import pytest
 
 from shadow.errors import ReplayError, RunCancelledError
-from shadow.replay import Progress
+from shadow.replay import Progress, ReplayOptions
 from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow
 from shadow.variants import VariantSpec
 from tests.shadow.models import BuiltModel
 from tests.shadow.ray_cluster import RayTestCluster, kill_worker_of, shadow_actors_left
 
+# Shorter throughput rounds and batch curve than a real run's: these tests are about placement, not speed.
+_QUICK = ReplayOptions(throughput_rounds=2, round_seconds=0.02, curve_max_batch=8, curve_seconds=0.01)
 # The baseline is registered as a cpu-a model; variants name the class they are judged for.
 _PRICES = {"cpu-a": 0.10, "cpu-b": 0.08}
 
@@ -27,6 +29,7 @@ def test_a_run_is_spread_over_both_classes_and_carries_each_nodes_hardware(
 ) -> None:
     """Each part runs on a node of its class; its result names that node and its CPU, flags and ORT."""
     options = ShadowOptions(
+        replay=_QUICK,
         variants=(VariantSpec("fp16", hardware_class="cpu-a"), VariantSpec("int8-dynamic", hardware_class="cpu-b")),
         hardware_class="cpu-a",
         prices=_PRICES,
@@ -52,6 +55,7 @@ def test_the_same_recorded_traffic_gets_the_same_verdicts_as_on_the_local_execut
     """Comparisons (agreement and its bound, accuracy) and quality verdicts equal the local run's; int8 is kept
     for quality on both."""
     options = ShadowOptions(
+        replay=_QUICK,
         variants=(
             VariantSpec("int8-dynamic", hardware_class="cpu-a"),
             VariantSpec("int8-static", hardware_class="cpu-b"),
@@ -83,6 +87,7 @@ def test_a_class_with_no_node_is_reported_and_the_rest_of_the_run_goes_on(
 ) -> None:
     """A variant for nvidia-l4 on a cluster without one: "no worker for nvidia-l4"; the others are judged."""
     options = ShadowOptions(
+        replay=_QUICK,
         variants=(VariantSpec("fp16", hardware_class="nvidia-l4"), VariantSpec("int8-dynamic", hardware_class="cpu-b")),
         hardware_class="cpu-a",
         prices=_PRICES,
@@ -101,7 +106,9 @@ def test_a_class_with_no_node_is_reported_and_the_rest_of_the_run_goes_on(
 
 def test_a_baseline_class_with_no_node_fails_the_run_naming_it(ray_cluster: RayTestCluster, tiny: BuiltModel) -> None:
     """Without the baseline there is nothing to compare against: the run fails with "no worker for cpu-z"."""
-    options = ShadowOptions(variants=(VariantSpec("fp16", hardware_class="cpu-a"),), hardware_class="cpu-z")
+    options = ShadowOptions(
+        replay=_QUICK, variants=(VariantSpec("fp16", hardware_class="cpu-a"),), hardware_class="cpu-z"
+    )
     with pytest.raises(ReplayError, match="baseline failed: no worker for cpu-z"):
         run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(60)), _ray(options, ray_cluster))
     assert shadow_actors_left() == []
@@ -122,6 +129,7 @@ def test_a_worker_killed_mid_run_is_retried_once_on_another_node_of_its_class(
 ) -> None:
     """cpu-a has two nodes: the killed part reruns on the other one, says why, and is judged like the rest."""
     options = ShadowOptions(
+        replay=_QUICK,
         variants=(VariantSpec("fp16", hardware_class="cpu-a"), VariantSpec("int8-dynamic", hardware_class="cpu-b")),
         hardware_class="cpu-a",
         prices=_PRICES,
@@ -152,6 +160,7 @@ def test_a_worker_killed_where_no_other_node_of_its_class_remains_fails_only_its
 ) -> None:
     """cpu-b has one node: the killed part fails with the reason; the baseline and the cpu-a part finish."""
     options = ShadowOptions(
+        replay=_QUICK,
         variants=(VariantSpec("fp16", hardware_class="cpu-a"), VariantSpec("int8-dynamic", hardware_class="cpu-b")),
         hardware_class="cpu-a",
         prices=_PRICES,
@@ -178,17 +187,19 @@ def test_a_worker_killed_where_no_other_node_of_its_class_remains_fails_only_its
 
 def test_a_cancelled_run_stops_and_ends_its_workers(ray_cluster: RayTestCluster, tiny: BuiltModel) -> None:
     """Cancellation (raised by the service's progress report) stops the run mid-way; no actor is left."""
-    options = ShadowOptions(variants=(VariantSpec("fp16", hardware_class="cpu-b"),), hardware_class="cpu-a")
+    # A real run's throughput rounds and batch curve: the workers are still busy at the first report.
+    options = ShadowOptions(
+        variants=(VariantSpec("fp16", hardware_class="cpu-b"),), hardware_class="cpu-a", early_stop=False
+    )
     seen: list[int] = []
 
     def progress(done: int, total: int, phase: str) -> None:
         if phase == "replay":
             seen.append(done)
-            if len(seen) == 3:  # the workers are placed and busy with the first look
-                raise RunCancelledError("run r1 was cancelled")
+            raise RunCancelledError("run r1 was cancelled")
 
     with pytest.raises(RunCancelledError):
         run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(200)), _ray(options, ray_cluster), progress=progress)
-    assert len(seen) == 3
-    assert max(seen) < 200
+    assert len(seen) == 1
+    assert seen[0] < 200
     assert shadow_actors_left() == []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from shadow.cluster_worker import PartWorker, failed_measurement
-from shadow.errors import ReplayError
+from shadow.errors import ClusterUnavailableError, ReplayError
 from shadow.hardware import NVIDIA_PROVIDERS
 from shadow.replay import Measurement, ModelToRun, Progress, ReplayOptions
 from shadow.tensors import Feed
@@ -44,6 +45,8 @@ _POLL_S: Final = 0.2
 _NODE_CHECK_S: Final = 1.0
 # How long a finished run waits for its workers to release their sessions before it kills them.
 _CLOSE_S: Final = 5.0
+# How long the head's port may take to accept a connection before the cluster counts as unreachable.
+_CONNECT_S: Final = 5.0
 _init_lock = threading.Lock()
 
 
@@ -59,18 +62,26 @@ def connect(address: str | None) -> None:
     with _init_lock:
         if ray.is_initialized():
             return
+        if address is not None:
+            check_reachable(address)
         # Workers' logs stay on their nodes: copied into the service's log they would drown it.
-        if address is None and not os.environ.get("RAY_ADDRESS"):
-            # A cluster of this machine alone runs the default class, "cpu", one part per core at a time.
-            cores = os.cpu_count() or 1
-            ray.init(
-                resources={resource_for("cpu"): cores},
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        try:
+            if address is None and not os.environ.get("RAY_ADDRESS"):
+                # A cluster of this machine alone runs the default class, "cpu", one part per core at a time.
+                cores = os.cpu_count() or 1
+                ray.init(
+                    resources={resource_for("cpu"): cores},
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = address or os.environ.get("RAY_ADDRESS") or "this machine"
+            raise ClusterUnavailableError(
+                f"cannot join the Ray cluster at {where} ([shadow] ray_address): {type(error).__name__}: {error}"
+            ) from None
 
 
 @functools.cache
@@ -81,6 +92,20 @@ def _remote_worker() -> Any:
     # ``where`` answers from a thread of its own, even while the worker replays; the other calls keep their
     # order in the default group, one at a time.
     return ray.remote(concurrency_groups={PROBE_GROUP: 1})(PartWorker)  # type: ignore[call-overload]
+
+
+def check_reachable(address: str, timeout_s: float = _CONNECT_S) -> None:
+    """Fail fast when a ``HOST:PORT`` (or ``ray://HOST:PORT``) head does not answer: ``ray.init`` would retry
+    for minutes, with the run stuck in "running" meanwhile."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and "local" are Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ClusterUnavailableError(
+            f"cannot join the Ray cluster at {address} ([shadow] ray_address): nothing answers there ({error})"
+        ) from None
 
 
 def _death_reason(error: BaseException) -> str:

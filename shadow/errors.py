@@ -36,3 +36,7 @@ class NotApplicableError(ShadowError):
 
 class RunCancelledError(ShadowError):
     """The run was cancelled while it ran (CancelShadowRun): it stops at its next progress report."""
+
+
+class ClusterUnavailableError(ShadowError):
+    """``[shadow] executor = "ray"``, but the Ray cluster at ``ray_address`` cannot be joined."""

@@ -3,11 +3,14 @@ check of a GPU pricing class against the node that measured it."""
 
 from __future__ import annotations
 
+import socket
+
 import onnxruntime
 import pytest
 
-from shadow.cluster import _death_reason
+from shadow.cluster import _death_reason, check_reachable
 from shadow.cluster_worker import PartWorker, node_hardware, pricing_mismatch
+from shadow.errors import ClusterUnavailableError
 from shadow.replay import ReplayOptions
 from tests.shadow.models import BuiltModel
 
@@ -75,3 +78,20 @@ def test_a_dead_workers_reason_is_rays_sentence_without_its_advice() -> None:
     assert reason.startswith("The actor is dead because its worker process has died.")
     assert "End of file." in reason
     assert "Some common causes" not in reason
+
+
+def test_an_unreachable_head_is_a_clear_error_at_once() -> None:
+    """A port where nothing listens fails in milliseconds, naming the address, instead of Ray's minutes of retries."""
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(
+            ClusterUnavailableError, match=rf"cannot join the Ray cluster at {address}.*nothing answers"
+        ):
+            check_reachable(address, timeout_s=2)
+    check_reachable("auto")  # Ray's own discovery: nothing to check here
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.abc
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +178,15 @@ def test_serve_and_config_show_exit_2_when_ray_is_asked_for_but_missing(tmp_path
     )
     assert completed.returncode == 2, completed.stderr
     assert RAY_MISSING in completed.stderr
+
+
+def test_config_show_prints_the_executor_and_address(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`config show --json` reads [shadow] with the same check as serve, executor and address included."""
+    pytest.importorskip("ray")
+    from collector.cli import main
+
+    config = tmp_path / "inferwatch.toml"
+    config.write_text('[shadow]\nexecutor = "ray"\nray_address = "10.1.2.3:6379"\n')
+    assert main(["config", "show", "--config", str(config), "--json"]) == 0
+    shadow = json.loads(capsys.readouterr().out)["sections"]["shadow"]
+    assert (shadow["executor"], shadow["ray_address"]) == ("ray", "10.1.2.3:6379")

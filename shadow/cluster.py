@@ -189,15 +189,17 @@ class RayReplay:
     def __enter__(self) -> RayReplay:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        # A run that ends on an error (a cancellation among them) does not wait for busy workers to finish.
+        self.close(graceful=error_type is None)
 
-    def close(self) -> None:
-        """Let every worker release its session, then end the actors (at once for any still busy)."""
+    def close(self, *, graceful: bool = True) -> None:
+        """Let every worker release its session and model file, then end the actors (at once for any still
+        busy, or for all when not ``graceful``)."""
         import ray
 
         handles = [part.handle for part in self._parts if part.handle is not None]
-        closing = [handle.close.remote() for handle in handles]
+        closing = [handle.close.remote() for handle in handles] if graceful else []
         if closing:
             ray.wait(closing, num_returns=len(closing), timeout=_CLOSE_S)
         for handle in handles:
@@ -237,8 +239,11 @@ class RayReplay:
                 part.pending = part.handle.replay.remote(self._chunks[-1])
         self._wait(progress, done_before, len(feeds), total or len(feeds))
         baseline = self._parts[0]
+        # Without the baseline there is nothing to compare against: as on the local executor, the run fails.
         if not baseline.live:
             raise ReplayError(f"baseline failed: {baseline.error}")
+        if baseline.measurement is not None and baseline.measurement.error is not None:
+            raise ReplayError(f"baseline failed: {baseline.measurement.error}")
 
     def measurements(self) -> dict[str, Measurement]:
         """Every part's measurement so far, by model key; a failed part carries its reason."""

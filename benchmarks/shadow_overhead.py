@@ -13,8 +13,8 @@ Named baselines, with the same session options (1 intra-op thread, sequential):
   the recommendation and the result.
 
 * Ray row: a realistic run (``--ray-requests`` 1,000 requests, the three built-in variants, early stop off)
-  with ``[shadow] executor = "ray"`` on a one-node Ray cluster started here (``hw:cpu`` for four parts at
-  once), against the same run with the local executor: the whole run's extra time (starting a worker per
+  with ``[shadow] executor = "ray"`` on a one-node Ray cluster started here (``hw:cpu``: the four parts
+  replay side by side), against the same run with the local executor: the whole run's extra time (starting a worker per
   model, shipping models and inputs through the object store, parallel parts). Skipped without Ray.
 
 Rounds alternate, and the table shows the best round of each, as ``timeit`` advises: on a small shared VM,
@@ -142,7 +142,7 @@ def measure_ray(model: BuiltModel, requests: int, rounds: int) -> tuple[float, f
     inputs = recorded_from_feeds(feeds, model.labels[:requests] if model.labels else None)
     local = ShadowOptions(early_stop=False)
     remote = replace(local, executor="ray")
-    # The baseline's class is "cpu": the node advertises it for four parts at once (baseline + 3 variants).
+    # The baseline's class is "cpu": the run's four parts (baseline + 3 variants) share one unit of it.
     ray.init(num_cpus=4, resources={"hw:cpu": 4}, include_dashboard=False, log_to_driver=False)
     try:
         run_shadow(model.path, inputs, remote)  # the cluster's first workers and imports, paid once

@@ -1,10 +1,11 @@
 """The Ray executor (``[shadow] executor = "ray"``): each model of a run replayed on a node of its hardware class.
 
 A hardware class is a Ray resource: a worker node started with ``--resources '{"hw:nvidia-l4": 1}'`` runs the
-parts priced as ``nvidia-l4``, one part per unit of the resource at a time. Each part (the baseline, or one
-variant on one execution provider) is an actor (``shadow.cluster_worker.PartWorker``), so its ONNX session is
-opened once and kept for the whole run; the model file and each look's chunk of recorded inputs reach the
-workers through Ray's object store, never through the database.
+parts priced as ``nvidia-l4``, one run per unit of the resource at a time (a run's parts of a class share a
+unit). Each part (the baseline, or one variant on one execution provider) is an actor
+(``shadow.cluster_worker.PartWorker``), so its ONNX session is opened once and kept for the whole run; the
+model file and each look's chunk of recorded inputs reach the workers through Ray's object store, never
+through the database.
 
 The runner drives ``RayReplay`` exactly as it drives the local ``Replay``: throughput and the batch curve,
 then one chunk per sequential look, then the measurements. What is different here is failure:
@@ -26,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +45,8 @@ PROBE_GROUP: Final = "probe"
 _POLL_S: Final = 0.2
 # How often it asks the cluster whether a part that is not placed yet still has a node to go to.
 _NODE_CHECK_S: Final = 1.0
+# How long a part may wait for a free unit of its class on nodes that have it, before it fails.
+PLACEMENT_TIMEOUT_S: Final = 600.0
 # How long a finished run waits for its workers to release their sessions before it kills them.
 _CLOSE_S: Final = 5.0
 # How long the head's port may take to accept a connection before the cluster counts as unreachable.
@@ -137,6 +141,7 @@ class _Part:
         self.notes: list[str] = []
         self.measurement: Measurement | None = None
         self.error: str | None = None
+        self.started_at = 0.0
 
     @property
     def live(self) -> bool:
@@ -173,11 +178,20 @@ class RayReplay:
         self._throughput: list[Feed] = []
         self._chunks: list[Any] = []
         blobs: dict[Path, Any] = {}
+        # An actor holds its resources while it lives, and every part of a run lives until the run's last look:
+        # were each part to take a whole unit, a node with fewer units than the run has parts of its class
+        # would place some and leave the rest waiting for ever. So a run's parts of one class share one unit.
+        shares = Counter(
+            name
+            for model, hardware_class in zip(models, hardware_classes, strict=True)
+            for name in _Part(model, hardware_class, None).resources
+        )
         self._parts: list[_Part] = []
         for model, hardware_class in zip(models, hardware_classes, strict=True):
             if model.path not in blobs:
                 blobs[model.path] = ray.put(Path(model.path).read_bytes())
             part = _Part(model, hardware_class, blobs[model.path])
+            part.resources = {name: amount / shares[name] for name, amount in part.resources.items()}
             if not part.resources:
                 part.fail(
                     f"{model.key} runs on {model.execution_provider}, whose hardware class is unknown, so no Ray "
@@ -269,7 +283,8 @@ class RayReplay:
         assert self._prepare_refs is not None
         options: dict[str, Any] = {
             "name": f"{self.run_name}/{part.model.key}#{len(part.deaths) + 1}",
-            "num_cpus": self.options.intra_op_threads,
+            # The class's unit is what admits parts to a node; CPUs would need one per part and can run out.
+            "num_cpus": 0,
             "num_gpus": part.resources.get("GPU", 0),
             "resources": {name: amount for name, amount in part.resources.items() if name != "GPU"},
             "max_restarts": 0,
@@ -280,6 +295,7 @@ class RayReplay:
         actor = _remote_worker().options(**options)
         part.handle = actor.remote(part.model.key, part.model_ref, part.model.execution_provider, self.options)
         part.node_id = part.hostname = None
+        part.started_at = time.monotonic()
         part.where_ref = part.handle.where.options(concurrency_group=PROBE_GROUP).remote()
         part.pending = part.handle.prepare.remote(self._warmup, *self._prepare_refs)
         # A retry replays every chunk so far: its measurement must cover the same requests as the others'.
@@ -358,10 +374,21 @@ class RayReplay:
 
     def _fail_unplaceable(self) -> None:
         """Fail each part still waiting for a node when its class has none (left, or never there)."""
-        for part in self._parts:
-            if part.live and part.handle is not None and part.node_id is None and not self._has_node(part):
-                import ray
+        import ray
 
+        for part in self._parts:
+            if not (part.live and part.handle is not None and part.node_id is None):
+                continue
+            if self._has_node(part):
+                waited = time.monotonic() - part.started_at
+                if waited > PLACEMENT_TIMEOUT_S:
+                    # Nodes of the class exist but are busy (other runs hold their units): fail rather than hang.
+                    ray.kill(part.handle, no_restart=True)
+                    part.handle = part.where_ref = None
+                    part.fail(
+                        f"no free worker for {part.wants} within {waited:.0f} s: its nodes are busy with other runs"
+                    )
+            else:
                 ray.kill(part.handle, no_restart=True)
                 part.handle = part.where_ref = None
                 if part.deaths:

@@ -82,6 +82,21 @@ def test_the_same_recorded_traffic_gets_the_same_verdicts_as_on_the_local_execut
     assert decisions["int8-dynamic"] == decisions["int8-static"] == ("fail", "keep")
 
 
+def test_more_parts_of_a_class_than_its_node_has_units_still_run(ray_cluster: RayTestCluster, tiny: BuiltModel) -> None:
+    """cpu-b's one node has 3 units; a run with 4 parts there shares one unit instead of waiting for ever."""
+    options = ShadowOptions(
+        replay=_QUICK,
+        variants=tuple(VariantSpec(kind) for kind in ("int8-dynamic", "int8-static", "fp16")),
+        hardware_class="cpu-b",
+        looks=1,
+    )
+    result = run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(100), tiny.labels), _ray(options, ray_cluster))
+    assert len(result.results) == 4
+    for item in result.results:
+        assert item.measurement.error is None, item.measurement.error
+        assert item.measurement.node["node_id"] == ray_cluster.nodes["cpu-b"][0]
+
+
 def test_a_class_with_no_node_is_reported_and_the_rest_of_the_run_goes_on(
     ray_cluster: RayTestCluster, tiny: BuiltModel
 ) -> None:

@@ -12,6 +12,11 @@ Named baselines, with the same session options (1 intra-op thread, sequential):
   nothing is built) and early stop off: artifact checks, replay, comparison statistics and bounds,
   the recommendation and the result.
 
+* Ray row: a realistic run (``--ray-requests`` 1,000 requests, the three built-in variants, early stop off)
+  with ``[shadow] executor = "ray"`` on a one-node Ray cluster started here (``hw:cpu``: the four parts
+  replay side by side), against the same run with the local executor: the whole run's extra time (starting a worker per
+  model, shipping models and inputs through the object store, parallel parts). Skipped without Ray.
+
 Rounds alternate, and the table shows the best round of each, as ``timeit`` advises: on a small shared VM,
 interference only ever adds time, and medians here moved by 2x between runs of the same code. Goal: overhead
 <= 10%.
@@ -25,6 +30,7 @@ import itertools
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +132,33 @@ def measure_whole(model: BuiltModel, requests: int, rounds: int, scratch: Path) 
     return min(raw_times), min(runner_times)
 
 
+def measure_ray(model: BuiltModel, requests: int, rounds: int) -> tuple[float, float] | None:
+    """Best seconds of a whole three-variant run with the local executor and on a one-node Ray cluster."""
+    try:
+        import ray
+    except ImportError:
+        return None
+    feeds = model.feeds(requests)
+    inputs = recorded_from_feeds(feeds, model.labels[:requests] if model.labels else None)
+    local = ShadowOptions(early_stop=False)
+    remote = replace(local, executor="ray")
+    # The baseline's class is "cpu": the run's four parts (baseline + 3 variants) share one unit of it.
+    ray.init(num_cpus=4, resources={"hw:cpu": 4}, include_dashboard=False, log_to_driver=False)
+    try:
+        run_shadow(model.path, inputs, remote)  # the cluster's first workers and imports, paid once
+        local_times, ray_times = [], []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            run_shadow(model.path, inputs, local)
+            local_times.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            run_shadow(model.path, inputs, remote)
+            ray_times.append(time.perf_counter() - began)
+    finally:
+        ray.shutdown()
+    return min(local_times), min(ray_times)
+
+
 def wide_mlp(workdir: Path, rows: int = 800, width: int = 1024, layers: int = 3) -> BuiltModel:
     """A synthetic MLP (random weights, onnx.helper) whose calls cost ~1 ms here, like a small production model."""
     rng = np.random.default_rng(0)
@@ -159,6 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--ray-requests", type=int, default=1000)
+    parser.add_argument("--ray-rounds", type=int, default=3)
+    parser.add_argument("--only-ray", action="store_true", help="print the Ray row alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         models = {
@@ -167,8 +203,21 @@ def main() -> None:
             "wide_mlp3x1024": wide_mlp(Path(scratch), args.requests),
         }
         print(f"onnxruntime {onnxruntime.__version__}, {args.requests} requests x {args.rounds} rounds, batch 1")
-        print("| model | what | raw onnxruntime | runner | overhead | runner's extra time |")
+        print("| model | what | baseline | runner | overhead | runner's extra time |")
         print("|---|---|---|---|---|---|")
+        ray_model = wide_mlp(Path(scratch), args.ray_requests)
+        measured = measure_ray(ray_model, args.ray_requests, args.ray_rounds)
+        if measured is None:
+            print("| wide_mlp3x1024 | Ray executor | skipped: Ray is not installed (pip install inferwatch[ray]) |||||")
+        else:
+            local, on_ray = measured
+            print(
+                f"| wide_mlp3x1024 | whole run, {args.ray_requests} req x 3 variants, s: local executor vs "
+                f"one-node Ray | {local:.2f} | {on_ray:.2f} | {(on_ray / local - 1) * 100:+.1f}% "
+                f"| {on_ray - local:+.2f} s/run |"
+            )
+        if args.only_ray:
+            return
         for name, model in models.items():
             raw, runner = measure_replay(model, args.requests, args.rounds)
             overhead = (runner / raw - 1) * 100

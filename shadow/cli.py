@@ -229,6 +229,8 @@ def cmd_shadow_run(args: argparse.Namespace, db_url: str, settings: ShadowSettin
         prices=settings.prices,
         provider_hardware={**settings.provider_hardware, **dict(map(_provider_hardware_flag, args.provider_hardware))},
         slice_by=settings.slice_by,
+        executor=settings.executor,
+        ray_address=settings.ray_address,
     )
     engine = create_engine_for(db_url)
     try:

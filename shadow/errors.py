@@ -32,3 +32,11 @@ class ReplayError(ShadowError):
 class NotApplicableError(ShadowError):
     """A variant family does not apply to this model (no MatMul chain to prune, no numeric input to learn
     from): the variant is skipped with this note, and the run goes on."""
+
+
+class RunCancelledError(ShadowError):
+    """The run was cancelled while it ran (CancelShadowRun): it stops at its next progress report."""
+
+
+class ClusterUnavailableError(ShadowError):
+    """``[shadow] executor = "ray"``, but the Ray cluster at ``ray_address`` cannot be joined."""

@@ -31,9 +31,8 @@ def gpu_class_from_name(name: str) -> str | None:
     return f"nvidia-{model.split('-')[0].lower()}" if model else None
 
 
-@functools.cache
-def detected_nvidia_class() -> str | None:
-    """The hardware class of this machine's first NVIDIA GPU, or None without one (or without nvidia-smi)."""
+def nvidia_gpu_names() -> tuple[str, ...]:
+    """The names ``nvidia-smi`` gives this machine's NVIDIA GPUs; empty without one (or without nvidia-smi)."""
     try:
         completed = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
@@ -43,9 +42,15 @@ def detected_nvidia_class() -> str | None:
             check=True,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    first = completed.stdout.strip().splitlines()
-    return gpu_class_from_name(first[0]) if first else None
+        return ()
+    return tuple(line.strip() for line in completed.stdout.splitlines() if line.strip())
+
+
+@functools.cache
+def detected_nvidia_class() -> str | None:
+    """The hardware class of this machine's first NVIDIA GPU, or None without one (or without nvidia-smi)."""
+    names = nvidia_gpu_names()
+    return gpu_class_from_name(names[0]) if names else None
 
 
 def hardware_class_for(

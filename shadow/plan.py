@@ -58,7 +58,8 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
             specs.append(VariantSpec("onnx", path, spec.execution_provider or None, spec.hardware_class or None))
         else:
             raise ValueError(f"`variants[{i}]` names neither a known built-in variant nor a path ending in .onnx")
-        if spec.execution_provider:
+        if spec.execution_provider and settings.executor == "local":
+            # On Ray the provider is the worker's to have (a GPU node's), not this machine's.
             choose_providers(spec.execution_provider)  # ValueError naming what is present
     if not specs:
         specs = [VariantSpec(kind) for kind in BUILTIN_KINDS]
@@ -91,6 +92,8 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
         prices=configured.prices,
         provider_hardware=configured.provider_hardware,
         slice_by=configured.slice_by,
+        executor=configured.executor,
+        ray_address=configured.ray_address,
     )
     requests = request.requests or DEFAULT_REQUESTS
     stored = {
@@ -107,5 +110,6 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
         "early_stop": options.early_stop,
         "margins": margins_given,
         "sample_range": [start, end],
+        "executor": configured.executor,
     }
     return RunPlan(options, requests, start, end, stored)

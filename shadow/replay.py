@@ -27,10 +27,10 @@ import ctypes
 import ctypes.util
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -111,6 +111,8 @@ class Measurement:
     # How long each throughput round ran, in step with ``throughput_rounds_rps``.
     throughput_round_seconds: tuple[float, ...] = ()
     batch_curve: tuple[BatchPoint, ...] = ()
+    # The hardware of the node that measured it (CPU model and flags, GPUs, ORT version), for remote runs.
+    node: Mapping[str, str] = field(default_factory=dict)
 
 
 def _status_kib(key: str) -> int | None:
@@ -160,6 +162,24 @@ def _heap_in_use() -> int | None:
         return None
     info = mallinfo2()
     return int(info.uordblks + info.hblkhd)
+
+
+class Replayer(Protocol):
+    """What the runner drives: ``Replay`` in this process, or ``shadow.cluster.RayReplay`` on a Ray cluster."""
+
+    def __enter__(self) -> Replayer: ...
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None: ...
+
+    def run_throughput(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None: ...
+
+    def run_batch_curve(self, feeds: Sequence[Feed], progress: Progress | None = None) -> None: ...
+
+    def run_requests(
+        self, feeds: Sequence[Feed], progress: Progress | None = None, done_before: int = 0, total: int = 0
+    ) -> None: ...
+
+    def measurements(self) -> dict[str, Measurement]: ...
 
 
 class _Open:

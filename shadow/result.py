@@ -45,6 +45,8 @@ class MeasurementSummary:
     error: str | None = None
     throughput_rounds_rps: tuple[float, ...] = ()
     batch_curve: tuple[CurvePoint, ...] = ()
+    # The node that measured it, on a Ray cluster: node id, host, CPU model and flags, GPUs, ORT version.
+    node: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

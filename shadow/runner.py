@@ -20,13 +20,15 @@ from sqlalchemy import select
 
 from collector.core.storage.engine import create_engine_for
 from collector.core.storage.tables import ModelRow, ModelVersionRow
+from shadow.cluster_worker import pricing_mismatch
 from shadow.compare import Comparison, SliceOptions, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
 from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
-from shadow.replay import Measurement, ModelToRun, Progress, Replay, ReplayOptions
+from shadow.replay import Measurement, ModelToRun, Progress, Replay, Replayer, ReplayOptions
 from shadow.result import CurvePoint, MeasurementSummary, ShadowResult, VariantResult
+from shadow.settings import EXECUTORS, Executor
 from shadow.tensors import Feed
 from shadow.variants import (
     BUILTIN_KINDS,
@@ -66,12 +68,17 @@ class ShadowOptions:
     slices: SliceOptions | None = field(default_factory=SliceOptions)
     # Prediction features or attributes ([shadow] slice_by) whose values are slices too.
     slice_by: tuple[str, ...] = ()
+    # Where the replay runs ([shadow] executor): here, or one actor per model on a Ray cluster (shadow.cluster).
+    executor: Executor = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
         if self.calibration_size <= 0:
             raise ValueError(f"`calibration_size` must be > 0, got {self.calibration_size}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"`executor` must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.training_size <= 0:
             raise ValueError(f"`training_size` must be > 0, got {self.training_size}")
         for name, price in self.prices.items():
@@ -153,6 +160,7 @@ def _summary(variant: Variant, m: Measurement, hardware_class: str, price: float
             CurvePoint(p.batch, p.calls, p.p50_ms, p.p99_ms, p.rows_per_s, cost_per_1k(p.rows_per_s, price))
             for p in m.batch_curve
         ),
+        node=dict(m.node),
     )
 
 
@@ -224,7 +232,10 @@ def _replay_and_judge(
     """Throughput, then the replay loop with sequential looks, comparisons and the recommendation."""
     failures = [item for item in built if isinstance(item, VariantFailure)]
     variants = (item for item in built if isinstance(item, Variant))
-    runs = {"baseline": baseline, **provider_runs(variants, options.hardware_class, options.provider_hardware)}
+    runs = {
+        "baseline": baseline,
+        **provider_runs(variants, options.hardware_class, options.provider_hardware, remote=options.executor == "ray"),
+    }
     models = [ModelToRun(key, v.path, v.execution_provider or CPU_PROVIDER) for key, v in runs.items()]
     # Shuffled (seeded), so that an early stop at the first look has seen the whole time range, not its start.
     replayed = replay_order(replayed, options.seed)
@@ -247,7 +258,15 @@ def _replay_and_judge(
     verdicts: dict[str, Verdict] = {}
     comparisons: dict[str, Comparison] = {}
     looks_taken, done = 0, 0
-    with Replay(models, options.replay, feeds) as replay:
+    replayer: Replayer
+    if options.executor == "ray":
+        from shadow.cluster import RayReplay
+
+        classes = [runs[model.key].hardware_class for model in models]
+        replayer = RayReplay(models, classes, options.replay, feeds, address=options.ray_address)
+    else:
+        replayer = Replay(models, options.replay, feeds)
+    with replayer as replay:
         # Throughput first, so the cost gain is known at every look: a cheaper variant is not settled as
         # "no gain" on latency alone before its cost was measured.
         replay.run_throughput(feeds[:_THROUGHPUT_ROWS], progress)
@@ -311,15 +330,25 @@ def _replay_and_judge(
 
 
 def provider_runs(
-    variants: Iterable[Variant], baseline_class: str = "cpu", provider_hardware: Mapping[str, str] | None = None
+    variants: Iterable[Variant],
+    baseline_class: str = "cpu",
+    provider_hardware: Mapping[str, str] | None = None,
+    *,
+    remote: bool = False,
 ) -> dict[str, Variant]:
     """Each variant on each provider it runs on: keyed by its name on CPU, ``name@provider`` elsewhere.
 
     Each run carries the hardware class it is priced by (``shadow.hardware``); None where that is unknown.
+    ``remote`` runs go to other machines, whose providers are not this one's: a variant runs on the provider it
+    names (its worker says if that provider cannot start there), else on the CPU.
     """
     runs: dict[str, Variant] = {}
     for variant in variants:
-        for provider in choose_providers(variant.execution_provider):
+        if remote:
+            providers: tuple[str, ...] = (variant.execution_provider or CPU_PROVIDER,)
+        else:
+            providers = choose_providers(variant.execution_provider)
+        for provider in providers:
             key = variant.name if provider == CPU_PROVIDER else f"{variant.name}@{provider}"
             hardware = hardware_class_for(
                 provider,
@@ -403,7 +432,8 @@ def _judge(
             confidence=confidence,
             prices=prices,
             final=final,
-            unpriced=_unpriced(key, variant, options),
+            unpriced=_unpriced(key, variant, options)
+            or pricing_mismatch(variant.hardware_class, m.execution_provider, m.node),
             # The same graph on other hardware is a real variant: the hardware is what changes.
             unchanged=variant.unchanged if _same_hardware(variant, runs["baseline"], options) else None,
             caveats=variant.caveats,

@@ -2,8 +2,10 @@
 
 A started run is stored as queued and executed on a worker thread of its own (a run takes seconds to minutes
 of CPU, which must not hold the event loop); its progress is written to the run row at most twice a second,
-so GetShadowRun works from any replica. Runs still going when the service stops are marked failed with the
-reason, rather than left "running" forever.
+so GetShadowRun works from any replica. CancelShadowRun marks a queued or running run cancelled in the
+database; the replica running it reads that with its next progress report and stops (on Ray, ending the
+run's workers). Runs still going when the service stops are marked failed with the reason, rather than left
+"running" forever.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import asyncio
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from inferwatch.v1 import (
     shadow_service_pb2,
     shadow_service_pb2_grpc,
 )
-from shadow.errors import ArtifactNotFoundError, ShadowError
+from shadow.errors import ArtifactNotFoundError, RunCancelledError, ShadowError
 from shadow.plan import RunPlan, plan_run
 from shadow.registry import (
     ModelVersion,
@@ -260,7 +261,7 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
 
     def _execute(self, run_id: str, model: str, version: str, plan: RunPlan) -> None:
         from shadow.runner import run_shadow_from_store
-        from shadow.store import fail_run, finish_run, update_run
+        from shadow.store import fail_run, finish_run, run_state, start_run, update_run
 
         last = 0.0
 
@@ -268,10 +269,14 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
             nonlocal last
             if time.monotonic() - last >= PROGRESS_EVERY_S or done >= total:
                 last = time.monotonic()
+                # The stored state is what any replica's CancelShadowRun changes: read it with every report.
+                if run_state(self._engine, run_id) == "cancelled":
+                    raise RunCancelledError(f"run {run_id} was cancelled")
                 update_run(self._engine, run_id, progress_done=done, progress_total=total, phase=phase)
 
         try:
-            update_run(self._engine, run_id, state="running", started_at=datetime.now(tz=UTC))
+            if not start_run(self._engine, run_id):
+                return  # cancelled while it was queued
             result = run_shadow_from_store(
                 self._db_url,
                 model,
@@ -283,6 +288,8 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
                 end_unix_nano=plan.end_unix_nano,
             )
             finish_run(self._engine, run_id, result)
+        except RunCancelledError:
+            logger.info("shadow run %s stopped: it was cancelled", run_id)
         except Exception as error:  # a failed run is reported on the run, never lost in a thread
             logger.warning("shadow run %s failed: %s", run_id, error)
             fail_run(
@@ -336,16 +343,18 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
         return shadow_service_pb2.ListShadowRunsResponse(runs=[run_to_proto(row) for row in rows])
 
     async def CancelShadowRun(self, request: shadow_service_pb2.GetShadowRunRequest, context: Any) -> Any:
+        from shadow.store import cancel_run
+
         row = await self._row(request.run_id, context)
-        if row.state != "queued":
+        # Whichever replica runs it stops at its next progress report (at most PROGRESS_EVERY_S later), and
+        # on Ray ends the run's workers.
+        before = await asyncio.to_thread(cancel_run, self._engine, row.id)
+        if before not in ("queued", "running"):
             await _abort(
                 context,
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"run {row.id} is {row.state}; only queued runs can be cancelled",
+                f"run {row.id} is {before}; only queued or running runs can be cancelled",
             )
-        from shadow.store import update_run
-
-        await asyncio.to_thread(update_run, self._engine, row.id, state="cancelled", finished_at=datetime.now(tz=UTC))
         return await self._status(row.id, context)
 
     def interrupt_running(self) -> None:

@@ -13,6 +13,8 @@ Read once by the composition root and the CLI, with the ``[pricing]`` section pa
     looks = 4                          # sequential looks at the data
     early_stop = true                  # stop once every variant's answer is clear
     slice_by = ["country"]             # also judge quality per value of these prediction features/attributes
+    executor = "ray"                   # where replays run: "local" (default, in this process) or "ray"
+    ray_address = "ray://head:10001"   # the Ray cluster to join (default: RAY_ADDRESS, else a local one)
 
     [shadow.provider_hardware]         # the hardware class a run on another execution provider is priced by
     CUDAExecutionProvider = "nvidia-t4"   # default: the GPU nvidia-smi names; unknown means no gain is claimed
@@ -20,18 +22,28 @@ Read once by the composition root and the CLI, with the ``[pricing]`` section pa
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final, Literal
 
 from collector.core.errors import ConfigError
 from collector.core.pricing import Pricing
 from shadow.recommend import Margins
 
 _MARGIN_KEYS = frozenset(f.name for f in fields(Margins))
-_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware", "slice_by"}
+_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware", "slice_by", "executor", "ray_address"}
+Executor = Literal["local", "ray"]
+EXECUTORS: Final[tuple[Executor, ...]] = ("local", "ray")
+# What ray.init accepts as an address: "auto", "local", a Ray Client URL or the head's GCS host:port.
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$")
+RAY_MISSING: Final = (
+    '[shadow] executor = "ray" needs Ray, which is not installed: pip install "inferwatch[ray]" '
+    '(or set executor = "local")'
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +59,16 @@ class ShadowSettings:
     provider_hardware: Mapping[str, str] = field(default_factory=dict)
     # Prediction features or attributes whose values are slices that quality is judged on too.
     slice_by: tuple[str, ...] = ()
+    # Where replays run: in this process, or on a Ray cluster with one worker per hardware class.
+    executor: Executor = "local"
+    # The cluster to join with executor "ray"; None: RAY_ADDRESS, else Ray starts a one-node cluster here.
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"`executor` must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         # Read-only, so one settings object can be shared by every run thread.
         object.__setattr__(self, "prices", MappingProxyType(dict(self.prices)))
         object.__setattr__(self, "provider_hardware", MappingProxyType(dict(self.provider_hardware)))
@@ -94,6 +112,32 @@ def _provider_hardware(table: object) -> dict[str, str]:
         raise ConfigError(f"[shadow.provider_hardware] {error}") from None
 
 
+def ray_installed() -> bool:
+    """Whether Ray can be imported here, found without importing it (that takes a second)."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # an import hook that refuses it, or a half-removed module
+        return False
+
+
+def _executor(section: Mapping[str, Any]) -> tuple[Executor, str | None]:
+    """``executor`` and ``ray_address``, checked; Ray must be installed when it is asked for."""
+    executor = section.get("executor", "local")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"[shadow] executor must be one of {', '.join(map(repr, EXECUTORS))}, got {executor!r}")
+    address = section.get("ray_address")
+    if address is not None:
+        if not isinstance(address, str) or not _RAY_ADDRESS.match(address.strip()):
+            raise ConfigError(f'[shadow] ray_address must be "auto", "HOST:PORT" or "ray://HOST:PORT", got {address!r}')
+        if executor != "ray":
+            # A cluster address that is silently ignored would run every replay here instead.
+            raise ConfigError(f'[shadow] ray_address {address!r} is set but executor is {executor!r}, not "ray"')
+        address = address.strip()
+    if executor == "ray" and not ray_installed():
+        raise ConfigError(RAY_MISSING)
+    return executor, address
+
+
 def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = None) -> ShadowSettings:
     """The ``[shadow]`` table (and the hardware prices of ``[pricing]``); a bad key or value raises ConfigError."""
     if not isinstance(section, Mapping):
@@ -115,6 +159,7 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
     slice_by = section.get("slice_by", [])
     if not isinstance(slice_by, list) or not all(isinstance(name, str) and name.strip() for name in slice_by):
         raise ConfigError(f"[shadow] slice_by must be a list of feature or attribute names, got {slice_by!r}")
+    executor, ray_address = _executor(section)
     try:
         return ShadowSettings(
             Margins(**margins),  # type: ignore[arg-type]
@@ -123,6 +168,8 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
             prices,
             provider_hardware,
             tuple(name.strip() for name in slice_by),
+            executor,
+            ray_address,
         )
     except ValueError as error:
         # Margins and settings name the offending field; the file's section is added for the reader.

@@ -33,13 +33,48 @@ def update_run(engine: Engine, run_id: str, **fields: Any) -> None:
             setattr(row, name, value)
 
 
-def finish_run(engine: Engine, run_id: str, result: ShadowResult) -> None:
-    """Store a finished run's recommendation and one row per measured model."""
-    document = result.to_dict()
-    with Session(engine) as session, session.begin():
+def run_state(engine: Engine, run_id: str) -> str:
+    """A run's state as stored (queued, running, succeeded, failed, cancelled)."""
+    with Session(engine) as session:
         row = session.get(ShadowRunRow, run_id)
         if row is None:
             raise KeyError(run_id)
+        return row.state
+
+
+def start_run(engine: Engine, run_id: str) -> bool:
+    """Move a queued run to running; False when it was cancelled (or taken) before its worker began."""
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id, with_for_update=True)
+        if row is None:
+            raise KeyError(run_id)
+        if row.state != "queued":
+            return False
+        row.state, row.started_at = "running", datetime.now(tz=UTC)
+        return True
+
+
+def cancel_run(engine: Engine, run_id: str) -> str:
+    """Cancel a queued or running run (its worker stops at its next progress report); returns the state it had."""
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id, with_for_update=True)
+        if row is None:
+            raise KeyError(run_id)
+        before = row.state
+        if before in ("queued", "running"):
+            row.state, row.finished_at = "cancelled", datetime.now(tz=UTC)
+        return before
+
+
+def finish_run(engine: Engine, run_id: str, result: ShadowResult) -> None:
+    """Store a finished run's recommendation and one row per measured model (not over a cancellation)."""
+    document = result.to_dict()
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id, with_for_update=True)
+        if row is None:
+            raise KeyError(run_id)
+        if row.state == "cancelled":
+            return  # cancelled after its last progress report: the cancellation stands
         row.state = "succeeded"
         row.finished_at = datetime.now(tz=UTC)
         row.recommendation = document["recommendation"]
@@ -60,5 +95,10 @@ def finish_run(engine: Engine, run_id: str, result: ShadowResult) -> None:
 
 
 def fail_run(engine: Engine, run_id: str, error: str) -> None:
-    """Mark a run failed with the reason."""
-    update_run(engine, run_id, state="failed", error=error, finished_at=datetime.now(tz=UTC))
+    """Mark a run failed with the reason (a cancelled run stays cancelled)."""
+    with Session(engine) as session, session.begin():
+        row = session.get(ShadowRunRow, run_id, with_for_update=True)
+        if row is None:
+            raise KeyError(run_id)
+        if row.state != "cancelled":
+            row.state, row.error, row.finished_at = "failed", error, datetime.now(tz=UTC)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector.core.storage.engine import normalize_url
 from collector.core.storage.migrate import upgrade
+from tests.shadow.ray_cluster import RayTestCluster, start_ray_cluster
 
 POSTGRES_URL_ENV = "INFERWATCH_TEST_POSTGRES_URL"
 TEST_DATABASE_PREFIX = "inferwatch_test_"
@@ -122,3 +123,10 @@ def migrated_db_url(db_url: str) -> str:
     """``db_url`` migrated to the head revision."""
     upgrade(db_url)
     return db_url
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayTestCluster]:
+    """A three-node local Ray cluster (class cpu-a on two nodes, cpu-b on one), started once per session:
+    one driver per process, so the shadow and the service tests share it."""
+    yield from start_ray_cluster()

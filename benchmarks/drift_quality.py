@@ -1,24 +1,39 @@
-"""Drift quality: detection and false-alarm rates on scikit-learn's bundled data sets, next to Evidently.
+"""Drift quality: detection and false-alarm rates on scikit-learn's bundled data sets, next to a baseline and Evidently.
 
-Scenarios (each from a random half/half split of one data set, per seed): ``null`` (no change), ``selection``
-(current keeps rows with the target feature above its median, and only 30% of the others), ``noise`` (Gaussian
-noise of 0.5 sd added to the target feature), ``rescale`` (target feature x1.5), ``category_swap`` (a
-categorical quartile band of the target feature with two labels swapped in the current half), ``missing``
-(20% of the target feature set missing in current), ``spread`` (the target feature's spread x1.5 around its
-median, the median kept), ``noise_few`` (Gaussian noise of 1 sd on the first three features). ``--rows N`` keeps
-N rows a side (the issue's small samples: ``--rows 100``); ``--mixed`` adds to our frames a high-cardinality text
-code (feature 1 written as text), an amount stored as text (feature 2) and a row id, derived from the same
-split, so the null rows measure false alarms on mixed types too (Evidently gets the numeric frame).
-Detection rates are over ``--seeds`` splits; our
-false-alarm rate over ``--null-seeds`` (a rate near 5% needs hundreds of splits to be told from 10%), shown
-with its 95% Wilson interval. "dataset" is the dataset-level verdict (ours: anything drifted after BH;
-Evidently: its DataDriftPreset share >= 0.5); "column" is whether the changed column itself was flagged (ours
-after the correction; Evidently's per-column test at its defaults, uncorrected); "col. raw" is our column's own
-tests at alpha without the correction, the like-for-like comparison with Evidently's column. Evidently runs in
-its own venv (``$EVIDENTLY_PYTHON`` or /tmp/evidently-venv/bin/python).
+Scenarios (each from a random half/half split of one data set, per seed), in three groups:
+
+* ``issue``, the change issue 14 names at its size (goal: >= 90% at ``--rows 100``): ``noise_few`` (Gaussian
+  noise of 1 sd on the first three features), ``spread_few`` (the first three features' spread x1.5 around
+  their medians), ``mixed_few`` (noise of 1 sd on the first three features of a mixed-type frame, where
+  feature 2 appears only as an amount stored as text, beside a high-cardinality code and a row id);
+* ``hard``, one column of 10 to 30 changed by about what the sample can show at 100 rows a side (reported
+  with its power, no goal): ``noise`` (0.5 sd of noise on the target feature: its sd grows by 12%),
+  ``spread`` (the target feature's spread x1.5 around its median), ``mixed_code`` (as ``mixed_few``, but
+  feature 1 too appears only as text, a high-cardinality code whose values barely repeat at 100 rows, so
+  one of the three changes is close to invisible);
+* ``other``: ``selection`` (current keeps rows with the target feature above its median, and only 30% of the
+  others), ``rescale`` (target feature x1.5), ``category_swap`` (a categorical quartile band of the target
+  feature with two labels swapped in the current half), ``missing`` (20% of the target feature missing).
+
+``null`` (no change) gives the false-alarm rate. ``--rows N`` keeps N rows a side (the issue's small samples:
+``--rows 100``); ``--mixed`` adds to every frame a high-cardinality text code (feature 1 written as text), an
+amount stored as text (feature 2) and a row id, derived from the same split, so the null rows measure false
+alarms on mixed types too (Evidently gets the numeric frame). ``--null-sizes`` adds a table of false-alarm
+rates at n rows a side drawn with replacement from each data set (so the null holds exactly, with many ties)
+up to a million rows; above 20,000 rows the frame is numeric plus the band, without the text columns.
+
+"baseline" is the named baseline run in the same process: KS and Brown-Forsythe, Bonferroni over the two (the
+numeric test before issue 14's power work). Detection rates are over ``--seeds`` splits; our false-alarm rate
+over ``--null-seeds`` (a rate near 5% needs hundreds of splits to be told from 10%), shown with its 95% Wilson
+interval. "dataset" is the dataset-level verdict (ours: anything drifted after BH; Evidently: its
+DataDriftPreset share >= 0.5); "column" is whether the changed column itself was flagged (ours after the
+correction; Evidently's per-column test at its defaults, uncorrected); "col. raw" is our column's own tests at
+alpha without the correction, the like-for-like comparison with Evidently's column. Evidently runs in its own
+venv (``$EVIDENTLY_PYTHON`` or /tmp/evidently-venv/bin/python).
 
     .venv/bin/python benchmarks/drift_quality.py --seeds 40 --null-seeds 200
-    .venv/bin/python benchmarks/drift_quality.py --seeds 40 --null-seeds 200 --rows 100 --mixed
+    .venv/bin/python benchmarks/drift_quality.py --seeds 40 --null-seeds 300 --rows 100 --mixed
+    .venv/bin/python benchmarks/drift_quality.py --seeds 0 --null-sizes 50 1000 100000 1000000 --null-size-seeds 40
 """
 
 from __future__ import annotations
@@ -35,7 +50,25 @@ from typing import Any
 import numpy as np
 
 EVIDENTLY_PYTHON = Path(os.environ.get("EVIDENTLY_PYTHON", "/tmp/evidently-venv/bin/python"))
-SCENARIOS = ("null", "selection", "noise", "rescale", "spread", "noise_few", "category_swap", "missing")
+GROUPS = {
+    "null": "null",
+    "noise_few": "issue",
+    "spread_few": "issue",
+    "mixed_few": "issue",
+    "noise": "hard",
+    "spread": "hard",
+    "mixed_code": "hard",
+    "selection": "other",
+    "rescale": "other",
+    "category_swap": "other",
+    "missing": "other",
+}
+SCENARIOS = tuple(GROUPS)
+# Features that appear only through their text forms (``mixed_columns``): feature 2 as an amount stored as text,
+# feature 1 as a high-cardinality code.
+TEXT_ONLY = {"mixed_few": (2,), "mixed_code": (1, 2)}
+# Above this many rows a side the null-size frames leave out the text columns (writing them is the slow part).
+TEXT_MAX_ROWS = 20_000
 DATASETS = ("breast_cancer", "wine", "diabetes")
 BAND = "band"
 
@@ -67,9 +100,13 @@ def make_split(
     elif scenario == "spread":
         median = np.median(ref[:, 0])
         cur[:, 0] = median + (cur[:, 0] - median) * 1.5
-    elif scenario == "noise_few":
+    elif scenario in ("noise_few", "mixed_few", "mixed_code"):
         for j in range(min(3, x.shape[1])):
             cur[:, j] += rng.normal(0, ref[:, j].std(), len(cur))
+    elif scenario == "spread_few":
+        for j in range(min(3, x.shape[1])):
+            median = np.median(ref[:, j])
+            cur[:, j] = median + (cur[:, j] - median) * 1.5
     elif scenario == "missing":
         cur[rng.random(len(cur)) < 0.2, 0] = np.nan
     ref_band = np.array(["q1", "q2", "q3", "q4"], dtype=object)[np.searchsorted(quartiles, ref[:, 0])]
@@ -89,6 +126,44 @@ def mixed_columns(values: np.ndarray, offset: int) -> dict[str, np.ndarray]:
     }
 
 
+def baseline_detector() -> Any:
+    """The named baseline: KS and Brown-Forsythe per numeric column, Bonferroni over the two (before issue 14)."""
+    from detectors.drift import KSDrift
+    from detectors.drift.results import SpreadChange, Statistic
+    from detectors.drift.stats import ks_and_wasserstein, ks_p_value, spread_p_value
+
+    class KSSpreadBonferroni(KSDrift):
+        def numeric_statistic(self, reference: Any, current: Any) -> Statistic:
+            distance, wasserstein = ks_and_wasserstein(reference.column.values, current.values)
+            p_ks = ks_p_value(distance, reference.column.values, current.values)
+            ratio, p_spread = spread_p_value(reference.column.values, current.values)
+            spread = SpreadChange(ratio, p_spread)
+            p_value = min(1.0, 2 * min(p_ks, p_spread))
+            return Statistic("ks+bf", distance, p_value, wasserstein / reference.scale, spread=spread)
+
+    return KSSpreadBonferroni(workers=1, min_count=20)
+
+
+def frames(
+    ref: np.ndarray,
+    cur: np.ndarray,
+    ref_band: np.ndarray,
+    cur_band: np.ndarray,
+    names: list[str],
+    *,
+    mixed: bool = False,
+    text_only: tuple[int, ...] = (),
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Reference and current frames: the numeric features (less ``text_only``), the band, the text columns."""
+    kept = [(j, name) for j, name in enumerate(names) if j not in text_only]
+    reference = {name: ref[:, j] for j, name in kept} | {BAND: ref_band}
+    current = {name: cur[:, j] for j, name in kept} | {BAND: cur_band}
+    if mixed or text_only:
+        reference |= mixed_columns(ref, 0)
+        current |= mixed_columns(cur, len(ref))
+    return reference, current
+
+
 def ours(
     ref: np.ndarray,
     cur: np.ndarray,
@@ -97,20 +172,19 @@ def ours(
     names: list[str],
     *,
     mixed: bool = False,
+    text_only: tuple[int, ...] = (),
+    baseline: bool = False,
 ) -> tuple[bool, bool, bool, bool, bool]:
     """(dataset drift, column 0 flagged, band flagged, column 0 raw, band raw) from inferwatch's default detector.
 
     "Flagged" is after the Benjamini-Hochberg correction across every test, which is what holds the dataset
     false-alarm rate; "raw" is the column's own tests at alpha, uncorrected, like Evidently's per-column test.
+    ``baseline`` runs the named baseline instead.
     """
     from detectors.drift import KSDrift
 
-    reference = {name: ref[:, j] for j, name in enumerate(names)} | {BAND: ref_band}
-    current = {name: cur[:, j] for j, name in enumerate(names)} | {BAND: cur_band}
-    if mixed:
-        reference |= mixed_columns(ref, 0)
-        current |= mixed_columns(cur, len(ref))
-    detector = KSDrift(workers=1, min_count=20)
+    reference, current = frames(ref, cur, ref_band, cur_band, names, mixed=mixed, text_only=text_only)
+    detector = baseline_detector() if baseline else KSDrift(workers=1, min_count=20)
     report = detector.fit(reference).score(current)
 
     def raw(name: str) -> bool:
@@ -154,7 +228,7 @@ def evidently_child(path: Path) -> list[list[bool]]:
 
 
 def main() -> None:
-    """Every data set x scenario x seed, ours and Evidently's; print the table."""
+    """Every data set x scenario x seed, ours, the baseline's and Evidently's; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20, help="splits per scenario, for both tools (default 20)")
     parser.add_argument(
@@ -164,28 +238,45 @@ def main() -> None:
         help="splits for our false-alarm rate (default 200): a rate near 5%% needs hundreds to be told from 10%%",
     )
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--rows", type=int, default=None, help="rows a side (default: half of the data set each)")
     parser.add_argument("--mixed", action="store_true", help="add text code, amount-as-text and id columns (ours)")
+    parser.add_argument("--null-sizes", type=int, nargs="*", default=[], help="rows a side for false alarms by n")
+    parser.add_argument("--null-size-seeds", type=int, default=100, help="splits per size (default 100)")
     parser.add_argument("--evidently-child", type=Path)
     args = parser.parse_args()
     if args.evidently_child:
         print(json.dumps(evidently_child(args.evidently_child)))
         return
+    if args.seeds > 0:
+        scenario_table(args)
+    if args.null_sizes:
+        null_size_table(args)
+
+
+def scenario_table(args: argparse.Namespace) -> None:
+    """Detection per scenario (false alarms for null), ours against the baseline and Evidently."""
     print(
-        f"{'data set':<14} {'scenario':<14} {'ours dataset':>18} {'ours column':>11} {'ours col. raw':>13} "
-        f"{'evid. dataset':>13} {'evid. column':>12}"
+        f"{'group':<6} {'data set':<14} {'scenario':<14} {'ours dataset':>18} {'baseline dataset':>18} "
+        f"{'ours column':>11} {'ours col. raw':>13} {'evid. dataset':>13} {'evid. column':>12}"
     )
     for dataset in args.datasets:
         x, names = load(dataset)
         counts = {s: max(args.seeds, args.null_seeds) if s == "null" else args.seeds for s in SCENARIOS}
-        splits = {(s, seed): make_split(x, s, seed, args.rows) for s in SCENARIOS for seed in range(counts[s])}
-        mine = {key: ours(*split, names, mixed=args.mixed) for key, split in splits.items()}
+        scenarios = [s for s in SCENARIOS if s in args.scenarios]
+        splits = {(s, seed): make_split(x, s, seed, args.rows) for s in scenarios for seed in range(counts[s])}
+        mine, base = {}, {}
+        for key, split in splits.items():
+            text_only = TEXT_ONLY.get(key[0], ())
+            mine[key] = ours(*split, names, mixed=args.mixed, text_only=text_only)
+            base[key] = ours(*split, names, mixed=args.mixed, text_only=text_only, baseline=True)
         theirs = _run_evidently({k: v for k, v in splits.items() if k[1] < args.seeds}, names)
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             swap = scenario == "category_swap"
             rows = [mine[(scenario, seed)] for seed in range(counts[scenario])]
             cells = [
                 _rate([r[0] for r in rows]),
+                _rate([base[(scenario, seed)][0] for seed in range(counts[scenario])]),
                 f"{np.mean([r[2 if swap else 1] for r in rows]):>11.0%}",
                 f"{np.mean([r[4 if swap else 3] for r in rows]):>13.0%}",
             ]
@@ -195,19 +286,38 @@ def main() -> None:
                 evid = [theirs[(scenario, seed)] for seed in range(args.seeds)]
                 column = 2 if swap else 1
                 cells += [f"{np.mean([r[0] for r in evid]):>13.0%}", f"{np.mean([r[column] for r in evid]):>12.0%}"]
-            print(f"{dataset:<14} {scenario:<14} {' '.join(cells)}")
+            print(f"{GROUPS[scenario]:<6} {dataset:<14} {scenario:<14} {' '.join(cells)}")
     print(
         f"null rows are false-alarm rates, ours over {max(args.seeds, args.null_seeds)} splits with a 95% Wilson "
         f"interval, Evidently's over {args.seeds}; the others are detection rates over {args.seeds} splits.\n"
         "column = the changed column (band for swaps) after the correction; col. raw = its own tests uncorrected, "
-        "as Evidently's column tests are."
+        "as Evidently's column tests are. baseline = KS + Brown-Forsythe, Bonferroni over the two."
     )
 
 
-def _rate(flags: list[bool]) -> str:
-    """A rate, with its 95% Wilson interval when it is a false-alarm rate over many splits."""
+def null_size_table(args: argparse.Namespace) -> None:
+    """Dataset false-alarm rate at n rows a side, both sides drawn with replacement from one data set."""
+    print(f"\n{'data set':<14} {'rows a side':>11} {'splits':>6} {'ours false alarms':>18} {'baseline':>18}")
+    for dataset in args.datasets:
+        x, names = load(dataset)
+        for size in args.null_sizes:
+            mine, base = [], []
+            for seed in range(args.null_size_seeds):
+                rng = np.random.default_rng(seed)
+                ref, cur = x[rng.integers(0, len(x), size)], x[rng.integers(0, len(x), size)]
+                quartiles = np.quantile(ref[:, 0], [0.25, 0.5, 0.75])
+                labels = np.array(["q1", "q2", "q3", "q4"], dtype=object)
+                bands = labels[np.searchsorted(quartiles, ref[:, 0])], labels[np.searchsorted(quartiles, cur[:, 0])]
+                mixed = args.mixed and size <= TEXT_MAX_ROWS
+                mine.append(ours(ref, cur, *bands, names, mixed=mixed)[0])
+                base.append(ours(ref, cur, *bands, names, mixed=mixed, baseline=True)[0])
+            print(f"{dataset:<14} {size:>11,} {len(mine):>6} {_rate(mine, always=True)} {_rate(base, always=True)}")
+
+
+def _rate(flags: list[bool], *, always: bool = False) -> str:
+    """A rate, with its 95% Wilson interval when it is a false-alarm rate over many splits (or ``always``)."""
     n, k = len(flags), sum(flags)
-    if n < 100:
+    if n < 100 and not always:
         return f"{k / n:>18.0%}"
     z = 1.959963984540054
     centre = (k / n + z * z / (2 * n)) / (1 + z * z / n)

@@ -38,7 +38,7 @@ def add_drift_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
         "check",
         help="compare a current data set with a reference (CSV or Parquet)",
         description=(
-            "Test every column of REFERENCE against CURRENT: Kolmogorov-Smirnov and a spread test for numeric "
+            "Test every column of REFERENCE against CURRENT: Kolmogorov-Smirnov and spread tests for numeric "
             "columns (numbers stored as text included), chi-square (rare values pooled) for text columns and "
             "numbers with <= 5 distinct values, nothing for identifiers (>= 95% distinct text), plus the "
             "missing-rate and unseen-value signals, corrected across all tests. Exit 0: no drift; 1: drift; "

@@ -5,8 +5,10 @@ Defaults by type and sample size (what ``KSDrift``, the default of ``inferwatch 
 =========================================  =====================================================
 column                                     test
 =========================================  =====================================================
-numeric, more than 5 distinct values       two-sample Kolmogorov-Smirnov; exact p-value when
-                                           n*m <= 1e6, asymptotic Kolmogorov law above
+numeric, more than 5 distinct values       two-sample Kolmogorov-Smirnov (exact p-value when
+                                           n*m <= 1e6, asymptotic above), Brown-Forsythe and Mood
+                                           spread tests (Mood up to 100k values), one Cauchy-
+                                           combined p-value
 numbers stored as text                     as numeric (typing ``numeric_text``)
 numeric with <= 5 distinct values, text,   chi-square of homogeneity over the values of both sides,
 booleans                                   values with expected count < 5 pooled (Cochran's rule)
@@ -36,6 +38,7 @@ quantiles of the reference, with open outer bins.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Final
 
 import numpy as np
 
@@ -50,9 +53,11 @@ from detectors.drift.columns import NumericColumn
 from detectors.drift.results import Correction, SpreadChange, Statistic
 from detectors.drift.stats import (
     bin_counts,
+    cauchy_combination,
     js_distance,
     ks_and_wasserstein,
     ks_p_value,
+    ks_wasserstein_and_mood,
     psi,
     quantile_edges,
     spread_p_value,
@@ -60,25 +65,42 @@ from detectors.drift.stats import (
 
 DEFAULT_THRESHOLD = 0.1
 DEFAULT_BINS = 10
+# Above this many values (both sides) Mood's test is left out: it would add half again to KS's time per column at
+# a million rows a side, where KS and Brown-Forsythe already catch a spread change of a few percent.
+MOOD_MAX_ROWS: Final = 100_000
 
 
 class KSDrift(DriftDetector):
-    """Kolmogorov-Smirnov and a spread test on numeric features, chi-square on categorical ones (the default).
+    """Kolmogorov-Smirnov and two spread tests on numeric features, chi-square on categorical ones (the default).
 
-    A numeric feature's p-value is twice the smaller of KS's and Brown-Forsythe's (Bonferroni over the two),
-    so each feature still adds one p-value to the family and the false-alarm rate stays at ``alpha``, while
-    a change of spread that KS misses at small samples is caught. ``spread`` in the result says which moved.
+    A numeric feature's p-value is the Cauchy combination of three tests of "same distribution": KS, and the
+    Brown-Forsythe and Mood tests of equal spread, so each feature still adds one p-value to the family and the
+    false-alarm rate stays at ``alpha``. KS misses a change of spread that keeps the median at small samples;
+    Brown-Forsythe (mean absolute deviations) and Mood (rank scores, distribution-free, stronger on skewed
+    columns) catch it, and the combination, unlike Bonferroni over the three, pays little for asking three
+    times when they agree. Chosen by measurement in ``benchmarks/drift_quality.py --rows 100``: it lifts a
+    spread x1.5 on three breast-cancer columns from about 7 in 10 splits caught to 8 or 9; Anderson-Darling or
+    Cramer-von Mises in place of KS, Lepage's test, or an energy-distance permutation test over the numeric
+    columns added nothing at these sizes (the energy test caught none of 10 breast-cancer splits with noise on
+    three of 30 columns). ``spread`` in the result gives the spread ratio and the two spread tests' own
+    combined p-value.
     """
 
     numeric_method = "ks+spread"
 
     def numeric_statistic(self, reference: NumericReference, current: NumericColumn) -> Statistic:
         """KS distance, the combined p-value; effect size is the normalised Wasserstein distance."""
-        distance, wasserstein = ks_and_wasserstein(reference.column.values, current.values)
-        p_ks = ks_p_value(distance, reference.column.values, current.values)
-        ratio, p_spread = spread_p_value(reference.column.values, current.values)
-        p_value = min(1.0, 2 * min(p_ks, p_spread))
-        spread = SpreadChange(ratio, p_spread)
+        ref, cur = reference.column.values, current.values
+        ratio, p_brown_forsythe = spread_p_value(ref, cur)
+        spread_tests: tuple[float, ...] = (p_brown_forsythe,)
+        if ref.size + cur.size <= MOOD_MAX_ROWS:
+            distance, wasserstein, p_mood = ks_wasserstein_and_mood(ref, cur)
+            spread_tests += (p_mood,)
+        else:
+            distance, wasserstein = ks_and_wasserstein(ref, cur)
+        p_ks = ks_p_value(distance, ref, cur)
+        p_value = cauchy_combination((p_ks, *spread_tests))
+        spread = SpreadChange(ratio, cauchy_combination(spread_tests))
         return Statistic(self.numeric_method, distance, p_value, wasserstein / reference.scale, spread=spread)
 
 

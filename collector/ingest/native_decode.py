@@ -75,10 +75,12 @@ def check_tensor(name: str, tensor: common_pb2.Tensor) -> None:
         raise InvalidItem(where, f"shape {list(tensor.shape)} needs {expected} bytes of data, got {len(tensor.data)}")
 
 
-def _features(features: Mapping[str, common_pb2.FeatureValue]) -> tuple[str, int]:
-    """Features as JSON text and the non-finite count, in one pass over the protobuf map (the hot loop)."""
+def _features(features: Mapping[str, common_pb2.FeatureValue]) -> tuple[str, int, dict[str, str]]:
+    """Features as JSON text, the non-finite count, and the features sent as text (for the numeric-schema
+    warnings), in one pass over the protobuf map (the hot loop)."""
     check_feature_count(len(features))
     clean: dict[str, FeatureValue] = {}
+    categories: dict[str, str] = {}
     non_finite = 0
     for name, value in features.items():
         kind = value.WhichOneof("kind")
@@ -93,12 +95,13 @@ def _features(features: Mapping[str, common_pb2.FeatureValue]) -> tuple[str, int
             if not name or len(name) > MAX_FEATURE_NAME_CHARS:
                 check_feature(name, None)
         elif kind == "category":
-            check_feature(name, value.category)
-            clean[name] = value.category
+            category = value.category
+            check_feature(name, category)
+            clean[name] = categories[name] = category
         else:
             check_feature(name, None)
             clean[name] = None
-    return encode_features(clean), non_finite
+    return encode_features(clean), non_finite, categories
 
 
 def output_value(output: common_pb2.Output) -> OutputValue:
@@ -127,16 +130,6 @@ def _raw_inputs(prediction: prediction_service_pb2.Prediction) -> bytes | None:
     return wrapper.SerializeToString(deterministic=True)
 
 
-def _texts(features: Mapping[str, common_pb2.FeatureValue], numeric: frozenset[str]) -> dict[str, str]:
-    """The features among ``numeric`` that arrived as text."""
-    # `in` first: indexing a protobuf message map inserts a default entry for a missing key.
-    return {
-        name: features[name].category
-        for name in numeric
-        if name in features and features[name].WhichOneof("kind") == "category"
-    }
-
-
 def decode_log_predictions(
     request: prediction_service_pb2.LogPredictionsRequest,
     received_unix_nano: int,
@@ -150,13 +143,14 @@ def decode_log_predictions(
     result = DecodedPredictions()
     for index, prediction in enumerate(request.predictions):
         try:
+            features_json, non_finite, categories = _features(prediction.features)
             record = build_prediction(
                 prediction_id=prediction.prediction_id,
                 model_name=prediction.model.name,
                 model_version=prediction.model.version,
                 ts_unix_nano=prediction.time_unix_nano,
                 received_unix_nano=received_unix_nano,
-                features=_features(prediction.features),
+                features=(features_json, non_finite),
                 output=output_value(prediction.output) if prediction.HasField("output") else None,
                 raw_inputs=_raw_inputs(prediction),
                 trace_id=prediction.trace_id,
@@ -172,7 +166,8 @@ def decode_log_predictions(
         if numeric is not None:
             names = numeric.of(record.model_name, record.model_version)
             if names:
-                result.warnings += text_in_numeric(index, record.model_name, _texts(prediction.features, names))
+                texts = {name: text for name, text in categories.items() if name in names}
+                result.warnings += text_in_numeric(index, record.model_name, texts)
     return result
 
 

@@ -5,13 +5,18 @@ arrive after their interval was summarised (a client flushing a backlog, a backf
 every later window that covers the interval. Each pass reads the predictions table by row id from where it
 stopped (a cursor in ``job_cursors``) and forgets the stored summaries of the intervals that received new
 predictions; the next window that needs them summarises them again, whole.
+
+A pass re-reads its previous pass's rows too (a row can commit after higher ids on PostgreSQL), and those are
+mostly the very predictions the last windows summarised. So a summary is forgotten only when its interval
+now holds a different number of predictions than it did when summarised (``source_rows``): otherwise every
+interval would be read and summarised twice.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Engine
 
 from collector.core.storage.cursors import advance, next_window
@@ -44,12 +49,24 @@ def forget_stale_summaries(engine: Engine, bucket_s: int, max_rows: int = MAX_RO
             references = select(DriftReferenceRow.id).where(
                 DriftReferenceRow.model_name == model, DriftReferenceRow.model_version == version
             )
-            deleted += connection.execute(
-                delete(DriftSummaryRow).where(
-                    DriftSummaryRow.reference_id.in_(references.scalar_subquery()),
-                    DriftSummaryRow.bucket_s == bucket_s,
-                    DriftSummaryRow.bucket_start_unix_s.in_(bucket_starts),
-                )
-            ).rowcount
+            for start in bucket_starts:
+                held = connection.execute(
+                    select(func.count())
+                    .select_from(PredictionRow)
+                    .where(
+                        PredictionRow.model_name == model,
+                        PredictionRow.model_version == version,
+                        PredictionRow.ts_unix_nano >= start * NANOS,
+                        PredictionRow.ts_unix_nano < (start + bucket_s) * NANOS,
+                    )
+                ).scalar_one()
+                deleted += connection.execute(
+                    delete(DriftSummaryRow).where(
+                        DriftSummaryRow.reference_id.in_(references.scalar_subquery()),
+                        DriftSummaryRow.bucket_s == bucket_s,
+                        DriftSummaryRow.bucket_start_unix_s == start,
+                        or_(DriftSummaryRow.source_rows.is_(None), DriftSummaryRow.source_rows != held),
+                    )
+                ).rowcount
         advance(connection, window)
     return deleted

@@ -188,7 +188,7 @@ class DriftMonitor:
                     max_rows=MAX_INTERVAL_ROWS,
                 )
                 interval = fitted.summarise(columns.features, columns.outputs, columns.rows)
-                save_summary(self._engine, info.id, step, start, interval)
+                save_summary(self._engine, info.id, step, start, interval, source_rows=columns.in_range)
             merged = merged.merge(interval)
         return merged
 

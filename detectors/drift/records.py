@@ -37,6 +37,8 @@ class PredictionColumns:
     predicted: tuple[str | float | None, ...]
     # Each row's positive class and its score, for ROC AUC on binary classifiers (None otherwise).
     positives: tuple[tuple[str, float] | None, ...]
+    # How many predictions the range held: more than ``rows`` when they were sampled.
+    in_range: int
 
     @property
     def rows(self) -> int:
@@ -132,6 +134,7 @@ def load_predictions(
         PredictionRow.ts_unix_nano >= start_ns,
         PredictionRow.ts_unix_nano < end_ns,
     )
+    total: int | None = None
     with engine.connect() as connection:
         if max_rows is not None:
             total = connection.execute(select(func.count()).select_from(PredictionRow).where(where)).scalar_one()
@@ -157,6 +160,7 @@ def load_predictions(
         ids,
         tuple(predicted_of(record.outputs) for record in records),
         tuple(positive_of(record.outputs) for record in records),
+        len(ids) if total is None else max(total, len(ids)),
     )
 
 

@@ -244,8 +244,11 @@ def load_summaries(
         return {start: reference.window_from_json(blob) for start, blob in connection.execute(query)}
 
 
-def save_summary(engine: Engine, reference_id: int, bucket_s: int, start_s: int, summary: WindowSummary) -> None:
-    """Store one interval's summary; a replica that stored it first wins (the two are equal)."""
+def save_summary(
+    engine: Engine, reference_id: int, bucket_s: int, start_s: int, summary: WindowSummary, *, source_rows: int
+) -> None:
+    """Store one interval's summary of its ``source_rows`` predictions; a replica that stored it first wins
+    (the two are equal)."""
     with engine.begin() as connection:
         connection.execute(
             insert_ignore(DriftSummaryRow, connection.dialect.name),
@@ -255,6 +258,7 @@ def save_summary(engine: Engine, reference_id: int, bucket_s: int, start_s: int,
                     "bucket_s": bucket_s,
                     "bucket_start_unix_s": start_s,
                     "rows": summary.rows,
+                    "source_rows": source_rows,
                     "summary": summary.to_json(),
                     "created_at": utcnow(),
                 }

@@ -221,6 +221,9 @@ class DriftSummaryRow(Base):
     bucket_s: Mapped[int] = mapped_column(Integer)
     bucket_start_unix_s: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int] = mapped_column(BigInteger)
+    # Predictions the interval held when it was summarised (more than ``rows`` when it was sampled): the
+    # late-prediction pass forgets the summary when the interval holds a different number. None before 0010.
+    source_rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # ``detectors.drift.reference.WindowSummary`` as JSON.
     summary: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

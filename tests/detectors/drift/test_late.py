@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -50,3 +51,28 @@ def test_nothing_new_forgets_nothing(engine: Engine) -> None:
     forget_stale_summaries(engine, HOUR)
     forget_stale_summaries(engine, HOUR)
     assert forget_stale_summaries(engine, HOUR) == 0
+
+
+def test_an_interval_is_summarised_once_when_nothing_arrives_late(engine: Engine) -> None:
+    """Passes that re-read the last pass's predictions (for rows that commit out of id order) keep a summary
+    that already counts them: each interval is read and summarised once, not once per re-read."""
+    store(engine, "fraud", T0, rows(2000, seed=1), prefix="ref")
+    set_reference(engine, "fraud")
+    store(engine, "fraud", T0 + 2 * HOUR, rows(600, seed=2), prefix="on-time")
+    monitor = DriftMonitor(engine, DriftOptions(window_s=HOUR, step_s=HOUR, settle_s=60))
+    now = T0 + 3 * HOUR + 60
+    monitor.evaluate(now)
+    written = summary_stamps(engine)
+    assert len(written) == 1
+    for later in (1, 2, 3):
+        monitor.evaluate(now + later)
+        assert forget_stale_summaries(engine, HOUR) == 0
+    assert summary_stamps(engine) == written
+
+
+def summary_stamps(engine: Engine) -> list[tuple[int, datetime]]:
+    """Id and write time of each stored interval summary: one forgotten and written again changes both (on
+    SQLite the id alone may be reused)."""
+    with engine.connect() as connection:
+        query = select(DriftSummaryRow.id, DriftSummaryRow.created_at).order_by(DriftSummaryRow.id)
+        return [(row.id, row.created_at) for row in connection.execute(query)]

@@ -37,6 +37,7 @@ from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
 from collector.service import finding_service
 from collector.service.auth import AuthInterceptor
+from collector.service.exposure import exposure_warning
 from collector.service.features import count_routes, parse_features, rightsize_context
 from collector.service.grpc_server import GrpcServer
 from collector.service.http_server import HttpServer
@@ -73,6 +74,9 @@ def _log_what_it_watches(config: Config, alerting: AlertsConfig, slos: tuple[SLO
         for slo in slos
     )
     logger.info("SLOs: %s", described or "none")
+    warning = exposure_warning(config)
+    if warning is not None:
+        logger.warning(warning)
 
 
 class Service:

@@ -143,3 +143,19 @@ def test_start_up_logs_the_configuration_receivers_and_slos(
     assert "configuration: no file (defaults and INFERWATCH_* environment)" in messages
     assert "alert receivers: chat (webhook), pager (webhook); 2 route(s)" in messages
     assert "SLOs: fraud latency 0.99 under 300 ms, fraud availability 0.999" in messages
+
+
+def test_start_up_warns_when_open_beyond_loopback_without_tokens(
+    db_url: str, tmp_path: Path, start_service: Callable[[Config], RunningService], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bound to every address with no token set, the service says so at start, naming the listener."""
+    config = loopback_config(db_url, tmp_path / "spool", http_addr="0.0.0.0:0")
+    with caplog.at_level(logging.INFO, logger="collector.service.app"):
+        start_service(config)
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "collector.service.app" and "[auth]" in record.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "HTTP (pages and JSON API) on 0.0.0.0:0 listen beyond loopback" in warnings[0]

@@ -75,17 +75,25 @@ class RightsizingView:
 
 
 def rightsizing_of(context: WebContext, name: str, version: str | None) -> RightsizingView | None:
-    """``inferwatch rightsize`` for the model over the default window, as the page shows it."""
-    if context.rightsize is None:
+    """``inferwatch rightsize`` for the model over the default window, as the page shows it (an answer up to
+    a minute old: see ``WebContext.rightsizing_cache``)."""
+    rightsize = context.rightsize
+    if rightsize is None:
         return None
     now = context.clock()
-    try:
-        result = rightsize_with(
-            context.engine, context.rightsize, name, model_version=version, since=now - RIGHTSIZE_WINDOW, now=now
-        )
-    except RightsizeInputError as error:
-        return RightsizingView(str(error), missing=True)
-    return RightsizingView(to_text(result), missing=False)
+
+    def compute() -> RightsizingView:
+        try:
+            result = rightsize_with(
+                context.engine, rightsize, name, model_version=version, since=now - RIGHTSIZE_WINDOW, now=now
+            )
+        except RightsizeInputError as error:
+            return RightsizingView(str(error), missing=True)
+        return RightsizingView(to_text(result), missing=False)
+
+    view = context.rightsizing_cache.get((name, version), now.timestamp(), compute)
+    assert isinstance(view, RightsizingView)
+    return view
 
 
 def mount(app: web.Application, context: WebContext) -> None:

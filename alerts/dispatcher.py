@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Final, Protocol
 from uuid import uuid4
 
@@ -31,7 +30,7 @@ from alerts.grouping import plan_notifications
 from alerts.lifecycle import DEFAULT_VERDICT_INTERVAL_S, LifecycleOptions, follow_findings
 from alerts.outbox import Claimed, RetryPolicy, backlog, claim, record, release, send_one
 from alerts.sinks.base import AlertSink, Notification, SendResult
-from collector.core.periodic import PeriodicPass
+from collector.core.periodic import PeriodicPass, RunsPeriodically
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +72,9 @@ class DispatcherObserver(Protocol):
         """The outbox after a delivery pass."""
 
 
-class AlertDispatcher:
-    """Runs passes every ``evaluation_interval``, off the event loop; an async context manager.
+class AlertDispatcher(RunsPeriodically):
+    """Runs passes every ``evaluation_interval``, off the event loop; an async context manager. Leaving it lets
+    the pass in flight run to its end, so its sends are recorded rather than left until their leases run out.
 
     ``verdict_interval_s`` is the detector scheduler's interval: a finding stands until the next is due.
     """
@@ -208,16 +208,3 @@ class AlertDispatcher:
         evaluated = self.evaluate(moment)
         sent, failed = self.deliver(moment)
         return PassResult(evaluated.evaluated, evaluated.findings_read, evaluated.enqueued, sent, failed)
-
-    async def __aenter__(self) -> AlertDispatcher:
-        await self._periodic.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # A pass in flight runs to its end, so its sends are recorded rather than left until their leases run out.
-        await self._periodic.__aexit__(exc_type, exc, traceback)

@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -24,7 +23,7 @@ from sqlalchemy.engine import Engine
 from collector.core.domain import Finding
 from collector.core.errors import InferwatchError
 from collector.core.findings import store_findings
-from collector.core.periodic import PassObserver, PeriodicPass
+from collector.core.periodic import PassObserver, PeriodicPass, RunsPeriodically
 from collector.core.pricing import Pricing
 from collector.core.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
@@ -116,7 +115,7 @@ def slo_finding(status: SLOStatus, window_start: int, window_end: int) -> Findin
     )
 
 
-class DetectorScheduler:
+class DetectorScheduler(RunsPeriodically):
     """Runs the evaluation on an interval, off the event loop; an async context manager."""
 
     def __init__(
@@ -138,18 +137,6 @@ class DetectorScheduler:
         # Set once the first pass has ended, so a caller can tell that no pass is about to start.
         self.first_pass_done = self._periodic.first_pass_done
         self.last_pass_timings: dict[str, float] = {}
-
-    async def __aenter__(self) -> DetectorScheduler:
-        await self._periodic.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._periodic.__aexit__(exc_type, exc, traceback)
 
     def evaluate_once(self, now_s: float | None = None) -> list[Finding]:
         """Roll up, evaluate the last complete interval, store and return the findings worth keeping."""

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +66,22 @@ class PeriodicPass:
             self.first_pass_done.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+
+
+class RunsPeriodically:
+    """Base of a service whose work is one ``PeriodicPass`` (set as ``self._periodic`` in ``__init__``): entering
+    the service starts the pass, leaving it lets the pass in flight finish and starts no other."""
+
+    _periodic: PeriodicPass
+
+    async def __aenter__(self) -> Self:
+        await self._periodic.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._periodic.__aexit__(exc_type, exc, traceback)

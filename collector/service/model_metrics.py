@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
-from collector.core.periodic import PassObserver, PeriodicPass
+from collector.core.periodic import PassObserver, PeriodicPass, RunsPeriodically
 from collector.service.model_snapshot import ModelSnapshot, ModelSnapshotBuilder, SnapshotOptions
 
 logger = logging.getLogger(__name__)
@@ -148,7 +147,7 @@ class ModelMetricsCollector(Collector):
         return []
 
 
-class ModelMetricsRefresher:
+class ModelMetricsRefresher(RunsPeriodically):
     """Refreshes the collector's snapshot on an interval; an async context manager."""
 
     def __init__(
@@ -169,15 +168,3 @@ class ModelMetricsRefresher:
         snapshot = self._builder.build()
         self._collector.snapshot = snapshot
         return snapshot
-
-    async def __aenter__(self) -> ModelMetricsRefresher:
-        await self._periodic.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._periodic.__aexit__(exc_type, exc, traceback)

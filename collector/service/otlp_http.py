@@ -12,8 +12,6 @@ retry); 401 and 403 for tokens.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,13 +29,12 @@ from collector.core.config import AuthConfig
 from collector.ingest.servicers import IngestPipeline, InvalidRequest, RetryLater
 from collector.service.auth import Role, http_refusal
 from collector.service.http_server import AiohttpService
+from collector.service.otlp_json import OtlpJsonError, parse
 
 logger = logging.getLogger(__name__)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-# OTLP JSON carries these ids as hex; protobuf's JSON mapping expects base64 for bytes fields.
-_HEX_ID_KEYS = frozenset(("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"))
 
 Handle = Callable[[Any], Message]
 
@@ -144,31 +141,9 @@ def _parse(message_type: type[Message], body: bytes, encoding: str) -> Message:
             f"the body must be a JSON object ({message_type.DESCRIPTOR.name}), not {type(document).__name__}"
         )
     try:
-        return json_format.ParseDict(_ids_to_base64(document, "$"), message_type(), ignore_unknown_fields=True)
-    except json_format.ParseError as error:
+        return parse(document, message_type())
+    except OtlpJsonError as error:
         raise InvalidRequest(f"not an OTLP JSON {message_type.DESCRIPTOR.name}: {error}") from None
-
-
-def _ids_to_base64(value: Any, where: str) -> Any:
-    """A copy of an OTLP JSON document with its hex ids as the base64 that protobuf's JSON parser expects."""
-    if isinstance(value, dict):
-        converted = {}
-        for key, item in value.items():
-            if key in _HEX_ID_KEYS and isinstance(item, str):
-                converted[key] = _hex_to_base64(item, f"{where}.{key}")
-            else:
-                converted[key] = _ids_to_base64(item, f"{where}.{key}")
-        return converted
-    if isinstance(value, list):
-        return [_ids_to_base64(item, f"{where}[{index}]") for index, item in enumerate(value)]
-    return value
-
-
-def _hex_to_base64(text: str, where: str) -> str:
-    try:
-        return base64.b64encode(bytes.fromhex(text)).decode()
-    except (ValueError, binascii.Error):
-        raise InvalidRequest(f"{where} must be a hex string, got {text[:40]!r}") from None
 
 
 def _message(status: int, message: Message, encoding: str, headers: dict[str, str] | None = None) -> web.Response:

@@ -61,10 +61,12 @@ def add_spans(engine: Engine, starts_s: list[int]) -> None:
 
 
 def counts(engine: Engine) -> tuple[int, int]:
-    """(spans, rollups) stored."""
+    """(spans, one-minute rollups) stored."""
     with engine.connect() as connection:
         spans = connection.execute(select(func.count()).select_from(SpanRow)).scalar_one()
-        rollups = connection.execute(select(func.count()).select_from(SpanRollupRow)).scalar_one()
+        rollups = connection.execute(
+            select(func.count()).select_from(SpanRollupRow).where(SpanRollupRow.interval_s == 60)
+        ).scalar_one()
     return int(spans), int(rollups)
 
 
@@ -82,9 +84,13 @@ def test_spans_and_rollups_are_pruned_on_their_own_clocks(engine: Engine) -> Non
     scheduler.evaluate_once(now_s=NOW)
     with engine.connect() as connection:
         kept_spans = connection.execute(select(SpanRow.start_unix_nano)).scalars().all()
-        kept_rollups = connection.execute(select(SpanRollupRow.bucket_start_unix_s)).scalars().all()
+        kept_rollups = connection.execute(select(SpanRollupRow.interval_s, SpanRollupRow.bucket_start_unix_s)).all()
     assert sorted(kept_spans) == [starts[0] * NANOS]
-    assert sorted(kept_rollups) == sorted(start // 60 * 60 for start in starts[:3])
+    minutes = [bucket for interval, bucket in kept_rollups if interval == 60]
+    hours = [bucket for interval, bucket in kept_rollups if interval == 3600]
+    assert sorted(minutes) == sorted(start // 60 * 60 for start in starts[:3])
+    # The hourly rollups of the same minutes go on the same clock.
+    assert sorted(hours) == sorted(start // 3600 * 3600 for start in starts[:3])
 
 
 def test_spans_not_yet_rolled_up_are_kept_whatever_their_age(engine: Engine) -> None:

@@ -55,11 +55,13 @@ def add_spans(engine: Engine, model: str, starts_s: list[int], **fields: Any) ->
         connection.execute(insert(SpanRow), rows)
 
 
-def rolled_up_requests(engine: Engine, model: str) -> int:
-    """Requests of ``model`` over every stored rollup."""
+def rolled_up_requests(engine: Engine, model: str, interval_s: int = 60) -> int:
+    """Requests of ``model`` over every stored rollup of ``interval_s`` (one-minute or hourly)."""
     with engine.connect() as connection:
         total = connection.execute(
-            select(func.sum(SpanRollupRow.requests)).where(SpanRollupRow.model_name == model)
+            select(func.sum(SpanRollupRow.requests)).where(
+                SpanRollupRow.model_name == model, SpanRollupRow.interval_s == interval_s
+            )
         ).scalar_one()
     return int(total or 0)
 

@@ -20,6 +20,7 @@ from collector.core.storage.shadow_tables import ShadowRunRow
 from collector.core.storage.tables import FindingRow, ModelRow, ModelVersionRow, SpanRollupRow
 from collector.service.web.params import PAGING, Query
 from detectors.cost import cost_report
+from detectors.hourly_rollups import load_rollups_coarse
 from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, load_rollups
 
@@ -148,11 +149,30 @@ def _latest_runs(session: Session) -> dict[tuple[str, str], ShadowRunRow]:
     return latest
 
 
-def model_summaries(engine: Engine, pricing: Pricing, now: datetime, range_s: int) -> list[ModelSummary]:
+# The rollups the pages read: one minute each, or hourly inside ranges of ``COARSE_FROM_S`` or more.
+ROLLUP_S = 60
+# From a week up: below, an hour's rounding of when traffic started would show in the cost per hour.
+COARSE_FROM_S = 7 * 86400
+
+
+def load_view_rollups(
+    engine: Engine, start_s: int, end_s: int, *, model_name: str | None = None, hourly: bool = True
+) -> list[Rollup]:
+    """The rollups a page shows over ``[start_s, end_s)``: hourly ones for the whole hours of a range of
+    ``COARSE_FROM_S`` or more (a month of minutes is 43,200 rows per key), one-minute ones otherwise (or
+    when not ``hourly``)."""
+    if hourly and end_s - start_s >= COARSE_FROM_S:
+        return load_rollups_coarse(engine, start_s, end_s, ROLLUP_S, model_name=model_name)
+    return load_rollups(engine, start_s, end_s, ROLLUP_S, model_name=model_name)
+
+
+def model_summaries(
+    engine: Engine, pricing: Pricing, now: datetime, range_s: int, *, hourly: bool = True
+) -> list[ModelSummary]:
     """Every model version with traffic in the last ``range_s`` seconds, registered, or with drift findings or
-    shadow runs, by name and version."""
+    shadow runs, by name and version (``hourly``: see ``load_view_rollups``)."""
     end_s = int(now.timestamp())
-    rollups = load_rollups(engine, end_s - range_s, end_s + 60)
+    rollups = load_view_rollups(engine, end_s - range_s, end_s + 60, hourly=hourly)
     by_version: dict[tuple[str, str], list[Rollup]] = defaultdict(list)
     for rollup in rollups:
         by_version[(rollup.key.model_name, rollup.key.model_version)].append(rollup)

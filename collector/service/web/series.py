@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from collector.core.pricing import Pricing
 from collector.core.storage.tables import FindingRow
-from collector.service.web.models import merged_latency
-from detectors.rollups import Rollup, load_rollups
+from collector.service.web.models import ROLLUP_S, load_view_rollups, merged_latency
+from detectors.hourly_rollups import HOUR_S
+from detectors.rollups import Rollup
 from detectors.slo import SLO
 
 POINTS = 60
-ROLLUP_S = 60
 DRIFT_DETECTOR = "drift.data"
 
 Values = tuple[float | None, ...]
@@ -56,8 +56,10 @@ class ModelSeries:
 
 
 def step_for(range_s: int) -> int:
-    """About ``POINTS`` steps over the range, each a whole number of rollup intervals."""
-    return max(ROLLUP_S, range_s // POINTS // ROLLUP_S * ROLLUP_S)
+    """About ``POINTS`` steps over the range, each a whole number of rollup intervals; whole hours from an
+    hour on, so a step holds whole hourly rollups."""
+    step = max(ROLLUP_S, range_s // POINTS // ROLLUP_S * ROLLUP_S)
+    return step // HOUR_S * HOUR_S if step >= HOUR_S else step
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -160,14 +162,16 @@ def model_series(
     slos: Sequence[SLO],
     now: datetime,
     range_s: int,
+    hourly: bool = True,
 ) -> ModelSeries:
-    """The model's series over the ``range_s`` seconds before ``now``, in about ``POINTS`` steps."""
+    """The model's series over the ``range_s`` seconds before ``now``, in about ``POINTS`` steps (``hourly``:
+    see ``load_view_rollups``)."""
     step = step_for(range_s)
     end = int(now.timestamp()) // step * step + step
     times = tuple(range(end - range_s // step * step, end, step))
     rollups = [
         r
-        for r in load_rollups(engine, times[0], end, ROLLUP_S, model_name=model)
+        for r in load_view_rollups(engine, times[0], end, model_name=model, hourly=hourly)
         if version is None or r.key.model_version == version
     ]
     series = _per_step(rollups, times, step, pricing, [slo for slo in slos if slo.model_name == model])

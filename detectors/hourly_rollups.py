@@ -1,0 +1,136 @@
+"""Hourly rollups: the one-minute rollups of each hour merged, for views over days and weeks.
+
+A page over 30 days would otherwise read and decode 43,200 one-minute rollups (each with its latency sketch)
+per model version, operation and hardware class. Hourly rows live in the same table (``interval_s`` 3600)
+and are rebuilt from the minute rows, never from raw spans: the rollup job rebuilds every hour whose minutes
+it just recomputed (late spans included), so an hour is as complete as its minutes.
+
+Minute rollups stored before hourly ones existed are covered by a backfill that walks back from the hour the
+service first built, a few hours per run (``RollupOptions.hourly_backfill_hours``). ``job_cursors`` keeps
+``HOURLY_SINCE``: every hour from there on has its hourly rows, and readers (``load_rollups_coarse``) use minute
+rows before it.
+Sums saturate like the minute sums; latency sketches merge exactly (the same buckets, counts added).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from collector.core.limits import INT64_MAX
+from collector.core.storage.cursors import read_cursor, write_cursor
+from collector.core.storage.tables import SpanRollupRow
+from detectors.latency_sketch import LatencySketch
+from detectors.rollups import Rollup, RollupKey, load_rollups, store_rollups
+
+HOUR_S: Final = 3600
+# job_cursors: the first hour from which every hour has its hourly rollups.
+HOURLY_SINCE: Final = "span_rollups_hourly.since"
+
+
+def hour_of(unix_s: int) -> int:
+    """The start of the hour holding ``unix_s``."""
+    return unix_s // HOUR_S * HOUR_S
+
+
+def merge_rollups(rollups: Iterable[Rollup], interval_s: int) -> list[Rollup]:
+    """The rollups merged per key into buckets of ``interval_s`` (a multiple of theirs)."""
+    groups: dict[tuple[RollupKey, int], list[Rollup]] = defaultdict(list)
+    for rollup in rollups:
+        groups[(rollup.key, rollup.bucket_start_unix_s // interval_s * interval_s)].append(rollup)
+    merged = []
+    for (key, bucket), members in groups.items():
+        counts: dict[int, int] = {}
+        for member in members:
+            for index, count in member.latency.counts.items():
+                counts[index] = counts.get(index, 0) + count
+        merged.append(
+            Rollup(
+                key=key,
+                interval_s=interval_s,
+                bucket_start_unix_s=bucket,
+                requests=min(sum(m.requests for m in members), INT64_MAX),
+                errors=min(sum(m.errors for m in members), INT64_MAX),
+                busy_ns=min(sum(m.busy_ns for m in members), INT64_MAX),
+                input_tokens=min(sum(m.input_tokens for m in members), INT64_MAX),
+                output_tokens=min(sum(m.output_tokens for m in members), INT64_MAX),
+                latency=LatencySketch(counts, members[0].latency.gamma),
+            )
+        )
+    return merged
+
+
+def rebuild_hours(engine: Engine, hours: Iterable[int], minute_s: int) -> int:
+    """Rebuild the hourly rollups of ``hours`` (hour starts) from their minute rollups; returns how many rows
+    the database refused."""
+    refused = 0
+    for start, end in _runs(sorted({hour_of(hour) for hour in hours})):
+        minutes = load_rollups(engine, start, end, minute_s)
+        refused += store_rollups(engine, merge_rollups(minutes, HOUR_S))
+    return refused
+
+
+def update_hourly(engine: Engine, touched_buckets: Iterable[int], minute_s: int, backfill_hours: int) -> int:
+    """After a rollup run: rebuild the hours whose minutes it recomputed, and backfill up to ``backfill_hours``
+    older hours; returns how many rows the database refused."""
+    if HOUR_S % minute_s or minute_s >= HOUR_S:
+        return 0  # minute rollups that do not tile an hour are not merged into hours
+    hours = {hour_of(bucket) for bucket in touched_buckets}
+    minutes = select(SpanRollupRow.bucket_start_unix_s).where(SpanRollupRow.interval_s == minute_s)
+    with engine.connect() as connection:
+        stored_since = since = read_cursor(connection, HOURLY_SINCE)
+        oldest = connection.execute(select(func.min(minutes.subquery().c.bucket_start_unix_s))).scalar_one_or_none()
+        newest = connection.execute(select(func.max(minutes.subquery().c.bucket_start_unix_s))).scalar_one_or_none()
+    if newest is None:
+        return 0  # nothing rolled up yet
+    if since is None:
+        # The first run: the newest hour's minutes may predate hourly rollups; every later hour is touched.
+        since = hour_of(int(newest))
+        hours.add(since)
+    backfill_to = since
+    if oldest is not None and hour_of(int(oldest)) < since:
+        backfill_to = max(hour_of(int(oldest)), since - backfill_hours * HOUR_S)
+        hours.update(range(backfill_to, since, HOUR_S))
+    refused = rebuild_hours(engine, hours, minute_s)
+    if backfill_to != stored_since:
+        with engine.begin() as connection:
+            write_cursor(connection, HOURLY_SINCE, backfill_to)
+    return refused
+
+
+def read_since(engine: Engine) -> int | None:
+    """The first hour from which every hour has its hourly rollups; None before the first rollup run."""
+    with engine.connect() as connection:
+        return read_cursor(connection, HOURLY_SINCE)
+
+
+def load_rollups_coarse(
+    engine: Engine, start_s: int, end_s: int, minute_s: int, *, model_name: str | None = None
+) -> list[Rollup]:
+    """``load_rollups`` over ``[start_s, end_s)`` with hourly rows for the whole hours inside it (those the
+    hourly rollups cover) and minute rows for the rest, oldest first."""
+    with engine.connect() as connection:
+        since = read_cursor(connection, HOURLY_SINCE)
+    first_hour = max(-(-start_s // HOUR_S) * HOUR_S, since if since is not None else end_s)
+    last_hour = hour_of(end_s)
+    if since is None or first_hour >= last_hour:
+        return load_rollups(engine, start_s, end_s, minute_s, model_name=model_name)
+    head = load_rollups(engine, start_s, first_hour, minute_s, model_name=model_name)
+    hours = load_rollups(engine, first_hour, last_hour, HOUR_S, model_name=model_name)
+    tail = load_rollups(engine, last_hour, end_s, minute_s, model_name=model_name)
+    return head + hours + tail
+
+
+def _runs(hours: list[int]) -> list[tuple[int, int]]:
+    """Sorted hour starts as ``[start, end)`` runs of adjacent hours."""
+    runs: list[tuple[int, int]] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], hour + HOUR_S)
+        else:
+            runs.append((hour, hour + HOUR_S))
+    return runs

@@ -82,7 +82,7 @@ def main() -> None:
     if not present:
         began = time.perf_counter()
         rows = build(engine, args.models, args.days * 24)
-        update_hourly(engine, [END - 60], 60, backfill_hours=args.days * 24)
+        update_hourly(engine, [], 60, backfill_hours=args.days * 24)
         print(
             f"built {rows:,} one-minute rollups and their hours in {time.perf_counter() - began:.1f} s", file=sys.stderr
         )

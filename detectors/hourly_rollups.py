@@ -2,14 +2,14 @@
 
 A page over 30 days would otherwise read and decode 43,200 one-minute rollups (each with its latency sketch)
 per model version, operation and hardware class. Hourly rows live in the same table (``interval_s`` 3600)
-and are rebuilt from the minute rows, never from raw spans: the rollup job rebuilds every hour whose minutes
-it just recomputed (late spans included), so an hour is as complete as its minutes.
+and are built from the minute rows, never from raw spans, once an hour is over (when a minute of a later
+hour is rolled up), and again whenever one of its minutes is recomputed (late spans): an hour is as
+complete as its minutes. The hour in progress is never built; it is read from its minutes.
 
-Minute rollups stored before hourly ones existed are covered by a backfill that walks back from the hour the
-service first built, a few hours per run (``RollupOptions.hourly_backfill_hours``). ``job_cursors`` keeps
-``HOURLY_SINCE``: every hour from there on has its hourly rows, and readers (``load_rollups_coarse``) use minute
-rows before it.
-Sums saturate like the minute sums; latency sketches merge exactly (the same buckets, counts added).
+Minute rollups stored before hourly ones existed are covered by a backfill that walks back from the first
+hour built, a few hours per run (``RollupOptions.hourly_backfill_hours``). ``job_cursors`` keeps where the
+hourly rows are complete, ``[HOURLY_SINCE, HOURLY_THROUGH)``; readers (``load_rollups_coarse``) use minute
+rows outside it. Sums saturate like the minute sums; latency sketches merge exactly (counts added).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Final
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
 
 from collector.core.limits import INT64_MAX
 from collector.core.storage.cursors import read_cursor, write_cursor
@@ -28,8 +28,10 @@ from detectors.latency_sketch import LatencySketch
 from detectors.rollups import Rollup, RollupKey, load_rollups, store_rollups
 
 HOUR_S: Final = 3600
-# job_cursors: the first hour from which every hour has its hourly rollups.
+# job_cursors: hourly rollups are complete from this hour on (the backfill moves it back) ...
 HOURLY_SINCE: Final = "span_rollups_hourly.since"
+# ... up to this one, the first not built yet (the hour in progress, or one whose minutes are still coming).
+HOURLY_THROUGH: Final = "span_rollups_hourly.through"
 
 
 def hour_of(unix_s: int) -> int:
@@ -75,49 +77,58 @@ def rebuild_hours(engine: Engine, hours: Iterable[int], minute_s: int) -> int:
 
 
 def update_hourly(engine: Engine, touched_buckets: Iterable[int], minute_s: int, backfill_hours: int) -> int:
-    """After a rollup run: rebuild the hours whose minutes it recomputed, and backfill up to ``backfill_hours``
-    older hours; returns how many rows the database refused."""
+    """After a rollup run: build the hours that are over, rebuild built hours whose minutes it recomputed, and
+    backfill up to ``backfill_hours`` older hours; returns how many rows the database refused."""
     if HOUR_S % minute_s or minute_s >= HOUR_S:
         return 0  # minute rollups that do not tile an hour are not merged into hours
-    hours = {hour_of(bucket) for bucket in touched_buckets}
-    minutes = select(SpanRollupRow.bucket_start_unix_s).where(SpanRollupRow.interval_s == minute_s)
+    # Ordered and limited rather than MIN/MAX under a WHERE, so both walk the bucket index from one end.
+    minutes = select(SpanRollupRow.bucket_start_unix_s).where(SpanRollupRow.interval_s == minute_s).limit(1)
     with engine.connect() as connection:
-        stored_since = since = read_cursor(connection, HOURLY_SINCE)
-        oldest = connection.execute(select(func.min(minutes.subquery().c.bucket_start_unix_s))).scalar_one_or_none()
-        newest = connection.execute(select(func.max(minutes.subquery().c.bucket_start_unix_s))).scalar_one_or_none()
-    if newest is None:
+        stored = hourly_range(connection)
+        oldest = connection.execute(minutes.order_by(SpanRollupRow.bucket_start_unix_s)).scalar_one_or_none()
+        newest = connection.execute(minutes.order_by(SpanRollupRow.bucket_start_unix_s.desc())).scalar_one_or_none()
+    if newest is None or oldest is None:
         return 0  # nothing rolled up yet
-    if since is None:
-        # The first run: the newest hour's minutes may predate hourly rollups; every later hour is touched.
-        since = hour_of(int(newest))
-        hours.add(since)
-    backfill_to = since
-    if oldest is not None and hour_of(int(oldest)) < since:
-        backfill_to = max(hour_of(int(oldest)), since - backfill_hours * HOUR_S)
-        hours.update(range(backfill_to, since, HOUR_S))
+    # Hours before the newest minute's are over; the first run starts the hourly range there, empty.
+    over_before = hour_of(int(newest))
+    since, through = stored if stored is not None else (over_before, over_before)
+    hours = {hour for hour in map(hour_of, touched_buckets) if since <= hour < through}
+    hours.update(range(through, over_before, HOUR_S))
+    backfill_to = max(min(since, hour_of(int(oldest))), since - backfill_hours * HOUR_S)
+    hours.update(range(backfill_to, since, HOUR_S))
     refused = rebuild_hours(engine, hours, minute_s)
-    if backfill_to != stored_since:
+    built = (backfill_to, max(through, over_before))
+    if built != stored:
         with engine.begin() as connection:
-            write_cursor(connection, HOURLY_SINCE, backfill_to)
+            write_cursor(connection, HOURLY_SINCE, built[0])
+            write_cursor(connection, HOURLY_THROUGH, built[1])
     return refused
 
 
-def read_since(engine: Engine) -> int | None:
-    """The first hour from which every hour has its hourly rollups; None before the first rollup run."""
+def hourly_range(connection: Connection) -> tuple[int, int] | None:
+    """``[since, through)``: the hours whose hourly rollups are complete; None before the first rollup run."""
+    since = read_cursor(connection, HOURLY_SINCE)
+    through = read_cursor(connection, HOURLY_THROUGH)
+    return None if since is None or through is None else (since, through)
+
+
+def read_hourly_range(engine: Engine) -> tuple[int, int] | None:
+    """``hourly_range`` on a connection of its own."""
     with engine.connect() as connection:
-        return read_cursor(connection, HOURLY_SINCE)
+        return hourly_range(connection)
 
 
 def load_rollups_coarse(
     engine: Engine, start_s: int, end_s: int, minute_s: int, *, model_name: str | None = None
 ) -> list[Rollup]:
-    """``load_rollups`` over ``[start_s, end_s)`` with hourly rows for the whole hours inside it (those the
-    hourly rollups cover) and minute rows for the rest, oldest first."""
-    with engine.connect() as connection:
-        since = read_cursor(connection, HOURLY_SINCE)
-    first_hour = max(-(-start_s // HOUR_S) * HOUR_S, since if since is not None else end_s)
-    last_hour = hour_of(end_s)
-    if since is None or first_hour >= last_hour:
+    """``load_rollups`` over ``[start_s, end_s)`` with hourly rows for the whole hours inside it that the
+    hourly rollups cover, and minute rows for the rest, oldest first."""
+    covered = read_hourly_range(engine)
+    if covered is None:
+        return load_rollups(engine, start_s, end_s, minute_s, model_name=model_name)
+    first_hour = max(-(-start_s // HOUR_S) * HOUR_S, covered[0])
+    last_hour = min(hour_of(end_s), covered[1])
+    if first_hour >= last_hour:
         return load_rollups(engine, start_s, end_s, minute_s, model_name=model_name)
     head = load_rollups(engine, start_s, first_hour, minute_s, model_name=model_name)
     hours = load_rollups(engine, first_hour, last_hour, HOUR_S, model_name=model_name)

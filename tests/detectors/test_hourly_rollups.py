@@ -14,9 +14,10 @@ from collector.core.storage.tables import JobCursorRow, SpanRollupRow
 from detectors.hourly_rollups import (
     HOUR_S,
     HOURLY_SINCE,
+    HOURLY_THROUGH,
     load_rollups_coarse,
     merge_rollups,
-    read_since,
+    read_hourly_range,
 )
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
 from tests.detectors.test_rollups import NOW, add_spans
@@ -45,12 +46,21 @@ def totals(rollups: list[Rollup]) -> dict[tuple[str, str], tuple[int, int, int, 
     return merged
 
 
+def read_since(engine: Engine) -> int | None:
+    covered = read_hourly_range(engine)
+    return None if covered is None else covered[0]
+
+
 def test_an_hour_is_its_minutes_merged_and_late_spans_join_it(engine: Engine) -> None:
+    """Hours that are over are built from their minutes; the hour in progress is not; a late span is merged
+    into the hour it belongs to."""
     job = RollupJob(engine)
     add_spans(engine, "fraud", [NOW - 2 * HOUR_S + 7 * i for i in range(900)], status_code=0)
     add_spans(engine, "fraud", [NOW - HOUR_S + 5], status_code=2, end_unix_nano=(NOW - HOUR_S + 6) * 10**9)
+    add_spans(engine, "fraud", [NOW + 10])  # the hour in progress
     job.run_once()
-    hours = load_rollups(engine, NOW - 2 * HOUR_S, NOW, HOUR_S)
+    assert read_hourly_range(engine) == (NOW - 2 * HOUR_S, NOW)
+    hours = load_rollups(engine, NOW - 2 * HOUR_S, NOW + HOUR_S, HOUR_S)
     assert [h.bucket_start_unix_s for h in hours] == [NOW - 2 * HOUR_S, NOW - HOUR_S]
     assert totals(hours) == totals(load_rollups(engine, NOW - 2 * HOUR_S, NOW, 60))
     assert hours[1].errors == 1
@@ -70,7 +80,7 @@ def test_minutes_from_before_hourly_rollups_are_backfilled_a_day_per_run(engine:
     # Forget the hours, as a database from before hourly rollups would have none.
     with engine.begin() as connection:
         connection.execute(delete(SpanRollupRow).where(SpanRollupRow.interval_s == HOUR_S))
-        connection.execute(delete(JobCursorRow).where(JobCursorRow.name == HOURLY_SINCE))
+        connection.execute(delete(JobCursorRow).where(JobCursorRow.name.in_((HOURLY_SINCE, HOURLY_THROUGH))))
     assert read_since(engine) is None
     add_spans(engine, "fraud", [NOW + 5])
     job.run_once()
@@ -84,7 +94,8 @@ def test_minutes_from_before_hourly_rollups_are_backfilled_a_day_per_run(engine:
         hours = connection.scalars(
             select(SpanRollupRow.bucket_start_unix_s).where(SpanRollupRow.interval_s == HOUR_S)
         ).all()
-    assert sorted(hours) == sorted([oldest_hour, oldest_hour + 86400, NOW - HOUR_S, NOW])
+    assert sorted(hours) == [oldest_hour, oldest_hour + 86400, NOW - HOUR_S]
+    assert read_hourly_range(engine) == (oldest_hour, NOW)
 
 
 def test_a_long_view_reads_hours_with_the_minutes_answer(engine: Engine) -> None:

@@ -15,7 +15,7 @@ rows outside it. Sums saturate like the minute sums; latency sketches merge exac
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Final
 
 from sqlalchemy import select
@@ -134,6 +134,27 @@ def load_rollups_coarse(
     hours = load_rollups(engine, first_hour, last_hour, HOUR_S, model_name=model_name)
     tail = load_rollups(engine, last_hour, end_s, minute_s, model_name=model_name)
     return head + hours + tail
+
+
+def load_history(
+    engine: Engine, start_s: int, end_s: int, minute_s: int, *, model_names: Collection[str] | None = None
+) -> list[Rollup]:
+    """Rollups over ``[start_s, end_s)`` (``end_s`` on an hour boundary) as cheaply as the hourly range
+    allows, for history beside minute rows from ``end_s`` on: the hourly rows it covers, and the minutes of
+    the partial hour at ``start_s`` when it covers from there. Hours the backfill has not reached yet are left
+    out, never read as minutes: the history is then shorter, not slower."""
+    covered = read_hourly_range(engine)
+    if covered is None:
+        return []
+    first_hour = -(-start_s // HOUR_S) * HOUR_S
+    head: list[Rollup] = []
+    if covered[0] <= first_hour:
+        head = load_rollups(engine, start_s, first_hour, minute_s, model_names=model_names)
+    first_hour = max(first_hour, covered[0])
+    last_hour = min(hour_of(end_s), covered[1])
+    if first_hour >= last_hour:
+        return head
+    return head + load_rollups(engine, first_hour, last_hour, HOUR_S, model_names=model_names)
 
 
 def _runs(hours: list[int]) -> list[tuple[int, int]]:

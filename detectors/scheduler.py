@@ -29,11 +29,12 @@ from collector.core.storage.tables import FindingRow
 from detectors.cost_anomaly import CostAnomalyDetector, CostAnomalyOptions, cost_finding
 from detectors.drift.monitor import DriftMonitor, DriftOptions
 from detectors.frame import RollupFrame, load_frame
+from detectors.hourly_rollups import hour_of, load_history
 from detectors.latency import LatencyAnomalyDetector, LatencyOptions
 from detectors.latency_pass import LATENCY, latency_findings
 from detectors.retention import RetentionOptions, prune
 from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
-from detectors.slo import BURN_WINDOWS, SLO, SLOStatus, evaluate_slo
+from detectors.slo import BURN_WINDOWS, PERIOD_S, SLO, SLOStatus, evaluate_slo
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,11 @@ class DetectorScheduler(RunsPeriodically):
             return []
         own: dict[str, list[Rollup]] = defaultdict(list)
         models = {slo.model_name for slo in self.options.slos}
-        for rollup in load_rollups(self._engine, start, end, interval, model_names=models):
+        # The burn windows (3 days at most) read minutes; the rest of the 30-day budget period, hourly rollups,
+        # so the budget left can be stated once the data covers the period.
+        minutes_from = hour_of(start)
+        older = load_history(self._engine, end - PERIOD_S, minutes_from, interval, model_names=models)
+        for rollup in [*older, *load_rollups(self._engine, minutes_from, end, interval, model_names=models)]:
             own[rollup.key.model_name].append(rollup)
         return [
             slo_finding(evaluate_slo(slo, own[slo.model_name], end), end - interval, end) for slo in self.options.slos

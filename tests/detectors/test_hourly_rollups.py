@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
@@ -18,8 +19,12 @@ from detectors.hourly_rollups import (
     load_rollups_coarse,
     merge_rollups,
     read_hourly_range,
+    update_hourly,
 )
-from detectors.rollups import Rollup, RollupJob, RollupOptions, load_rollups
+from detectors.latency_sketch import LatencySketch
+from detectors.rollups import Rollup, RollupJob, RollupKey, RollupOptions, load_rollups, store_rollups
+from detectors.scheduler import DetectorScheduler, SchedulerOptions
+from detectors.slo import PERIOD_S, SLO
 from tests.detectors.test_rollups import NOW, add_spans
 
 # The backfill a day per run, so a month is covered in a few runs.
@@ -119,3 +124,27 @@ def test_a_long_view_reads_hours_with_the_minutes_answer(engine: Engine) -> None
 
 def test_merging_needs_whole_buckets() -> None:
     assert merge_rollups([], HOUR_S) == []
+
+
+def test_the_slo_budget_left_is_stated_from_thirty_days_of_rollups(engine: Engine) -> None:
+    """The scheduler reads minutes for the burn windows and hourly rollups for the rest of the 30-day period:
+    the budget left is stated, counted over every request of the 30 days (before, it read 7 days)."""
+    key = RollupKey("fraud", "1", "predict", "cpu")
+    end = NOW
+    sketch = LatencySketch.from_durations_ms(np.full(100, 10.0))
+    # 100 requests an hour for 31 days, 1 error each; 10 errors an hour in the last 2 days.
+    stored = [
+        Rollup(key, 60, end - hours * HOUR_S + 120, 100, 10 if hours <= 48 else 1, 0, 0, 0, sketch)
+        for hours in range(1, 31 * 24 + 1)
+    ]
+    store_rollups(engine, stored)
+    update_hourly(engine, [], 60, backfill_hours=31 * 24)
+    slo = SLO("fraud", "availability", 0.99)
+    scheduler = DetectorScheduler(engine, SchedulerOptions(slos=(slo,)))
+    found = [f for f in scheduler.evaluate_once(now_s=end + 30) if f.detector == "slo.burn"]
+    in_period = [r for r in stored if r.bucket_start_unix_s >= end - PERIOD_S]
+    bad, total = sum(r.errors for r in in_period), sum(r.requests for r in in_period)
+    assert found[0].details["period_total"] == total
+    assert found[0].details["period_bad"] == bad
+    assert found[0].details["budget_remaining"] == pytest.approx(1 - (bad / total) / 0.01)
+    assert "of the 30-day error budget left" in found[0].summary

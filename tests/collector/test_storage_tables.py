@@ -184,6 +184,7 @@ def a_drift_summary(session: Session) -> DriftSummaryRow:
         bucket_s=300,
         bucket_start_unix_s=1_763_000_100,
         rows=412,
+        source_rows=5_000_000_000,
         summary=b'{"rows":412,"features":{},"outputs":{},"reconstruction":null}',
         created_at=at(4),
     )

@@ -39,7 +39,7 @@ JSON = "application/json"
 # OTLP JSON carries these ids as hex; protobuf's JSON mapping expects base64 for bytes fields.
 _HEX_ID_KEYS = frozenset(("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"))
 
-Handle = Callable[[Any], Message]
+Handle = Callable[[Any], Awaitable[Message]]
 
 
 class OtlpHttpReceiver(AiohttpService):
@@ -93,7 +93,7 @@ class OtlpHttpReceiver(AiohttpService):
                 )
             try:
                 parsed = _parse(message_type, body, encoding)
-                response = handle(parsed)
+                response = await handle(parsed)
             except InvalidRequest as error:
                 self._pipeline.refused(signal)
                 return _status(400, code_pb2.INVALID_ARGUMENT, str(error), encoding)

@@ -2,10 +2,10 @@
 
 Known means: a prediction with that id came in the same request, was accepted recently by this replica (it
 may still be in the spool, waiting for the writer), or is stored in the predictions table. The first two are
-answered from memory; what is left costs one query per request (``WHERE prediction_id IN (...)``), run on a
-thread of its own so the event loop never waits on the database. The outcome is spooled before any of this:
-the check only decides what the answer says, so a database that is down or slow leaves ids unchecked (said
-in the answer and counted), never an outcome refused.
+answered from memory; what is left costs one query per request (an ``IN`` list, ``= ANY(array)`` on
+PostgreSQL), run on a thread of its own so the event loop never waits on the database. The outcome is
+spooled before any of this: the check only decides what the answer says, so a database that is down or slow
+leaves ids unchecked (said in the answer and counted), never an outcome refused.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ class PredictionIdCheck:
                 loop.run_in_executor(self._executor, self._stored, ids), timeout=CHECK_TIMEOUT_S
             )
         except TimeoutError:
-            return self._failed(indexes, f"the database did not answer within {CHECK_TIMEOUT_S:g} s", "a timeout")
+            slow = f"the database did not answer within {CHECK_TIMEOUT_S:g} s"
+            return self._failed(indexes, slow, slow)
         except Exception as error:  # any failure to ask must not fail a request whose outcomes are spooled
             return self._failed(indexes, "the database is unavailable", describe_error(error))
         if self._unavailable:

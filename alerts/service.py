@@ -53,6 +53,10 @@ def alert_to_proto(alert: Alert) -> pb.Alert:
         state=_STATE.get(alert.state, pb.ALERT_STATE_UNSPECIFIED),
         silenced_by=list(alert.silenced_by),
         inhibited_by=list(alert.inhibited_by),
+        inhibitors=[
+            pb.Inhibitor(fingerprint=i.fingerprint, alertname=i.alertname, severity=i.severity, summary=i.summary)
+            for i in alert.inhibitors
+        ],
         finding_id=alert.finding_id or 0,
     )
     message.starts_at.FromDatetime(alert.starts_at)

@@ -1,10 +1,13 @@
-"""Ingest throughput: spans and predictions accepted and stored by a running `inferwatch serve`.
+"""Ingest throughput: spans, predictions and outcomes accepted and stored by a running `inferwatch serve`.
 
 Load comes from separate processes over loopback gRPC, with realistic requests: 512 spans of 10 attributes
-each (GenAI and ML attributes, as instrumented services send them), and 500 predictions of 20 features.
-Spans are also sent over OTLP/HTTP, as protobuf and as OTLP JSON, to the same server. Every request carries
-fresh ids, so nothing is deduplicated away. The baseline, measured in the same run on the same machine, is
-the parse-only ceiling: a bare grpc.aio server that parses each request and answers, storing nothing.
+each (GenAI and ML attributes, as instrumented services send them), 500 predictions of 20 features, and 500
+outcomes. Spans are also sent over OTLP/HTTP, as protobuf and as OTLP JSON, to the same server. Every request
+carries fresh ids, so nothing is deduplicated away. The baseline, measured in the same run on the same
+machine, is the parse-only ceiling: a bare grpc.aio server that parses each request and answers, storing
+nothing. Outcomes are compared with themselves: the prediction-id check off (``collector.check_outcome_ids``,
+the baseline) and on, where every outcome names an unknown id, the dearest case (a database lookup that finds
+nothing and a warning per outcome in the answer).
 
     python benchmarks/ingest.py [--seconds 10] [--clients 2] [--in-flight 4] [--db-url URL]
 
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +47,11 @@ from inferwatch.v1 import common_pb2, prediction_service_pb2
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOG_PREDICTIONS = "/inferwatch.v1.PredictionService/LogPredictions"
+LOG_OUTCOMES = "/inferwatch.v1.PredictionService/LogOutcomes"
+METHODS = {"spans": TRACE_EXPORT, "predictions": LOG_PREDICTIONS, "outcomes": LOG_OUTCOMES}
 SPANS_PER_REQUEST = 512
 PREDICTIONS_PER_REQUEST = 500
+OUTCOMES_PER_REQUEST = 500
 # Replaced in the serialized request by a per-request counter, so every request has new ids.
 MARKER = b"\xfeRQ\xfeMARK"
 # fixed64 timestamps, replaced per request by the current time: real spans arrive in time order, and a
@@ -115,6 +122,23 @@ def prediction_request() -> bytes:
     return prediction_service_pb2.LogPredictionsRequest(predictions=predictions).SerializeToString()
 
 
+def outcome_request() -> bytes:
+    """A 500-outcome request, each a class label; every prediction id contains MARKER."""
+    outcomes = [
+        prediction_service_pb2.Outcome(
+            prediction_id=MARKER.hex() + f"-{number:06d}",
+            time_unix_nano=START_MARK,
+            actual=common_pb2.Output(label="fraud" if number % 7 == 0 else "ok"),
+        )
+        for number in range(OUTCOMES_PER_REQUEST)
+    ]
+    return prediction_service_pb2.LogOutcomesRequest(outcomes=outcomes).SerializeToString()
+
+
+REQUESTS = {"spans": span_request, "predictions": prediction_request, "outcomes": outcome_request}
+PER_REQUEST = {"spans": SPANS_PER_REQUEST, "predictions": PREDICTIONS_PER_REQUEST, "outcomes": OUTCOMES_PER_REQUEST}
+
+
 @dataclass(frozen=True)
 class LoadSpec:
     """What one load generator sends, where, and for how long."""
@@ -126,6 +150,8 @@ class LoadSpec:
     in_flight: int
     # "grpc", or OTLP/HTTP as "http-protobuf" or "http-json" (spans only).
     transport: str = "grpc"
+    # Requests per load generator at most (0: as many as the time allows); seeded ids run out after these.
+    max_requests: int = 0
 
 
 def span_request_json() -> bytes:
@@ -191,21 +217,27 @@ def http_client_process(spec: LoadSpec, worker: int, results: multiprocessing.Qu
 def client_process(spec: LoadSpec, worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """Send fresh requests with ``in_flight`` calls outstanding; report OK count and latencies."""
     target, method, kind, seconds, in_flight = spec.target, spec.method, spec.kind, spec.seconds, spec.in_flight
-    template = span_request() if kind == "spans" else prediction_request()
-    marker = MARKER.hex().encode() if kind == "predictions" else MARKER
+    template = REQUESTS[kind]()
+    hex_ids = kind != "spans"
+    marker = MARKER.hex().encode() if hex_ids else MARKER
     channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)])
     call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
     counter = worker << 40
+    last = counter + spec.max_requests if spec.max_requests else None
     ok = 0
     latencies: list[float] = []
     pending: list[tuple[float, grpc.Future]] = []
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline or pending:
-        while len(pending) < in_flight and time.monotonic() < deadline:
+
+    def sending() -> bool:
+        return time.monotonic() < deadline and counter != last
+
+    while sending() or pending:
+        while len(pending) < in_flight and sending():
             counter += 1
             # Same length as the marker, so the serialized message stays valid.
             unique = counter.to_bytes(len(MARKER), "big")
-            payload = template.replace(marker, unique.hex().encode() if kind == "predictions" else unique)
+            payload = template.replace(marker, unique.hex().encode() if hex_ids else unique)
             now = time.time_ns()
             payload = payload.replace(START_MARK.to_bytes(8, "little"), now.to_bytes(8, "little"))
             payload = payload.replace(END_MARK.to_bytes(8, "little"), (now + 250_000_000).to_bytes(8, "little"))
@@ -243,7 +275,7 @@ def drive(spec: LoadSpec, clients: int) -> LoadResult:
     elapsed = time.monotonic() - started
     for worker in workers:
         worker.join()
-    per_request = SPANS_PER_REQUEST if kind == "spans" else PREDICTIONS_PER_REQUEST
+    per_request = PER_REQUEST[kind]
     latencies = sorted(latency for _, batch in gathered for latency in batch)
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000 if latencies else float("nan")
     return LoadResult(sum(ok for ok, _ in gathered) * per_request, elapsed, p99)
@@ -307,7 +339,7 @@ def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, flo
     server = subprocess.Popen([sys.executable, "-c", PARSE_ONLY_SERVER], stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     port = int(server.stdout.readline())
-    method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
+    method = METHODS[kind]
     try:
         cpu_before = cpu_seconds(server.pid)
         result = drive(LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight), args.clients)
@@ -319,14 +351,54 @@ def run_parse_only(kind: str, args: argparse.Namespace) -> tuple[LoadResult, flo
     return result, memory, cpu
 
 
+def seeded_ids(clients: int, requests: int) -> list[str]:
+    """The prediction ids that ``requests`` outcome requests of each load generator will name."""
+    return [
+        f"{((worker << 40) + request).to_bytes(len(MARKER), 'big').hex()}-{number:06d}"
+        for worker in range(clients)
+        for request in range(1, requests + 1)
+        for number in range(OUTCOMES_PER_REQUEST)
+    ]
+
+
+def seed_predictions(db_url: str, ids: list[str]) -> None:
+    """Store a small prediction for each id, as if they had been ingested earlier."""
+    engine = create_engine(db_url)
+    now = time.time_ns()
+    rows = [{"pid": pid, "ts": now} for pid in ids]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (prediction_id, model_name, model_version, ts_unix_nano, "
+                    "received_unix_nano, features, outputs, attributes, non_finite_count) "
+                    "VALUES (:pid, 'fraud', '7', :ts, :ts, '{}', '{}', '{}', 0)"
+                ),
+                rows,
+            )
+    finally:
+        engine.dispose()
+
+
 def run_inferwatch(
-    kind: str, args: argparse.Namespace, workdir: Path, transport: str = "grpc"
+    kind: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    transport: str = "grpc",
+    *,
+    check_outcome_ids: bool = True,
+    seed_requests: int = 0,
 ) -> tuple[LoadResult, float, float, int, float]:
-    """`inferwatch serve` on a fresh database: accepted, stored, drained, and the server's CPU seconds."""
-    db_url = args.db_url or f"sqlite:///{workdir / f'{kind}-{transport}.db'}"
+    """`inferwatch serve` on a fresh database: accepted, stored, drained, and the server's CPU seconds.
+
+    ``seed_requests``: outcomes only; store the predictions that this many requests per load generator name,
+    and send no more than that."""
+    name = f"{kind}-{transport}-{'checked' if check_outcome_ids else 'unchecked'}-{seed_requests}"
+    db_url = args.db_url or f"sqlite:///{workdir / f'{name}.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFERWATCH_")}
     env["INFERWATCH_DB_URL"] = db_url
-    env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{kind}-{transport}-spool")
+    env["INFERWATCH_SPOOL_DIR"] = str(workdir / f"{name}-spool")
+    env["INFERWATCH_CHECK_OUTCOME_IDS"] = str(check_outcome_ids).lower()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -351,15 +423,20 @@ def run_inferwatch(
         if match := re.search(r"gRPC on 127\.0\.0\.1:(\d+).*OTLP/HTTP on 127\.0\.0\.1:(\d+)", line):
             port = int(match.group(1) if transport == "grpc" else match.group(2))
             break
-    method = TRACE_EXPORT if kind == "spans" else LOG_PREDICTIONS
+    # Keep reading: a server whose stderr pipe is full blocks on its next log line (the writer logs outcomes
+    # whose prediction is not stored, once per batch).
+    threading.Thread(target=deque, args=(server.stderr, 0), daemon=True).start()
+    method = METHODS[kind]
     table = kind
     engine = create_engine(db_url)
     try:
         with engine.begin() as connection:
             connection.execute(text(f"DELETE FROM {table}"))
+        if seed_requests:
+            seed_predictions(db_url, seeded_ids(args.clients, seed_requests))
         cpu_before = cpu_seconds(server.pid)
         started = time.monotonic()
-        spec = LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight, transport)
+        spec = LoadSpec(f"127.0.0.1:{port}", method, kind, args.seconds, args.in_flight, transport, seed_requests)
         result = drive(spec, args.clients)
         # Stored throughput counts until the last acknowledged row is committed.
         stored = 0
@@ -385,7 +462,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes (default 2)")
     parser.add_argument("--in-flight", type=int, default=4, help="concurrent calls per client (default 4)")
     parser.add_argument("--db-url", default=None, help="database for inferwatch (default: a fresh SQLite file)")
-    parser.add_argument("--only", choices=["spans", "predictions"], default=None, help="run one signal only")
+    parser.add_argument(
+        "--only", choices=["spans", "predictions", "outcomes"], default=None, help="run one signal only"
+    )
+    parser.add_argument(
+        "--outcome-requests",
+        type=int,
+        default=300,
+        help="outcome requests per client whose predictions are stored beforehand (default 300)",
+    )
     parser.add_argument(
         "--transport", choices=["grpc", "http-protobuf", "http-json"], default=None, help="run one transport only"
     )
@@ -418,6 +503,30 @@ def main() -> None:
                 rows.append(
                     (
                         f"{kind}: inferwatch, {label[transport] if kind == 'spans' else 'gRPC'}",
+                        served.items_ok / served.seconds,
+                        stored_rate,
+                        served.p99_ms,
+                        memory,
+                        served.items_ok,
+                        stored,
+                        cpu * 1e6 / max(stored, 1),
+                    )
+                )
+        if args.only in (None, "outcomes") and args.transport in (None, "grpc"):
+            # Outcomes naming stored predictions (the usual case) with the check off and on, then naming
+            # unknown ids: a lookup that finds nothing and a warning per outcome in the answer.
+            seed = args.outcome_requests
+            for row_name, checked, seeded in (
+                ("outcomes: ids stored, no check (baseline)", False, seed),
+                ("outcomes: ids stored, checked", True, seed),
+                ("outcomes: ids unknown, checked", True, 0),
+            ):
+                served, stored_rate, memory, stored, cpu = run_inferwatch(
+                    "outcomes", args, Path(tmp), check_outcome_ids=checked, seed_requests=seeded
+                )
+                rows.append(
+                    (
+                        row_name,
                         served.items_ok / served.seconds,
                         stored_rate,
                         served.p99_ms,

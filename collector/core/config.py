@@ -83,6 +83,8 @@ class CollectorConfig:
     hardware_class_attribute: str = "ml.hardware.class"
     retry_after_s: float = 1.0
     drain_timeout_s: float = 30.0
+    check_outcome_ids: bool = True
+    recent_prediction_ids: int = 100_000
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,18 @@ class ServiceMetrics:
             "may still arrive, or was never sent: check the client's ids).",
             registry=self.registry,
         )
+        self.outcomes_unknown_prediction = Counter(
+            "inferwatch_ingest_outcomes_unknown_prediction_at_accept_total",
+            "Outcomes accepted whose prediction id was known nowhere when they were accepted: not in the same "
+            "request, not received recently by this replica, not stored. Each is stored, and a warning in the answer.",
+            registry=self.registry,
+        )
+        self.outcome_ids_unchecked = Counter(
+            "inferwatch_ingest_outcome_ids_unchecked_total",
+            "Outcomes accepted whose prediction id could not be checked (the database did not answer); each is "
+            "stored, and a warning in the answer says it was not checked.",
+            registry=self.registry,
+        )
         self.text_in_numeric_features = Counter(
             "inferwatch_ingest_text_in_numeric_features_total",
             "Feature values stored as text although the model's drift reference holds the feature as numeric "

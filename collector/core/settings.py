@@ -316,6 +316,22 @@ SETTINGS: tuple[Setting, ...] = (
         has_flag=False,
     ),
     Setting(
+        "collector",
+        "check_outcome_ids",
+        parse_bool,
+        "Look up each outcome's prediction id when it is accepted (one query per request) and warn about unknown "
+        "ones in the answer.",
+        has_flag=False,
+    ),
+    Setting(
+        "collector",
+        "recent_prediction_ids",
+        parse_positive_int,
+        "Prediction ids accepted last that are remembered, so outcomes sent before the writer stores their "
+        "prediction are not warned about (about 140 bytes each for UUIDs).",
+        has_flag=False,
+    ),
+    Setting(
         "detectors",
         "detector_interval_s",
         parse_positive_float,

@@ -50,9 +50,10 @@ class DecodedPredictions:
 
 @dataclass
 class DecodedOutcomes:
-    """Outcome records to store and the items rejected."""
+    """Outcome records to store, each one's index in the request, and the items rejected."""
 
     records: list[OutcomeRecord] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
     rejections: list[ItemRejection] = field(default_factory=list)
 
 
@@ -187,4 +188,5 @@ def decode_log_outcomes(request: prediction_service_pb2.LogOutcomesRequest, rece
             result.rejections.append(rejection(index, error))
             continue
         result.records.append(record)
+        result.indexes.append(index)
     return result

@@ -53,6 +53,8 @@ class DecodedLogs:
 
     predictions: list[PredictionRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
+    # Each outcome's index among the request's log records, for warnings about it.
+    outcome_indexes: list[int] = field(default_factory=list)
     rejections: list[ItemRejection] = field(default_factory=list)
     # Stored items with something odd about them (text in a numeric feature).
     warnings: list[ItemWarning] = field(default_factory=list)
@@ -239,6 +241,7 @@ def decode_export_logs_request(
                             result.warnings += text_in_numeric(index, prediction.model_name, texts)
                     else:
                         result.outcomes.append(_outcome(record, body, model, received_unix_nano))
+                        result.outcome_indexes.append(index)
                 except InvalidItem as error:
                     result.rejections.append(rejection(index, error))
     result.total = index + 1

@@ -3,7 +3,9 @@ inferwatch.v1.PredictionService).
 
 ``IngestPipeline`` decodes a whole parsed request in one step on the event loop (no thread hop per item),
 validates item by item, appends what is usable to the durable spool, counts, and builds the answer; the
-OTLP/HTTP receiver (``collector.service.otlp_http``) calls the same methods. The gRPC handlers take raw
+OTLP/HTTP receiver (``collector.service.otlp_http``) calls the same methods. A request with outcomes is the
+one that may leave the loop, after its outcomes are spooled: their prediction ids are looked up in one query
+(``collector.ingest.outcome_ids``) so the answer can warn about unknown ones. The gRPC handlers take raw
 bytes rather than letting grpc deserialize, so a malformed message is INVALID_ARGUMENT with a reason instead
 of grpc's bare INTERNAL "Exception deserializing request!".
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -22,7 +24,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from collector.core.domain import ItemRejection
+from collector.core.domain import ItemRejection, OutcomeRecord, PredictionRecord
 from collector.core.errors import InferwatchError
 from collector.core.feature_schema import NumericFeatures
 from collector.core.metrics import ServiceMetrics
@@ -32,6 +34,7 @@ from collector.ingest.cardinality import CardinalityLimiter
 from collector.ingest.native_decode import decode_log_outcomes, decode_log_predictions
 from collector.ingest.otlp_logs import decode_export_logs_request
 from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
+from collector.ingest.outcome_ids import PredictionIdCheck, unchecked_message, unknown_message
 from collector.ingest.prediction_records import ItemWarning
 from collector.ingest.row_inserts import Kind
 from collector.ingest.spool import Spool, SpoolFull
@@ -61,6 +64,8 @@ class IngestOptions:
     limiter: CardinalityLimiter | None = None
     # Numeric features per model from the drift references, refreshed in the background; None checks nothing.
     numeric_features: NumericFeatures | None = None
+    # Looks up outcomes' prediction ids for the warnings in the answer; None checks nothing.
+    prediction_ids: PredictionIdCheck | None = None
 
 
 def summarize(rejections: Sequence[ItemRejection], noun: str) -> str:
@@ -115,7 +120,7 @@ class IngestPipeline:
         self._metrics = metrics
         self._options = options
 
-    def traces(
+    async def traces(
         self, request: trace_service_pb2.ExportTraceServiceRequest
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         """OTLP traces: inference spans are stored, others counted."""
@@ -135,31 +140,37 @@ class IngestPipeline:
             response.partial_success.error_message = summarize(decoded.rejections, "spans")
         return response
 
-    def logs(self, request: logs_service_pb2.ExportLogsServiceRequest) -> logs_service_pb2.ExportLogsServiceResponse:
+    async def logs(
+        self, request: logs_service_pb2.ExportLogsServiceRequest
+    ) -> logs_service_pb2.ExportLogsServiceResponse:
         """OTLP logs: prediction and outcome events are stored, other logs counted."""
         decoded = decode_export_logs_request(request, time.time_ns(), self._options.numeric_features)
         usable = len(decoded.predictions) + len(decoded.outcomes) + decoded.other_logs
         if decoded.rejections and usable == 0:
             raise InvalidRequest(summarize(decoded.rejections, "log records"))
         self._append("logs", [("predictions", decoded.predictions), ("outcomes", decoded.outcomes)])
+        self._remember(decoded.predictions)
         self._count("predictions", len(decoded.predictions), 0, 0)
         self._count("outcomes", len(decoded.outcomes), 0, 0)
         self._count("logs", 0, len(decoded.rejections), decoded.other_logs)
         self._metrics.non_finite_values.inc(decoded.non_finite_values)
         if decoded.warnings:
             self._metrics.text_in_numeric_features.inc(len(decoded.warnings))
+        same_request = {prediction.prediction_id for prediction in decoded.predictions}
+        about_outcomes = await self._outcome_warnings(decoded.outcome_indexes, decoded.outcomes, same_request)
+        warnings = sorted(decoded.warnings + about_outcomes, key=lambda warning: warning.index)
         response = logs_service_pb2.ExportLogsServiceResponse()
         if decoded.rejections:
             response.partial_success.rejected_log_records = len(decoded.rejections)
             response.partial_success.error_message = summarize(decoded.rejections, "log records")
-        if decoded.warnings:
+        if warnings:
             # OTLP: rejected 0 with a message is how a server warns about a request it fully accepted.
-            warnings = summarize_warnings(decoded.warnings)
+            said = summarize_warnings(warnings)
             message = response.partial_success.error_message
-            response.partial_success.error_message = f"{message}; {warnings}" if message else warnings
+            response.partial_success.error_message = f"{message}; {said}" if message else said
         return response
 
-    def metrics(
+    async def metrics(
         self, request: metrics_service_pb2.ExportMetricsServiceRequest
     ) -> metrics_service_pb2.ExportMetricsServiceResponse:
         """OTLP metrics: accepted and counted by data point, not stored (spans carry what detectors read)."""
@@ -173,7 +184,7 @@ class IngestPipeline:
         self._count("metrics", 0, 0, points)
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
-    def predictions(
+    async def predictions(
         self, request: prediction_service_pb2.LogPredictionsRequest
     ) -> prediction_service_pb2.LogPredictionsResponse:
         """inferwatch.v1 LogPredictions."""
@@ -181,6 +192,7 @@ class IngestPipeline:
         self._store(
             "predictions", records=decoded.records, rejections=decoded.rejections, total=len(request.predictions)
         )
+        self._remember(decoded.records)
         self._count("predictions", len(decoded.records), len(decoded.rejections), 0)
         self._metrics.non_finite_values.inc(decoded.non_finite_values)
         if decoded.warnings:
@@ -193,22 +205,48 @@ class IngestPipeline:
             warnings=item_warnings(decoded.warnings),
         )
 
-    def outcomes(
+    async def outcomes(
         self, request: prediction_service_pb2.LogOutcomesRequest
     ) -> prediction_service_pb2.LogOutcomesResponse:
         """inferwatch.v1 LogOutcomes."""
         decoded = decode_log_outcomes(request, time.time_ns())
         self._store("outcomes", records=decoded.records, rejections=decoded.rejections, total=len(request.outcomes))
         self._count("outcomes", len(decoded.records), len(decoded.rejections), 0)
+        warnings = await self._outcome_warnings(decoded.indexes, decoded.records)
         return prediction_service_pb2.LogOutcomesResponse(
             accepted=len(decoded.records),
             rejected=len(decoded.rejections),
             errors=item_errors(decoded.rejections),
+            warnings=item_warnings(warnings),
         )
 
     def refused(self, signal: str) -> None:
         """Count a request refused before it reached the pipeline (malformed, too large)."""
         self._metrics.ingest_items.labels(signal=signal, result="refused_requests").inc()
+
+    def _remember(self, predictions: Sequence[PredictionRecord]) -> None:
+        """Prediction ids just spooled: outcomes for them are not warned about before the writer stores them."""
+        if self._options.prediction_ids is not None and predictions:
+            self._options.prediction_ids.remember(prediction.prediction_id for prediction in predictions)
+
+    async def _outcome_warnings(
+        self, indexes: Sequence[int], outcomes: Sequence[OutcomeRecord], same_request: Collection[str] = ()
+    ) -> list[ItemWarning]:
+        """A warning for each spooled outcome whose prediction id is known nowhere, or could not be checked."""
+        check = self._options.prediction_ids
+        if check is None or not outcomes:
+            return []
+        ids = [outcome.prediction_id for outcome in outcomes]
+        found = await check.check(list(zip(indexes, ids, strict=True)), same_request)
+        if found.unknown:
+            self._metrics.outcomes_unknown_prediction.inc(len(found.unknown))
+        if found.unchecked:
+            self._metrics.outcome_ids_unchecked.inc(len(found.unchecked))
+        by_index = dict(zip(indexes, ids, strict=True))
+        warnings = [ItemWarning(index, "prediction_id", unknown_message(by_index[index])) for index in found.unknown]
+        unchecked = unchecked_message(found.reason)
+        warnings += [ItemWarning(index, "prediction_id", unchecked) for index in found.unchecked]
+        return sorted(warnings, key=lambda warning: warning.index)
 
     def _store(
         self,
@@ -238,7 +276,7 @@ class IngestPipeline:
                 self._metrics.ingest_items.labels(signal=signal, result=result).inc(count)
 
 
-Handler = Callable[[Any], Message]
+Handler = Callable[[Any], Awaitable[Message]]
 
 
 class IngestServicers:
@@ -280,7 +318,7 @@ class IngestServicers:
         async def answer(raw: bytes, context: Context) -> bytes:
             request = await _parse(message_type, raw, context)
             try:
-                return handle(request).SerializeToString()
+                return (await handle(request)).SerializeToString()
             except InvalidRequest as error:
                 await _invalid(context, str(error))
             except RetryLater as error:

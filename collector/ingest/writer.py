@@ -37,12 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from collector.core.limits import clamp_text
 from collector.core.storage.failures import describe_error, is_transient
-from collector.core.storage.tables import DeadLetterRow, PredictionRow
+from collector.core.storage.tables import DeadLetterRow
+from collector.ingest.outcome_ids import stored_prediction_ids
 from collector.ingest.row_inserts import Kind, RowInserter
 from collector.ingest.spool import SpoolPosition, SpoolReader, SpoolRecord
 
@@ -55,8 +56,6 @@ Batches = dict[Kind, list[tuple[object, ...]]]
 # where `ps` shows it to every user of the machine.
 DB_URL_ENV = "INFERWATCH_WRITER_DB_URL"
 _REASON_CHARS = 2000
-# Ids per IN (...) list: well under SQLite's bound-parameter limit.
-_ID_QUERY_CHUNK = 1000
 _PREVIEW_CHARS_PER_FIELD = 200
 
 
@@ -198,24 +197,18 @@ class DatabaseWriter:
 
     def _unmatched_outcomes(self, rows: Sequence[tuple[object, ...]]) -> int:
         """How many of these outcomes name a prediction id that is not stored (yet: it may still arrive); the
-        first few ids go to the log, since the answer to the client could not say (it came before this)."""
+        first few ids go to the log. The answer to the client warned at accept time already, where it could
+        tell (``collector.ingest.outcome_ids``); this counts what is still unmatched once written."""
         if not rows:
             return 0
-        ids = list({row[0] for row in rows})
-        found: set[object] = set()
+        ids = {str(row[0]) for row in rows}
         try:
             with self._engine.connect() as connection:
-                for start in range(0, len(ids), _ID_QUERY_CHUNK):
-                    chunk = ids[start : start + _ID_QUERY_CHUNK]
-                    found.update(
-                        connection.execute(
-                            select(PredictionRow.prediction_id).where(PredictionRow.prediction_id.in_(chunk))
-                        ).scalars()
-                    )
+                found = stored_prediction_ids(connection, ids)
         except Exception as error:  # a count for /metrics is not worth failing a commit over
             logger.debug("could not count outcomes without a prediction: %s", describe_error(error))
             return 0
-        missing = [identifier for identifier in ids if identifier not in found]
+        missing = sorted(ids - found)
         if missing:
             logger.warning(
                 "%d outcome(s) name a prediction id that is not stored (yet), e.g. %s",

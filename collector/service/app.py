@@ -32,6 +32,7 @@ from collector.core.storage.engine import create_engine_for, sqlite_file
 from collector.core.storage.migrate import upgrade
 from collector.ingest.cardinality import CardinalityLimiter, CardinalityLimits
 from collector.ingest.otlp_traces import SpanDecodeOptions
+from collector.ingest.outcome_ids import PredictionIdCheck
 from collector.ingest.servicers import IngestOptions, IngestPipeline, IngestServicers
 from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
@@ -144,6 +145,10 @@ class Service:
                     FEATURE_SCHEMA_REFRESH_S,
                 )
             )
+            prediction_ids = None
+            if ingest.check_outcome_ids:
+                prediction_ids = PredictionIdCheck(engine, ingest.recent_prediction_ids)
+                self._stack.callback(prediction_ids.close)
             self.ingest = IngestPipeline(
                 spool,
                 self.metrics,
@@ -157,6 +162,7 @@ class Service:
                     retry_after_s=ingest.retry_after_s,
                     limiter=limiter,
                     numeric_features=numeric_features,
+                    prediction_ids=prediction_ids,
                 ),
             )
             servicers = IngestServicers(self.ingest)

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-Handle = Callable[[Any], Message]
+Handle = Callable[[Any], Awaitable[Message]]
 
 
 class OtlpHttpReceiver(AiohttpService):
@@ -90,7 +90,7 @@ class OtlpHttpReceiver(AiohttpService):
                 )
             try:
                 parsed = _parse(message_type, body, encoding)
-                response = handle(parsed)
+                response = await handle(parsed)
             except InvalidRequest as error:
                 self._pipeline.refused(signal)
                 return _status(400, code_pb2.INVALID_ARGUMENT, str(error), encoding)

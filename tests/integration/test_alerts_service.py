@@ -137,6 +137,38 @@ def test_finding_becomes_a_notified_alert_managed_over_grpc_and_cli(
     assert main(["alerts", "silence", "--db-url", db_url]) == 2
 
 
+def test_an_inhibited_alert_names_its_inhibitor_over_grpc(service: RunningService) -> None:
+    """A critical data drift inhibits a prediction drift warning of the same model (same detector family): the
+    warning's gRPC Alert carries the inhibitor's fingerprint, name, severity and summary, as the JSON API does."""
+    engine = create_engine_for(service.config.storage.db_url)
+    now = datetime.now(tz=UTC)
+    try:
+        store_findings(
+            engine,
+            [
+                finding(now, model="svc", detector="drift.data", subject="amount", severity="critical"),
+                finding(now, model="svc", detector="drift.prediction", subject=""),
+            ],
+        )
+    finally:
+        engine.dispose()
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        stub = alert_service_pb2_grpc.AlertServiceStub(channel)  # type: ignore[no-untyped-call]
+
+        def both() -> dict[str, pb.Alert]:
+            listed = stub.ListAlerts(pb.ListAlertsRequest(labels={"model": "svc"}, include_silenced=True), timeout=10)
+            alerts = {alert.labels["severity"]: alert for alert in listed.alerts}
+            return alerts if len(alerts) == 2 else {}
+
+        alerts = wait_for(both, "both alerts")
+    critical, warning = alerts["critical"], alerts["warning"]
+    assert list(warning.inhibited_by) == [critical.fingerprint]
+    assert [(i.fingerprint, i.alertname, i.severity, i.summary) for i in warning.inhibitors] == [
+        (critical.fingerprint, "ModelDataDrift", "critical", critical.annotations["summary"])
+    ]
+    assert list(critical.inhibitors) == []
+
+
 ALERTS_TOML = """
 [alerts]
 for = "0s"

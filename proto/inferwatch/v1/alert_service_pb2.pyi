@@ -65,7 +65,7 @@ class Delivery(_message.Message):
     def __init__(self, sink: _Optional[str] = ..., state: _Optional[_Union[DeliveryState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
-    __slots__ = ("fingerprint", "labels", "annotations", "state", "starts_at", "ends_at", "updated_at", "acknowledgement", "silenced_by", "inhibited_by", "deliveries", "finding_id")
+    __slots__ = ("fingerprint", "labels", "annotations", "state", "starts_at", "ends_at", "updated_at", "acknowledgement", "silenced_by", "inhibited_by", "deliveries", "finding_id", "inhibitors")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class Alert(_message.Message):
     INHIBITED_BY_FIELD_NUMBER: _ClassVar[int]
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    INHIBITORS_FIELD_NUMBER: _ClassVar[int]
     fingerprint: str
     labels: _containers.ScalarMap[str, str]
     annotations: _containers.ScalarMap[str, str]
@@ -104,7 +105,20 @@ class Alert(_message.Message):
     inhibited_by: _containers.RepeatedScalarFieldContainer[str]
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
     finding_id: int
-    def __init__(self, fingerprint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledgement: _Optional[_Union[Acknowledgement, _Mapping]] = ..., silenced_by: _Optional[_Iterable[str]] = ..., inhibited_by: _Optional[_Iterable[str]] = ..., deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., finding_id: _Optional[int] = ...) -> None: ...
+    inhibitors: _containers.RepeatedCompositeFieldContainer[Inhibitor]
+    def __init__(self, fingerprint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledgement: _Optional[_Union[Acknowledgement, _Mapping]] = ..., silenced_by: _Optional[_Iterable[str]] = ..., inhibited_by: _Optional[_Iterable[str]] = ..., deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., finding_id: _Optional[int] = ..., inhibitors: _Optional[_Iterable[_Union[Inhibitor, _Mapping]]] = ...) -> None: ...
+
+class Inhibitor(_message.Message):
+    __slots__ = ("fingerprint", "alertname", "severity", "summary")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ALERTNAME_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    alertname: str
+    severity: str
+    summary: str
+    def __init__(self, fingerprint: _Optional[str] = ..., alertname: _Optional[str] = ..., severity: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
     __slots__ = ("labels", "states", "include_silenced", "page_size", "page_token")

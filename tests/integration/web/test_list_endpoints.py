@@ -26,7 +26,8 @@ def seeded(db_url: str, tmp_path: Path, start_service: Callable[[Config], Runnin
     """A service whose database holds rollups, findings (one firing, so one alert) and shadow runs."""
     config = replace(
         loopback_config(db_url, tmp_path / "spool"),
-        feature_sections={"alerts": {"for": "0s", "evaluation_interval": "0.2s"}},
+        # A long lease: the seeded queued run stays queued (the pass that claims runs comes once an hour).
+        feature_sections={"alerts": {"for": "0s", "evaluation_interval": "0.2s"}, "shadow": {"lease_s": 3600}},
     )
     service = start_service(config)
     engine = create_engine_for(db_url)

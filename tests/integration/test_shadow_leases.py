@@ -29,7 +29,6 @@ from tests.integration.service_harness import RunningService, loopback_config
 from tests.integration.test_shadow_cli import record_predictions
 from tests.shadow.models import BuiltModel, iris_tiny_mlp
 from tests.shadow.ray_cluster import RayTestCluster
-from tests.shadow.test_runner import _nudged_copy
 
 _QUEUED = shadow_service_pb2.SHADOW_RUN_STATE_QUEUED
 _RUNNING = shadow_service_pb2.SHADOW_RUN_STATE_RUNNING
@@ -40,9 +39,21 @@ _REQUESTS = 400
 _EARLY_PHASES = ("build", "throughput")
 
 
+def _scrambled_copy(source: Path, destination: Path) -> Path:
+    """The model with its first weight matrix negated: as fast, but answering otherwise, so every run on the
+    same traffic keeps the baseline for quality, with the same agreement, however noisy the latencies."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(source))
+    tensor = next(t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2)
+    tensor.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(tensor), tensor.name))
+    onnx.save(proto, str(destination))
+    return destination
+
+
 def _prepare(service: RunningService, tmp_path: Path, hardware_class: str = "cpu") -> tuple[BuiltModel, Path]:
-    """Register iris, record its traffic, and build a near copy to compare it with: as accurate and as fast,
-    so every run on the same traffic keeps the baseline for lack of a gain, with the same agreement."""
+    """Register iris, record its traffic, and build the variant to compare it with."""
     model = iris_tiny_mlp(tmp_path)
     with grpc.insecure_channel(service.grpc_target) as channel:
         model_service_pb2_grpc.ModelServiceStub(channel).RegisterModelVersion(  # type: ignore[no-untyped-call]
@@ -54,8 +65,10 @@ def _prepare(service: RunningService, tmp_path: Path, hardware_class: str = "cpu
             ),
             timeout=30,
         )
-    record_predictions(service, model.input_name, model.rows, _REQUESTS)
-    return model, _nudged_copy(model.path, tmp_path / "iris_copy.onnx")
+    # Recent: a `serve` process's retention pass would delete older predictions before the run samples them.
+    recent = time.time_ns() - 2 * _REQUESTS * 1_000_000_000
+    record_predictions(service, model.input_name, model.rows, _REQUESTS, first_ns=recent)
+    return model, _scrambled_copy(model.path, tmp_path / "iris_copy.onnx")
 
 
 def _stub(target: str) -> tuple[grpc.Channel, Any]:
@@ -167,7 +180,10 @@ def test_a_run_survives_a_restart_of_its_serve_process(
     finally:
         _stop(second)
     assert _verdict(resumed) == _verdict(uninterrupted)
-    assert resumed.recommendation.decision == shadow_service_pb2.DECISION_KEEP
+    assert (resumed.recommendation.decision, resumed.recommendation.keep_reason) == (
+        shadow_service_pb2.DECISION_KEEP,
+        shadow_service_pb2.KEEP_REASON_QUALITY,
+    )
     notes = list(resumed.run.notes)
     assert len(notes) == 2, notes
     assert "its replica stopped; the replay restarts from the beginning" in notes[0]

@@ -24,6 +24,7 @@ from inferwatch.v1 import (
     shadow_service_pb2,
     shadow_service_pb2_grpc,
 )
+from tests.integration.http_helpers import http_json
 from tests.integration.process_harness import start_serve
 from tests.integration.service_harness import RunningService, loopback_config
 from tests.integration.test_shadow_cli import record_predictions
@@ -247,6 +248,21 @@ def test_each_parts_progress_and_node_show_mid_run_and_in_the_result(
     service = start_service(loopback_config(db_url, tmp_path / "spool"))
     _, copy = _prepare(service, tmp_path)
     seen, result = _follow_parts(service, copy, hardware_class="nvidia-l4")
+    status, listed = http_json(f"{service.http_base}/api/v1/shadow-runs")
+    assert status == 200, listed
+    (run,) = listed["shadow_runs"]
+    assert (run["state"], run["owner"], run["heartbeat_at"], run["interruptions"], run["notes"]) == (
+        "succeeded",
+        None,
+        None,
+        0,
+        [],
+    )
+    assert {(part["key"], part["state"], part["hostname"]) for part in run["parts"]} == {
+        ("baseline", "done", socket.gethostname()),
+        ("iris_copy.onnx", "done", socket.gethostname()),
+    }
+    assert run["progress"]["done"] == run["progress"]["total"] > 0
     parts = {part.key: part for part in seen.parts}
     assert set(parts) == {"baseline", "iris_copy.onnx"}
     for part in parts.values():

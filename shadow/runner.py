@@ -137,13 +137,8 @@ def cost_per_1k(rows_per_s: float, price_per_hour: float | None) -> float | None
     return 1000 * price_per_hour / 3600 / rows_per_s
 
 
-def _summary(
-    variant: Variant, m: Measurement, hardware_class: str, price: float | None, *, local: bool
-) -> MeasurementSummary:
-    """A measurement without its raw outputs, for results and reports; ``price`` in $/hour of its class.
-
-    A ``local`` measurement was taken on this machine, whose hardware it then carries like a Ray worker's.
-    """
+def _summary(variant: Variant, m: Measurement, hardware_class: str, price: float | None) -> MeasurementSummary:
+    """A measurement without its raw outputs, for results and reports; ``price`` in $/hour of its class."""
     # Every 5th percentile for the report's chart, and p99, in one pass over the latencies.
     quantiles = np.percentile(m.latencies_ms, [*range(0, 101, 5), 99]).tolist() if m.latencies_ms else []
     return MeasurementSummary(
@@ -165,7 +160,7 @@ def _summary(
             CurvePoint(p.batch, p.calls, p.p50_ms, p.p99_ms, p.rows_per_s, cost_per_1k(p.rows_per_s, price))
             for p in m.batch_curve
         ),
-        node=dict(m.node) or (dict(node_hardware()) if local else {}),
+        node=dict(m.node),
     )
 
 
@@ -292,6 +287,11 @@ def _replay_and_judge(
             replay.run_requests(feeds[done:bound], progress, done, len(feeds))
             done, looks_taken = bound, looks_taken + 1
             measured = replay.measurements()
+            if options.executor == "local":
+                # Measured on this machine: its hardware goes with the result, as a Ray worker's does, and a GPU
+                # class is checked against it the same way.
+                here = node_hardware()
+                measured = {key: replace(m, node=dict(m.node) or dict(here)) for key, m in measured.items()}
             task = options.task or infer_task(measured["baseline"].outputs)
             final = bound == len(feeds)
             comparisons, verdicts = _judge(
@@ -322,7 +322,6 @@ def _replay_and_judge(
                 measured[key],
                 runs[key].hardware_class or "unknown",
                 options.prices.get(runs[key].hardware_class or ""),
-                local=options.executor == "local",
             ),
             comparisons.get(key),
             verdicts.get(key),

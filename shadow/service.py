@@ -342,8 +342,8 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
         from shadow.store import cancel_run
 
         row = await self._row(request.run_id, context)
-        # Whichever replica runs it stops at its next progress report (at most PROGRESS_EVERY_S later), and
-        # on Ray ends the run's workers.
+        # Whichever replica runs it stops at its next progress report (at most execution.PROGRESS_EVERY_S later),
+        # and on Ray ends the run's workers.
         before = await asyncio.to_thread(cancel_run, self._engine, row.id)
         if before not in ("queued", "running"):
             await _abort(

@@ -166,7 +166,12 @@ class Service:
             self._stack.callback(shadow_runs.release_all)
             # Heartbeats this replica's runs and claims queued ones and those of replicas that died.
             await self._stack.enter_async_context(
-                PeriodicPass("inferwatch-shadow-runs", shadow_runs.pass_once, shadow_runs.interval_s)
+                PeriodicPass(
+                    "inferwatch-shadow-runs",
+                    shadow_runs.pass_once,
+                    shadow_runs.interval_s,
+                    observer=self.metrics.observe_pass,
+                )
             )
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(

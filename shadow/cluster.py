@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import socket
 import threading
 import time
@@ -33,10 +34,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from shadow.cluster_worker import PartWorker, failed_measurement
+from shadow.cluster_worker import PartWorker, failed_measurement, scratch_root
 from shadow.errors import ClusterUnavailableError, ReplayError
 from shadow.hardware import NVIDIA_PROVIDERS
-from shadow.replay import Measurement, ModelToRun, Progress, ReplayOptions
+from shadow.replay import Measurement, ModelToRun, PartProgress, Progress, ReplayOptions
 from shadow.tensors import Feed
 
 RESOURCE_PREFIX: Final = "hw:"
@@ -66,8 +67,8 @@ def connect(address: str | None) -> None:
     with _init_lock:
         if ray.is_initialized():
             return
-        if address is not None:
-            check_reachable(address)
+        if address is not None or os.environ.get("RAY_ADDRESS"):
+            check_reachable(address or os.environ["RAY_ADDRESS"])
         # Workers' logs stay on their nodes: copied into the service's log they would drown it.
         try:
             if address is None and not os.environ.get("RAY_ADDRESS"):
@@ -98,17 +99,34 @@ def _remote_worker() -> Any:
     return ray.remote(concurrency_groups={PROBE_GROUP: 1})(PartWorker)  # type: ignore[call-overload]
 
 
+def _resolve_auto() -> str:
+    """Where ``ray_address = "auto"`` leads: RAY_ADDRESS, else the cluster `ray start` last recorded on this
+    machine (a file that outlives a cluster that died), else a head process running here."""
+    from ray._private.services import canonicalize_bootstrap_address_or_die
+
+    try:
+        return str(canonicalize_bootstrap_address_or_die("auto"))
+    except (ConnectionError, ValueError) as error:
+        raise ClusterUnavailableError(
+            f'cannot join the Ray cluster at "auto" ([shadow] ray_address): {error}'
+        ) from None
+
+
 def check_reachable(address: str, timeout_s: float = _CONNECT_S) -> None:
-    """Fail fast when a ``HOST:PORT`` (or ``ray://HOST:PORT``) head does not answer: ``ray.init`` would retry
-    for minutes, with the run stuck in "running" meanwhile."""
+    """Fail fast when a ``HOST:PORT`` (or ``ray://HOST:PORT``, or what ``"auto"`` finds) head does not answer:
+    ``ray.init`` would retry for minutes, with the run stuck in "running" meanwhile."""
+    shown = address
+    if address == "auto":
+        address = _resolve_auto()
+        shown = f'"auto" ({address})'
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        return  # "auto" and "local" are Ray's to resolve
+        return  # "local" is Ray's to start
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as error:
         raise ClusterUnavailableError(
-            f"cannot join the Ray cluster at {address} ([shadow] ray_address): nothing answers there ({error})"
+            f"cannot join the Ray cluster at {shown} ([shadow] ray_address): nothing answers there ({error})"
         ) from None
 
 
@@ -142,6 +160,28 @@ class _Part:
         self.measurement: Measurement | None = None
         self.error: str | None = None
         self.started_at = 0.0
+
+    def progress(self) -> PartProgress:
+        """Where the part stands, for the run's stored per-part progress."""
+        if self.error is not None:
+            state = "failed"
+        elif self.node_id is None:
+            state = "queued"  # waiting for a node of its class (again, after a death)
+        else:
+            state = "retried" if self.deaths else "running"
+        measured = self.measurement
+        return PartProgress(
+            key=self.model.key,
+            execution_provider=self.model.execution_provider,
+            state=state,
+            # Replayed requests as of its last answered call; a retry starts over (see RayReplay._lost).
+            done=len(measured.latencies_ms) if measured is not None else 0,
+            total=0,
+            hardware_class=self.hardware_class or "",
+            hostname=self.hostname or "",
+            node_id=self.node_id or "",
+            error=self.error or "",
+        )
 
     @property
     def live(self) -> bool:
@@ -220,6 +260,8 @@ class RayReplay:
             ray.kill(handle, no_restart=True)
         for part in self._parts:
             part.handle = part.pending = part.where_ref = None
+        # Workers on this machine that were killed left their model files; others are swept on their nodes.
+        shutil.rmtree(scratch_root() / self.run_name, ignore_errors=True)
 
     # The runner's calls, in its order.
 
@@ -275,6 +317,10 @@ class RayReplay:
                 result[part.model.key] = replace(measured, notes=measured.notes + notes, node={**measured.node, **node})
         return result
 
+    def parts(self) -> list[PartProgress]:
+        """Each part's state, progress and node, as of the last answers from its worker."""
+        return [part.progress() for part in self._parts]
+
     # Placing, watching and retrying parts.
 
     def _start(self, part: _Part) -> None:
@@ -293,7 +339,9 @@ class RayReplay:
         if part.failed_nodes:
             options["label_selector"] = {"ray.io/node-id": f"!in({','.join(part.failed_nodes)})"}
         actor = _remote_worker().options(**options)
-        part.handle = actor.remote(part.model.key, part.model_ref, part.model.execution_provider, self.options)
+        part.handle = actor.remote(
+            part.model.key, part.model_ref, part.model.execution_provider, self.options, self.run_name
+        )
         part.node_id = part.hostname = None
         part.started_at = time.monotonic()
         part.where_ref = part.handle.where.options(concurrency_group=PROBE_GROUP).remote()
@@ -359,7 +407,7 @@ class RayReplay:
         part.deaths.append(f"on {where}: {reason}")
         if part.node_id:
             part.failed_nodes.append(part.node_id)
-        part.handle = part.where_ref = None
+        part.handle = part.where_ref = part.measurement = None
         if len(part.deaths) > 1:
             deaths = "; ".join(part.deaths)
             part.fail(f"the worker of {part.model.key} died twice, so it is not retried again: {deaths}")

@@ -6,9 +6,11 @@ Ray executor, so this module (and its tests) load without Ray installed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
+import shutil
 import socket
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -70,6 +72,31 @@ def pricing_mismatch(hardware_class: str | None, execution_provider: str, node: 
     return None
 
 
+def scratch_root() -> Path:
+    """Where workers keep their model files: ``<tmp>/inferwatch-parts/<run>/<worker pid>/model.onnx``."""
+    return Path(tempfile.gettempdir()) / "inferwatch-parts"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def sweep_scratch() -> None:
+    """Remove the files of workers on this machine that died without closing (their process is gone)."""
+    root = scratch_root()
+    for worker_dir in root.glob("*/*"):
+        if worker_dir.name.isdigit() and not _alive(int(worker_dir.name)):
+            shutil.rmtree(worker_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                worker_dir.parent.rmdir()
+
+
 class PartWorker:
     """One model of a run, replayed on one worker: the ONNX session is opened once and kept for every chunk.
 
@@ -77,9 +104,15 @@ class PartWorker:
     each call returns the measurement with its error instead.
     """
 
-    def __init__(self, key: str, model_bytes: bytes, execution_provider: str, options: ReplayOptions) -> None:
-        self._scratch = tempfile.TemporaryDirectory(prefix="inferwatch-part-")
-        path = Path(self._scratch.name) / "model.onnx"
+    def __init__(
+        self, key: str, model_bytes: bytes, execution_provider: str, options: ReplayOptions, run_name: str = "run"
+    ) -> None:
+        # A worker killed mid-run (SIGKILL, a lost node) never reaches close(): its file is swept by the next
+        # worker on the node, and by the driver at the end of the run when it shares the worker's machine.
+        sweep_scratch()
+        self._scratch = scratch_root() / run_name / str(os.getpid())
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        path = self._scratch / "model.onnx"
         # Variant files are built on the service's machine; they reach the worker through the object store.
         path.write_bytes(model_bytes)
         self._model = ModelToRun(key, path, execution_provider)
@@ -123,7 +156,9 @@ class PartWorker:
     def close(self) -> None:
         """Release the session and its file."""
         self._replay = None
-        self._scratch.cleanup()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self._scratch.parent.rmdir()  # the run's directory, once its last worker here is gone
 
 
 def failed_measurement(

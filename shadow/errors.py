@@ -38,5 +38,10 @@ class RunCancelledError(ShadowError):
     """The run was cancelled while it ran (CancelShadowRun): it stops at its next progress report."""
 
 
+class RunStoppedError(ShadowError):
+    """This replica no longer holds the run (released at a graceful stop, or taken over after its lease
+    expired): it stops at its next progress report, and the replica that holds it now runs it."""
+
+
 class ClusterUnavailableError(ShadowError):
     """``[shadow] executor = "ray"``, but the Ray cluster at ``ray_address`` cannot be joined."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from google.protobuf import json_format
+
 from inferwatch.v1 import shadow_service_pb2
 from shadow.settings import ShadowSettings
 
@@ -111,5 +113,7 @@ def plan_run(request: shadow_service_pb2.StartShadowRunRequest, settings: Shadow
         "margins": margins_given,
         "sample_range": [start, end],
         "executor": configured.executor,
+        # The request itself, so that any replica can plan the run again when it resumes it after a restart.
+        "start_request": json_format.MessageToDict(request, preserving_proto_field_name=True),
     }
     return RunPlan(options, requests, start, end, stored)

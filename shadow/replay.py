@@ -26,9 +26,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -38,6 +39,9 @@ from shadow.errors import ReplayError
 from shadow.tensors import Array, Feed, stack_feeds
 
 Progress = Callable[[int, int, str], None]
+# A part's states: waiting for its session or node, replaying, finished, failed (with the reason), and
+# replaying again on another node after its worker died (Ray).
+PART_STATES: Final = ("queued", "running", "done", "failed", "retried")
 _STATUS: Final = Path("/proc/self/status")
 _CLEAR_REFS: Final = Path("/proc/self/clear_refs")
 
@@ -164,6 +168,41 @@ def _heap_in_use() -> int | None:
     return int(info.uordblks + info.hblkhd)
 
 
+@dataclass(frozen=True)
+class PartProgress:
+    """One part of a run (the baseline, or one variant on one execution provider) as its replay last reported.
+
+    ``done`` counts its requests replayed at batch 1 so far, of ``total`` planned (an early stop ends a run
+    below it); the node is where it runs (this host for the local executor; no node id there).
+    """
+
+    key: str
+    execution_provider: str
+    state: str
+    done: int
+    total: int
+    hardware_class: str = ""
+    hostname: str = ""
+    node_id: str = ""
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        if self.state not in PART_STATES:
+            raise ValueError(f"`state` must be one of {', '.join(PART_STATES)}, got {self.state!r}")
+
+    def finished(self) -> PartProgress:
+        """As it stands once the run is over: a part that did not fail is done."""
+        return self if self.state == "failed" else replace(self, state="done")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored in ``shadow_runs.parts``."""
+        return asdict(self)
+
+
+# What the runner hands its caller once the replay has begun: read it whenever a snapshot is wanted.
+PartsSnapshot = Callable[[], list[PartProgress]]
+
+
 class Replayer(Protocol):
     """What the runner drives: ``Replay`` in this process, or ``shadow.cluster.RayReplay`` on a Ray cluster."""
 
@@ -180,6 +219,8 @@ class Replayer(Protocol):
     ) -> None: ...
 
     def measurements(self) -> dict[str, Measurement]: ...
+
+    def parts(self) -> list[PartProgress]: ...
 
 
 class _Open:
@@ -302,6 +343,22 @@ class Replay:
                 self._ragged = True
                 return list(feeds)
         return [{name: array[i : i + size] for name, array in whole.items()} for i in range(0, len(feeds), size)]
+
+    def parts(self) -> list[PartProgress]:
+        """Each model's progress: all replay here, request by request, so they advance together."""
+        host = socket.gethostname()
+        return [
+            PartProgress(
+                key=opened.model.key,
+                execution_provider=opened.model.execution_provider,
+                state="failed" if opened.error is not None else "running",
+                done=len(opened.latencies_ns),
+                total=0,
+                hostname=host,
+                error=opened.error or "",
+            )
+            for opened in self._opened
+        ]
 
     @property
     def live(self) -> list[_Open]:

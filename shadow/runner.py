@@ -10,7 +10,7 @@ import functools
 import math
 import platform
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,13 +20,13 @@ from sqlalchemy import select
 
 from collector.core.storage.engine import create_engine_for
 from collector.core.storage.tables import ModelRow, ModelVersionRow
-from shadow.cluster_worker import pricing_mismatch
+from shadow.cluster_worker import node_hardware, pricing_mismatch
 from shadow.compare import Comparison, SliceOptions, Task, compare_outputs, infer_task
 from shadow.errors import ArtifactNotFoundError, NoRecordedInputsError
 from shadow.hardware import hardware_class_for
 from shadow.recommend import Margins, Recommendation, Verdict, adjusted_confidence, judge_variant, recommend
 from shadow.recorded import RecordedInput, replay_order, sample_recorded_inputs
-from shadow.replay import Measurement, ModelToRun, Progress, Replay, Replayer, ReplayOptions
+from shadow.replay import Measurement, ModelToRun, PartsSnapshot, Progress, Replay, Replayer, ReplayOptions
 from shadow.result import CurvePoint, MeasurementSummary, ShadowResult, VariantResult
 from shadow.settings import EXECUTORS, Executor
 from shadow.tensors import Feed
@@ -194,10 +194,13 @@ def run_shadow(
     progress: Progress | None = None,
     workdir: Path | None = None,
     available: int | None = None,
+    watch_parts: Callable[[PartsSnapshot], None] | None = None,
 ) -> ShadowResult:
     """Compare the baseline with its variants on ``inputs`` and recommend; see shadow.recommend for the rule.
 
     ``available`` is how many recorded inputs ``inputs`` were sampled from (default: all of them were given).
+    ``watch_parts`` is handed, once the replay begins, a function that tells each part's progress and node
+    (the caller reads it when it reports, so the replay loop pays nothing for it).
     """
     options = options or ShadowOptions()
     if not inputs:
@@ -216,6 +219,7 @@ def run_shadow(
             available=len(inputs) if available is None else available,
             options=options,
             progress=progress,
+            watch_parts=watch_parts,
         )
 
 
@@ -228,6 +232,7 @@ def _replay_and_judge(
     available: int,
     options: ShadowOptions,
     progress: Progress | None,
+    watch_parts: Callable[[PartsSnapshot], None] | None = None,
 ) -> ShadowResult:
     """Throughput, then the replay loop with sequential looks, comparisons and the recommendation."""
     failures = [item for item in built if isinstance(item, VariantFailure)]
@@ -266,6 +271,13 @@ def _replay_and_judge(
         replayer = RayReplay(models, classes, options.replay, feeds, address=options.ray_address)
     else:
         replayer = Replay(models, options.replay, feeds)
+    if watch_parts is not None:
+        watch_parts(
+            lambda: [
+                replace(part, hardware_class=runs[part.key].hardware_class or "", total=len(feeds))
+                for part in replayer.parts()
+            ]
+        )
     with replayer as replay:
         # Throughput first, so the cost gain is known at every look: a cheaper variant is not settled as
         # "no gain" on latency alone before its cost was measured.
@@ -275,6 +287,11 @@ def _replay_and_judge(
             replay.run_requests(feeds[done:bound], progress, done, len(feeds))
             done, looks_taken = bound, looks_taken + 1
             measured = replay.measurements()
+            if options.executor == "local":
+                # Measured on this machine: its hardware goes with the result, as a Ray worker's does, and a GPU
+                # class is checked against it the same way.
+                here = node_hardware()
+                measured = {key: replace(m, node=dict(m.node) or dict(here)) for key, m in measured.items()}
             task = options.task or infer_task(measured["baseline"].outputs)
             final = bound == len(feeds)
             comparisons, verdicts = _judge(
@@ -459,6 +476,7 @@ def run_shadow_from_store(
     progress: Progress | None = None,
     start_unix_nano: int | None = None,
     end_unix_nano: int | None = None,
+    watch_parts: Callable[[PartsSnapshot], None] | None = None,
 ) -> ShadowResult:
     """Run a shadow comparison of a registered version on a time-stratified sample of its recorded inputs.
 
@@ -490,5 +508,10 @@ def run_shadow_from_store(
         # What `models register --task` said wins over guessing from the outputs' shapes.
         options = replace(options, task=row.task)
     return run_shadow(
-        resolve_artifact(row.artifact_uri), sample.inputs, options, progress=progress, available=sample.available
+        resolve_artifact(row.artifact_uri),
+        sample.inputs,
+        options,
+        progress=progress,
+        available=sample.available,
+        watch_parts=watch_parts,
     )

@@ -1,19 +1,17 @@
 """inferwatch.v1.ModelService and ShadowService: the registry and shadow runs over gRPC.
 
-A started run is stored as queued and executed on a worker thread of its own (a run takes seconds to minutes
-of CPU, which must not hold the event loop); its progress is written to the run row at most twice a second,
-so GetShadowRun works from any replica. CancelShadowRun marks a queued or running run cancelled in the
+A started run is stored as queued and claimed at once by the replica that accepted it, which runs it under a
+lease (``shadow.execution``): its progress, per part, is written to the run row at most twice a second, so
+GetShadowRun works from any replica. CancelShadowRun marks a queued or running run cancelled in the
 database; the replica running it reads that with its next progress report and stops (on Ray, ending the
-run's workers). Runs still going when the service stops are marked failed with the reason, rather than left
-"running" forever.
+run's workers). A replica that stops hands its runs back to the queue, and one that dies lets their lease
+expire: either way another replica (or the same one, started again) resumes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +30,10 @@ from inferwatch.v1 import (
     shadow_service_pb2,
     shadow_service_pb2_grpc,
 )
-from shadow.errors import ArtifactNotFoundError, RunCancelledError, ShadowError
-from shadow.plan import RunPlan, plan_run
+from shadow.cluster_worker import pricing_mismatch
+from shadow.errors import ArtifactNotFoundError, ShadowError
+from shadow.execution import RunCoordinator
+from shadow.plan import plan_run
 from shadow.registry import (
     ModelVersion,
     VersionConflictError,
@@ -59,7 +59,13 @@ _STATES = {
     "failed": shadow_service_pb2.SHADOW_RUN_STATE_FAILED,
     "cancelled": shadow_service_pb2.SHADOW_RUN_STATE_CANCELLED,
 }
-PROGRESS_EVERY_S = 0.5
+_PART_STATES = {
+    "queued": shadow_service_pb2.SHADOW_RUN_PART_STATE_QUEUED,
+    "running": shadow_service_pb2.SHADOW_RUN_PART_STATE_RUNNING,
+    "done": shadow_service_pb2.SHADOW_RUN_PART_STATE_DONE,
+    "failed": shadow_service_pb2.SHADOW_RUN_PART_STATE_FAILED,
+    "retried": shadow_service_pb2.SHADOW_RUN_PART_STATE_RETRIED,
+}
 
 
 async def _abort(context: Any, code: grpc.StatusCode, message: str) -> None:
@@ -140,12 +146,42 @@ def run_to_proto(row: ShadowRunRow) -> shadow_service_pb2.ShadowRun:
         progress_total=row.progress_total,
         phase=row.phase,
         error=row.error or "",
+        owner=(row.claimed_by or "") if row.state == "running" else "",
+        interruptions=row.interruptions or 0,
+        notes=list(row.notes or ()),
     )
-    for field in ("created_at", "started_at", "finished_at"):
+    for part in row.parts or ():
+        message.parts.add(
+            key=part.get("key", ""),
+            execution_provider=part.get("execution_provider", ""),
+            hardware_class=part.get("hardware_class", ""),
+            state=_PART_STATES.get(part.get("state", ""), shadow_service_pb2.SHADOW_RUN_PART_STATE_UNSPECIFIED),
+            progress_done=part.get("done", 0),
+            progress_total=part.get("total", 0),
+            hostname=part.get("hostname", ""),
+            node_id=part.get("node_id", ""),
+            error=part.get("error", ""),
+        )
+    for field in ("created_at", "started_at", "finished_at", "heartbeat_at"):
         value = getattr(row, field)
         if value is not None:
             getattr(message, field).FromDatetime(value)
     return message
+
+
+def _node_to_proto(node: dict[str, str]) -> shadow_service_pb2.NodeHardware:
+    """The hardware a measurement was taken on, as ``shadow.cluster_worker.node_hardware`` described it."""
+    count = node.get("cpu_count", "")
+    return shadow_service_pb2.NodeHardware(
+        hostname=node.get("hostname", ""),
+        node_id=node.get("node_id", ""),
+        cpu_model=node.get("cpu_model", ""),
+        cpu_flags=node.get("cpu_flags", ""),
+        cpu_count=int(count) if count.isdigit() else 0,
+        gpus=[name for name in node.get("gpus", "").split("; ") if name],
+        onnxruntime_version=node.get("onnxruntime", ""),
+        available_providers=[name for name in node.get("providers", "").split(",") if name],
+    )
 
 
 def _variant_to_proto(name: str, metrics: dict[str, Any], error: str | None) -> shadow_service_pb2.VariantResult:
@@ -168,6 +204,14 @@ def _variant_to_proto(name: str, metrics: dict[str, Any], error: str | None) -> 
         requests_replayed=comparison.get("n") or measurement.get("requests") or 0,
         error=error or measurement.get("error") or "",
         artifact_bytes=variant.get("size_bytes") or 0,
+        node=_node_to_proto(measurement.get("node") or {}),
+        notes=list(measurement.get("notes") or ()),
+        pricing_warning=pricing_mismatch(
+            measurement.get("hardware_class"),
+            measurement.get("execution_provider") or "",
+            measurement.get("node") or {},
+        )
+        or "",
     )
     quality = message.quality
     if agreement := comparison.get("agreement"):
@@ -224,13 +268,12 @@ def _recommendation_to_proto(document: dict[str, Any] | None) -> shadow_service_
 
 
 class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
-    """Starts runs on worker threads and answers from the stored rows."""
+    """Hands started runs to this replica's coordinator and answers from the stored rows."""
 
-    def __init__(self, engine: Engine, db_url: str, settings: ShadowSettings | None = None) -> None:
+    def __init__(self, engine: Engine, runs: RunCoordinator, settings: ShadowSettings | None = None) -> None:
         self._engine = engine
-        self._db_url = db_url
         self._settings = settings or ShadowSettings()
-        self._workers: dict[str, threading.Thread] = {}
+        self.runs = runs
 
     async def StartShadowRun(self, request: shadow_service_pb2.StartShadowRunRequest, context: Any) -> Any:
         from shadow.store import create_run
@@ -249,56 +292,9 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
         except ValueError as error:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         run_id = await asyncio.to_thread(create_run, self._engine, request.model.name, version, plan.stored)
-        worker = threading.Thread(
-            target=self._execute,
-            args=(run_id, request.model.name, version, plan),
-            name=f"shadow-{run_id[:8]}",
-            daemon=True,
-        )
-        self._workers[run_id] = worker
-        worker.start()
+        # Claimed here at once; when this replica is stopping, the run stays queued for the next one to take.
+        await asyncio.to_thread(self.runs.claim, run_id, plan)
         return await self._status(run_id, context)
-
-    def _execute(self, run_id: str, model: str, version: str, plan: RunPlan) -> None:
-        from shadow.runner import run_shadow_from_store
-        from shadow.store import fail_run, finish_run, run_state, start_run, update_run
-
-        last = 0.0
-
-        def progress(done: int, total: int, phase: str) -> None:
-            nonlocal last
-            if time.monotonic() - last >= PROGRESS_EVERY_S or done >= total:
-                last = time.monotonic()
-                # The stored state is what any replica's CancelShadowRun changes: read it with every report.
-                if run_state(self._engine, run_id) == "cancelled":
-                    raise RunCancelledError(f"run {run_id} was cancelled")
-                update_run(self._engine, run_id, progress_done=done, progress_total=total, phase=phase)
-
-        try:
-            if not start_run(self._engine, run_id):
-                return  # cancelled while it was queued
-            result = run_shadow_from_store(
-                self._db_url,
-                model,
-                version,
-                plan.requests,
-                plan.options,
-                progress=progress,
-                start_unix_nano=plan.start_unix_nano,
-                end_unix_nano=plan.end_unix_nano,
-            )
-            finish_run(self._engine, run_id, result)
-        except RunCancelledError:
-            logger.info("shadow run %s stopped: it was cancelled", run_id)
-        except Exception as error:  # a failed run is reported on the run, never lost in a thread
-            logger.warning("shadow run %s failed: %s", run_id, error)
-            fail_run(
-                self._engine,
-                run_id,
-                str(error) if isinstance(error, ShadowError) else f"{type(error).__name__}: {error}",
-            )
-        finally:
-            self._workers.pop(run_id, None)
 
     async def _row(self, run_id: str, context: Any) -> ShadowRunRow:
         def load() -> ShadowRunRow | None:
@@ -346,8 +342,8 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
         from shadow.store import cancel_run
 
         row = await self._row(request.run_id, context)
-        # Whichever replica runs it stops at its next progress report (at most PROGRESS_EVERY_S later), and
-        # on Ray ends the run's workers.
+        # Whichever replica runs it stops at its next progress report (at most execution.PROGRESS_EVERY_S later),
+        # and on Ray ends the run's workers.
         before = await asyncio.to_thread(cancel_run, self._engine, row.id)
         if before not in ("queued", "running"):
             await _abort(
@@ -357,23 +353,19 @@ class ShadowServicer(shadow_service_pb2_grpc.ShadowServiceServicer):
             )
         return await self._status(row.id, context)
 
-    def interrupt_running(self) -> None:
-        """Mark runs still in progress as failed; called when the service stops."""
-        from shadow.store import fail_run
-
-        for run_id in list(self._workers):
-            fail_run(self._engine, run_id, "the service stopped during the run; start it again")
-
 
 def registrations(
-    engine: Engine, db_url: str, settings: ShadowSettings | None = None
-) -> tuple[list[ServiceRegistration], ShadowServicer]:
-    """Both servicers, and the shadow servicer so the composition root can interrupt runs on shutdown.
+    engine: Engine, db_url: str, settings: ShadowSettings | None = None, replica_id: str | None = None
+) -> tuple[list[ServiceRegistration], RunCoordinator]:
+    """Both servicers, and the coordinator of this replica's runs, for the composition root to run its periodic
+    pass and to release its runs on shutdown.
 
     ``settings`` (the ``[shadow]`` and ``[pricing]`` sections) are what a request's zero fields fall back to.
     """
+    settings = settings or ShadowSettings()
+    runs = RunCoordinator(engine, db_url, settings, replica_id)
     models = ModelServicer(engine)
-    shadow = ShadowServicer(engine, db_url, settings)
+    shadow = ShadowServicer(engine, runs, settings)
     return [
         ServiceRegistration(
             "inferwatch.v1.ModelService",
@@ -383,4 +375,4 @@ def registrations(
             "inferwatch.v1.ShadowService",
             lambda server: shadow_service_pb2_grpc.add_ShadowServiceServicer_to_server(shadow, server),  # type: ignore[no-untyped-call]
         ),
-    ], shadow
+    ], runs

@@ -15,6 +15,8 @@ Read once by the composition root and the CLI, with the ``[pricing]`` section pa
     slice_by = ["country"]             # also judge quality per value of these prediction features/attributes
     executor = "ray"                   # where replays run: "local" (default, in this process) or "ray"
     ray_address = "ray://head:10001"   # the Ray cluster to join (default: RAY_ADDRESS, else a local one)
+    lease_s = 60                       # a run whose replica has not said it is alive for this long is taken over
+    max_interruptions = 3              # a run taken over this often (its replica died each time) fails
 
     [shadow.provider_hardware]         # the hardware class a run on another execution provider is priced by
     CUDAExecutionProvider = "nvidia-t4"   # default: the GPU nvidia-smi names; unknown means no gain is claimed
@@ -35,7 +37,16 @@ from collector.core.pricing import Pricing
 from shadow.recommend import Margins
 
 _MARGIN_KEYS = frozenset(f.name for f in fields(Margins))
-_KEYS = _MARGIN_KEYS | {"looks", "early_stop", "provider_hardware", "slice_by", "executor", "ray_address"}
+_KEYS = _MARGIN_KEYS | {
+    "looks",
+    "early_stop",
+    "provider_hardware",
+    "slice_by",
+    "executor",
+    "ray_address",
+    "lease_s",
+    "max_interruptions",
+}
 Executor = Literal["local", "ray"]
 EXECUTORS: Final[tuple[Executor, ...]] = ("local", "ray")
 # What ray.init accepts as an address: "auto", "local", a Ray Client URL or the head's GCS host:port.
@@ -63,10 +74,18 @@ class ShadowSettings:
     executor: Executor = "local"
     # The cluster to join with executor "ray"; None: RAY_ADDRESS, else Ray starts a one-node cluster here.
     ray_address: str | None = None
+    # A run's lease: its replica refreshes the heartbeat every lease_s / 4; after lease_s without one, any
+    # replica takes the run over. A run taken over max_interruptions times fails instead.
+    lease_s: float = 60.0
+    max_interruptions: int = 3
 
     def __post_init__(self) -> None:
         if self.looks <= 0:
             raise ValueError(f"`looks` must be > 0, got {self.looks}")
+        if not (math.isfinite(self.lease_s) and self.lease_s >= 1):
+            raise ValueError(f"`lease_s` must be at least 1 second, got {self.lease_s}")
+        if self.max_interruptions < 1:
+            raise ValueError(f"`max_interruptions` must be >= 1, got {self.max_interruptions}")
         if self.executor not in EXECUTORS:
             raise ValueError(f"`executor` must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         # Read-only, so one settings object can be shared by every run thread.
@@ -160,6 +179,8 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
     if not isinstance(slice_by, list) or not all(isinstance(name, str) and name.strip() for name in slice_by):
         raise ConfigError(f"[shadow] slice_by must be a list of feature or attribute names, got {slice_by!r}")
     executor, ray_address = _executor(section)
+    lease_s = _number("lease_s", section.get("lease_s", 60.0))
+    max_interruptions = _number("max_interruptions", section.get("max_interruptions", 3), integer=True)
     try:
         return ShadowSettings(
             Margins(**margins),  # type: ignore[arg-type]
@@ -170,6 +191,8 @@ def parse_shadow_section(section: Mapping[str, Any], pricing: Pricing | None = N
             tuple(name.strip() for name in slice_by),
             executor,
             ray_address,
+            float(lease_s),
+            int(max_interruptions),
         )
     except ValueError as error:
         # Margins and settings name the offending field; the file's section is added for the reader.

@@ -56,6 +56,7 @@ from detectors.scheduler import DetectorScheduler, SchedulerOptions
 from detectors.slo import SLO
 from rightsize import service as rightsize_service
 from shadow import service as shadow_service
+from shadow.execution import RunCoordinator
 
 logger = logging.getLogger(__name__)
 # How soon a drift reference set by another process starts the ingest warnings about text in numeric features.
@@ -98,6 +99,8 @@ class Service:
         self.detectors: DetectorScheduler | None = None
         self.alerts: AlertDispatcher | None = None
         self.model_metrics: ModelMetricsRefresher | None = None
+        self.shadow_runs: RunCoordinator | None = None
+        self.shadow_pass: PeriodicPass | None = None
 
     async def __aenter__(self) -> Service:
         config = self.config
@@ -168,8 +171,19 @@ class Service:
             servicers = IngestServicers(self.ingest)
             rightsizing = rightsize_context(features)
             shadow_services, shadow_runs = shadow_service.registrations(engine, config.storage.db_url, shadow_settings)
-            # Registered before the gRPC server, so it runs after the server has drained its calls.
-            self._stack.callback(shadow_runs.interrupt_running)
+            self.shadow_runs = shadow_runs
+            # Registered before the gRPC server, so it runs after the server has drained its calls, and after the
+            # pass below has stopped (else it could claim again what was just released).
+            self._stack.callback(shadow_runs.release_all)
+            # Heartbeats this replica's runs and claims queued ones and those of replicas that died.
+            self.shadow_pass = await self._stack.enter_async_context(
+                PeriodicPass(
+                    "inferwatch-shadow-runs",
+                    shadow_runs.pass_once,
+                    shadow_runs.interval_s,
+                    observer=self.metrics.observe_pass,
+                )
+            )
             self.grpc = await self._stack.enter_async_context(
                 GrpcServer(
                     config.server.grpc_addr,

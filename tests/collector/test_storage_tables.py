@@ -313,6 +313,10 @@ def a_shadow_run(session: Session) -> ShadowRunRow:
         started_at=at(1),
         finished_at=at(30),
         claimed_by="replica-1",
+        heartbeat_at=at(29),
+        interruptions=1,
+        notes=["2025-03-14 10:00:05 UTC: taken over by replica-1: the lease of replica-0 expired"],
+        parts=[{"key": "baseline", "state": "done", "done": 10_000, "total": 10_000, "node_id": "a1b2"}],
         report_html="<!doctype html><title>fraud-scorer shadow run</title>",
     )
 

@@ -29,15 +29,18 @@ def service(db_url: str, tmp_path: Path, start_service: Callable[[Config], Runni
     return start_service(loopback_config(db_url, tmp_path / "spool"))
 
 
-def record_predictions(service: RunningService, input_name: str, rows: np.ndarray, count: int) -> None:
-    """Send ``count`` predictions carrying raw input tensors through the native API."""
+def record_predictions(
+    service: RunningService, input_name: str, rows: np.ndarray, count: int, first_ns: int = FIRST_NS
+) -> None:
+    """Send ``count`` predictions carrying raw input tensors through the native API, a second apart from
+    ``first_ns`` (older than the default prediction retention unless given)."""
     predictions = []
     for n in range(count):
         row = rows[n % len(rows)].astype(np.float32).reshape(1, -1)
         prediction = prediction_service_pb2.Prediction(
             prediction_id=f"iris-{n}",
             model=common_pb2.ModelRef(name="iris", version="1"),
-            time_unix_nano=FIRST_NS + n * SECOND_NS,
+            time_unix_nano=first_ns + n * SECOND_NS,
         )
         prediction.raw_inputs[input_name].CopyFrom(
             common_pb2.Tensor(dtype=common_pb2.DATA_TYPE_FLOAT32, shape=list(row.shape), data=row.tobytes())

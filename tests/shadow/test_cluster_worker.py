@@ -3,6 +3,7 @@ check of a GPU pricing class against the node that measured it."""
 
 from __future__ import annotations
 
+import os
 import socket
 
 import onnxruntime
@@ -90,8 +91,44 @@ def test_an_unreachable_head_is_a_clear_error_at_once() -> None:
             ClusterUnavailableError, match=rf"cannot join the Ray cluster at {address}.*nothing answers"
         ):
             check_reachable(address, timeout_s=2)
-    check_reachable("auto")  # Ray's own discovery: nothing to check here
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")
+
+
+def test_auto_is_resolved_and_checked_before_joining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The address "auto" leads where Ray would go (RAY_ADDRESS first): a head gone from there is named at once."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(
+        ClusterUnavailableError,
+        # Ray names this machine by its address on the network, not 127.0.0.1.
+        match=rf'cannot join the Ray cluster at "auto" \([\d.]+:{port}\).*nothing answers',
+    ):
+        check_reachable("auto", timeout_s=2)
+
+
+def test_a_killed_workers_model_file_is_swept_and_a_closed_one_leaves_nothing(tiny: BuiltModel) -> None:
+    """A worker that died without close() (its process gone) leaves its file; the next worker here removes it,
+    and its own goes with close(), the run's directory with its last worker."""
+    import subprocess
+    import sys
+
+    from shadow.cluster_worker import scratch_root
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    dead = scratch_root() / "inferwatch-shadow-test-dead" / gone.stdout.strip()
+    dead.mkdir(parents=True)
+    (dead / "model.onnx").write_bytes(b"left by a killed worker")
+    worker = PartWorker("fp16", tiny.path.read_bytes(), "CPUExecutionProvider", _FAST, "inferwatch-shadow-test-live")
+    assert not dead.parent.exists()
+    mine = scratch_root() / "inferwatch-shadow-test-live" / str(os.getpid())
+    assert (mine / "model.onnx").exists()
+    worker.close()
+    assert not mine.parent.exists()

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from shadow.errors import ReplayError, RunCancelledError
-from shadow.replay import Progress, ReplayOptions
+from shadow.replay import PartsSnapshot, Progress, ReplayOptions
 from shadow.runner import ShadowOptions, recorded_from_feeds, run_shadow
 from shadow.variants import VariantSpec
 from tests.shadow.models import BuiltModel
@@ -108,10 +108,20 @@ def test_a_class_with_no_node_is_reported_and_the_rest_of_the_run_goes_on(
         prices=_PRICES,
         looks=1,
     )
-    result = run_shadow(tiny.path, recorded_from_feeds(tiny.feeds(100), tiny.labels), _ray(options, ray_cluster))
+    snapshots: list[PartsSnapshot] = []
+    result = run_shadow(
+        tiny.path,
+        recorded_from_feeds(tiny.feeds(100), tiny.labels),
+        _ray(options, ray_cluster),
+        watch_parts=snapshots.append,
+    )
     fp16 = next(item for item in result.variants if item.key == "fp16")
     assert fp16.measurement.error is not None
     assert "no worker for nvidia-l4" in fp16.measurement.error
+    parts = {part.key: part for part in snapshots[0]()}
+    assert (parts["fp16"].state, parts["fp16"].done, parts["fp16"].node_id) == ("failed", 0, "")
+    assert parts["fp16"].error == fp16.measurement.error
+    assert parts["int8-dynamic"].finished().state == "done"
     assert "no worker for nvidia-l4" in result.recommendation.explanation
     int8 = next(item for item in result.variants if item.key == "int8-dynamic")
     assert int8.measurement.error is None
@@ -151,13 +161,23 @@ def test_a_worker_killed_mid_run_is_retried_once_on_another_node_of_its_class(
         early_stop=False,
     )
     killed: list[str] = []
+    snapshots: list[PartsSnapshot] = []
     result = run_shadow(
         tiny.path,
         recorded_from_feeds(tiny.feeds(120), tiny.labels),
         _ray(options, ray_cluster),
         progress=_kill_mid_run("fp16", killed),
+        watch_parts=snapshots.append,
     )
     assert killed, "the worker was never killed"
+    # What the run's stored per-part progress says at its end: the retried part, on its second node.
+    parts = {part.key: part for part in snapshots[0]()}
+    assert (parts["fp16"].state, parts["fp16"].done, parts["fp16"].hardware_class) == ("retried", 120, "cpu-a")
+    assert parts["fp16"].node_id in ray_cluster.nodes["cpu-a"]
+    assert parts["fp16"].node_id != killed[0]
+    assert parts["fp16"].hostname
+    assert {parts["baseline"].state, parts["int8-dynamic"].state} == {"running"}
+    assert parts["int8-dynamic"].node_id in ray_cluster.nodes["cpu-b"]
     fp16 = next(item for item in result.variants if item.key == "fp16")
     assert fp16.measurement.error is None, fp16.measurement.error
     assert fp16.measurement.node["node_id"] in ray_cluster.nodes["cpu-a"]

@@ -57,6 +57,44 @@ def test_batch_curves_go_out_on_the_wire() -> None:
     ]
 
 
+def test_a_variant_result_carries_its_nodes_hardware_notes_and_pricing_warning() -> None:
+    """The stored node (as a Ray worker reports it) becomes NodeHardware; a retry's note and a GPU class that the
+    node does not have go out with the result."""
+    node = {
+        "node_id": "a1b2c3",
+        "hostname": "gpu-3",
+        "cpu_model": "AMD EPYC 7R13",
+        "cpu_flags": "avx2 fma f16c",
+        "cpu_count": "16",
+        "gpus": "NVIDIA T4; NVIDIA T4",
+        "onnxruntime": "1.20.1",
+        "providers": "CUDAExecutionProvider,CPUExecutionProvider",
+    }
+    retried = "retried on another node of nvidia-l4 after its worker died on node gpu-2 (d4e5f6): killed"
+    metrics = {
+        "measurement": {
+            "execution_provider": "CUDAExecutionProvider",
+            "hardware_class": "nvidia-l4",
+            "node": node,
+            "notes": [retried],
+        }
+    }
+    message = _variant_to_proto("fp16@CUDAExecutionProvider", metrics, None)
+    assert (message.node.hostname, message.node.node_id, message.node.cpu_model) == ("gpu-3", "a1b2c3", "AMD EPYC 7R13")
+    assert (message.node.cpu_flags, message.node.cpu_count, message.node.onnxruntime_version) == (
+        "avx2 fma f16c",
+        16,
+        "1.20.1",
+    )
+    assert list(message.node.gpus) == ["NVIDIA T4", "NVIDIA T4"]
+    assert list(message.node.available_providers) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert list(message.notes) == [retried]
+    assert message.pricing_warning == "priced as nvidia-l4, but gpu-3 has nvidia-t4"
+    plain = _variant_to_proto("baseline", {"measurement": {"hardware_class": "cpu", "node": node}}, None)
+    assert plain.pricing_warning == ""
+    assert not plain.notes
+
+
 def test_pruning_and_distillation_can_be_asked_for_over_grpc() -> None:
     """The new variant families have builtin enum values."""
     assert {

@@ -49,6 +49,9 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
     assert settings.prices["nvidia-t4"] == pytest.approx(0.526)
     assert dict(settings.provider_hardware) == {"CUDAExecutionProvider": "nvidia-l4"}
     assert settings.slice_by == ("country", "segment")
+    leases = parse_shadow_section({"lease_s": 10, "max_interruptions": 5})
+    assert (leases.lease_s, leases.max_interruptions) == (10.0, 5)
+    assert (ShadowSettings().lease_s, ShadowSettings().max_interruptions) == (60.0, 3)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +72,10 @@ def test_every_key_is_read_and_prices_come_from_pricing() -> None:
         ({"provider_hardware": {"CUDAExecutionProvider": ""}}, "CUDAExecutionProvider must name a hardware class"),
         ({"slice_by": "country"}, "slice_by must be a list of feature or attribute names, got 'country'"),
         ({"slice_by": ["country", ""]}, "slice_by must be a list"),
+        ({"lease_s": 0.5}, "[shadow] `lease_s` must be at least 1 second, got 0.5"),
+        ({"lease_s": "60s"}, "lease_s must be a number, got '60s'"),
+        ({"max_interruptions": 0}, "[shadow] `max_interruptions` must be >= 1, got 0"),
+        ({"max_interruptions": 2.5}, "max_interruptions must be an integer"),
     ],
 )
 def test_bad_keys_and_values_raise_config_error_naming_them(section: dict[str, Any], named: str) -> None:

@@ -38,7 +38,18 @@ class ShadowRunRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The lease (migration 0010): the replica running the run, and when it last said so. A replica claims a
+    # queued run, or a running one whose heartbeat went stale (its owner crashed), with one conditional UPDATE.
     claimed_by: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How often the run was taken over after its owner's lease expired; bounded so a run that kills its
+    # service cannot loop for ever.
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+    # What happened to the run on its way (released at a stop, resumed elsewhere), oldest first.
+    notes: Mapped[list[str] | None] = mapped_column(NullableJSONType)
+    # Each part (the baseline, each variant on each provider) as the replay last reported it: key, state,
+    # progress, node and error (shadow.replay.PartProgress.to_dict).
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(NullableJSONType)
     # The HTML report as the CLI writes it, rendered when the run finishes (migration 0009), for the pages.
     report_html: Mapped[str | None] = mapped_column(Text)
 

@@ -114,6 +114,15 @@ class ShadowRunSummary:
     headline: str | None
     error: str | None
     has_report: bool
+    progress_done: int = 0
+    progress_total: int = 0
+    # The replica holding the run's lease (while running) and its last heartbeat; see shadow.execution.
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    interruptions: int = 0
+    notes: tuple[str, ...] = ()
+    # Each part's state, progress, node and error (shadow.replay.PartProgress.to_dict).
+    parts: tuple[dict[str, Any], ...] = ()
 
 
 def _run_summary(row: ShadowRunRow) -> ShadowRunSummary:
@@ -130,6 +139,13 @@ def _run_summary(row: ShadowRunRow) -> ShadowRunSummary:
         headline=recommendation.get("headline") or None,
         error=row.error,
         has_report=row.report_html is not None,
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
+        owner=row.claimed_by if row.state == "running" else None,
+        heartbeat_at=row.heartbeat_at if row.state == "running" else None,
+        interruptions=row.interruptions or 0,
+        notes=tuple(row.notes or ()),
+        parts=tuple(row.parts or ()),
     )
 
 
@@ -171,4 +187,10 @@ def shadow_run_to_json(run: ShadowRunSummary) -> dict[str, Any]:
         "headline": run.headline,
         "error": run.error,
         "report": f"/shadow-runs/{run.id}/report" if run.has_report else None,
+        "progress": {"done": run.progress_done, "total": run.progress_total},
+        "owner": run.owner,
+        "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        "interruptions": run.interruptions,
+        "notes": list(run.notes),
+        "parts": [dict(part) for part in run.parts],
     }

@@ -31,6 +31,15 @@ class ShadowRunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SHADOW_RUN_STATE_FAILED: _ClassVar[ShadowRunState]
     SHADOW_RUN_STATE_CANCELLED: _ClassVar[ShadowRunState]
 
+class ShadowRunPartState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SHADOW_RUN_PART_STATE_UNSPECIFIED: _ClassVar[ShadowRunPartState]
+    SHADOW_RUN_PART_STATE_QUEUED: _ClassVar[ShadowRunPartState]
+    SHADOW_RUN_PART_STATE_RUNNING: _ClassVar[ShadowRunPartState]
+    SHADOW_RUN_PART_STATE_DONE: _ClassVar[ShadowRunPartState]
+    SHADOW_RUN_PART_STATE_FAILED: _ClassVar[ShadowRunPartState]
+    SHADOW_RUN_PART_STATE_RETRIED: _ClassVar[ShadowRunPartState]
+
 class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DECISION_UNSPECIFIED: _ClassVar[Decision]
@@ -61,6 +70,12 @@ SHADOW_RUN_STATE_RUNNING: ShadowRunState
 SHADOW_RUN_STATE_SUCCEEDED: ShadowRunState
 SHADOW_RUN_STATE_FAILED: ShadowRunState
 SHADOW_RUN_STATE_CANCELLED: ShadowRunState
+SHADOW_RUN_PART_STATE_UNSPECIFIED: ShadowRunPartState
+SHADOW_RUN_PART_STATE_QUEUED: ShadowRunPartState
+SHADOW_RUN_PART_STATE_RUNNING: ShadowRunPartState
+SHADOW_RUN_PART_STATE_DONE: ShadowRunPartState
+SHADOW_RUN_PART_STATE_FAILED: ShadowRunPartState
+SHADOW_RUN_PART_STATE_RETRIED: ShadowRunPartState
 DECISION_UNSPECIFIED: Decision
 DECISION_SWITCH: Decision
 DECISION_KEEP: Decision
@@ -122,7 +137,7 @@ class GetShadowRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class ShadowRun(_message.Message):
-    __slots__ = ("run_id", "model", "state", "progress_done", "progress_total", "phase", "error", "created_at", "started_at", "finished_at")
+    __slots__ = ("run_id", "model", "state", "progress_done", "progress_total", "phase", "error", "created_at", "started_at", "finished_at", "parts", "owner", "heartbeat_at", "interruptions", "notes")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +148,11 @@ class ShadowRun(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTIONS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     model: _common_pb2.ModelRef
     state: ShadowRunState
@@ -143,7 +163,34 @@ class ShadowRun(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
-    def __init__(self, run_id: _Optional[str] = ..., model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., state: _Optional[_Union[ShadowRunState, str]] = ..., progress_done: _Optional[int] = ..., progress_total: _Optional[int] = ..., phase: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    parts: _containers.RepeatedCompositeFieldContainer[ShadowRunPart]
+    owner: str
+    heartbeat_at: _timestamp_pb2.Timestamp
+    interruptions: int
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_id: _Optional[str] = ..., model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., state: _Optional[_Union[ShadowRunState, str]] = ..., progress_done: _Optional[int] = ..., progress_total: _Optional[int] = ..., phase: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[ShadowRunPart, _Mapping]]] = ..., owner: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interruptions: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ShadowRunPart(_message.Message):
+    __slots__ = ("key", "execution_provider", "hardware_class", "state", "progress_done", "progress_total", "hostname", "node_id", "error")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_DONE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    execution_provider: str
+    hardware_class: str
+    state: ShadowRunPartState
+    progress_done: int
+    progress_total: int
+    hostname: str
+    node_id: str
+    error: str
+    def __init__(self, key: _Optional[str] = ..., execution_provider: _Optional[str] = ..., hardware_class: _Optional[str] = ..., state: _Optional[_Union[ShadowRunPartState, str]] = ..., progress_done: _Optional[int] = ..., progress_total: _Optional[int] = ..., hostname: _Optional[str] = ..., node_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class LatencyStats(_message.Message):
     __slots__ = ("p50_ms", "p99_ms", "mean_ms", "samples")
@@ -182,7 +229,7 @@ class QualityStats(_message.Message):
     def __init__(self, agreement: _Optional[float] = ..., agreement_lower_bound: _Optional[float] = ..., accuracy: _Optional[float] = ..., baseline_accuracy: _Optional[float] = ..., accuracy_loss_upper_bound_points: _Optional[float] = ..., outcomes_used: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., mean_kl_divergence: _Optional[float] = ..., error_vs_baseline: _Optional[float] = ..., error_vs_baseline_upper_bound: _Optional[float] = ...) -> None: ...
 
 class VariantResult(_message.Message):
-    __slots__ = ("name", "execution_provider", "hardware_class", "latency_batch1", "throughput_per_s", "throughput_batch_size", "peak_memory_bytes", "quality", "cost_per_1k_predictions", "requests_replayed", "stopped_early", "error", "artifact_bytes", "batch_curve")
+    __slots__ = ("name", "execution_provider", "hardware_class", "latency_batch1", "throughput_per_s", "throughput_batch_size", "peak_memory_bytes", "quality", "cost_per_1k_predictions", "requests_replayed", "stopped_early", "error", "artifact_bytes", "batch_curve", "node", "notes", "pricing_warning")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +244,9 @@ class VariantResult(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_BYTES_FIELD_NUMBER: _ClassVar[int]
     BATCH_CURVE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    PRICING_WARNING_FIELD_NUMBER: _ClassVar[int]
     name: str
     execution_provider: str
     hardware_class: str
@@ -211,7 +261,30 @@ class VariantResult(_message.Message):
     error: str
     artifact_bytes: int
     batch_curve: _containers.RepeatedCompositeFieldContainer[BatchPoint]
-    def __init__(self, name: _Optional[str] = ..., execution_provider: _Optional[str] = ..., hardware_class: _Optional[str] = ..., latency_batch1: _Optional[_Union[LatencyStats, _Mapping]] = ..., throughput_per_s: _Optional[float] = ..., throughput_batch_size: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., quality: _Optional[_Union[QualityStats, _Mapping]] = ..., cost_per_1k_predictions: _Optional[float] = ..., requests_replayed: _Optional[int] = ..., stopped_early: _Optional[bool] = ..., error: _Optional[str] = ..., artifact_bytes: _Optional[int] = ..., batch_curve: _Optional[_Iterable[_Union[BatchPoint, _Mapping]]] = ...) -> None: ...
+    node: NodeHardware
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    pricing_warning: str
+    def __init__(self, name: _Optional[str] = ..., execution_provider: _Optional[str] = ..., hardware_class: _Optional[str] = ..., latency_batch1: _Optional[_Union[LatencyStats, _Mapping]] = ..., throughput_per_s: _Optional[float] = ..., throughput_batch_size: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., quality: _Optional[_Union[QualityStats, _Mapping]] = ..., cost_per_1k_predictions: _Optional[float] = ..., requests_replayed: _Optional[int] = ..., stopped_early: _Optional[bool] = ..., error: _Optional[str] = ..., artifact_bytes: _Optional[int] = ..., batch_curve: _Optional[_Iterable[_Union[BatchPoint, _Mapping]]] = ..., node: _Optional[_Union[NodeHardware, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ..., pricing_warning: _Optional[str] = ...) -> None: ...
+
+class NodeHardware(_message.Message):
+    __slots__ = ("hostname", "node_id", "cpu_model", "cpu_flags", "cpu_count", "gpus", "onnxruntime_version", "available_providers")
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CPU_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CPU_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    ONNXRUNTIME_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    hostname: str
+    node_id: str
+    cpu_model: str
+    cpu_flags: str
+    cpu_count: int
+    gpus: _containers.RepeatedScalarFieldContainer[str]
+    onnxruntime_version: str
+    available_providers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hostname: _Optional[str] = ..., node_id: _Optional[str] = ..., cpu_model: _Optional[str] = ..., cpu_flags: _Optional[str] = ..., cpu_count: _Optional[int] = ..., gpus: _Optional[_Iterable[str]] = ..., onnxruntime_version: _Optional[str] = ..., available_providers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchPoint(_message.Message):
     __slots__ = ("batch_size", "p50_ms", "p99_ms", "rows_per_s", "cost_per_1k_predictions")

@@ -27,14 +27,17 @@ def seeded(db_url: str, tmp_path: Path, start_service: Callable[[Config], Runnin
     config = replace(
         loopback_config(db_url, tmp_path / "spool"),
         detectors=DetectorsConfig(detector_interval_s=3600),
-        feature_sections={"alerts": {"for": "0s", "evaluation_interval": "0.2s"}},
+        # A long lease: the seeded queued run stays queued (the pass that claims runs comes every 15 minutes).
+        feature_sections={"alerts": {"for": "0s", "evaluation_interval": "0.2s"}, "shadow": {"lease_s": 3600}},
     )
     service = start_service(config)
-    # The scheduler's first pass, at start, must not read the rows seeded below: its findings would join the
-    # seeded ones (the next pass is an hour away).
+    # The first passes, at start, must not read the rows seeded below: the scheduler's findings would join the
+    # seeded ones, and the shadow pass would claim the queued run (their next passes are long after the test).
     assert service.service is not None
     assert service.service.detectors is not None
+    assert service.service.shadow_pass is not None
     assert service.service.detectors.first_pass_done.wait(30)
+    assert service.service.shadow_pass.first_pass_done.wait(30)
     engine = create_engine_for(db_url)
     try:
         now = datetime.now(tz=UTC)

@@ -38,7 +38,7 @@ class ShadowRunRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The lease (migration 0010): the replica running the run, and when it last said so. A replica claims a
+    # The lease (migration 0011): the replica running the run, and when it last said so. A replica claims a
     # queued run, or a running one whose heartbeat went stale (its owner crashed), with one conditional UPDATE.
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

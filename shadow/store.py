@@ -65,7 +65,7 @@ class Claim:
 def _claimable(cutoff: datetime) -> ColumnElement[bool]:
     """Queued, or running under a lease whose heartbeat is older than ``cutoff`` (its owner is gone).
 
-    A run without a heartbeat is not leased (a CLI run, or one from before migration 0010): it is never taken.
+    A run without a heartbeat is not leased (a CLI run, or one from before migration 0011): it is never taken.
     """
     return or_(
         ShadowRunRow.state == "queued",

@@ -87,6 +87,7 @@ class KSDrift(DriftDetector):
     """
 
     numeric_method = "ks+spread"
+    joint_test = True
 
     def numeric_statistic(self, reference: NumericReference, current: NumericColumn) -> Statistic:
         """KS distance, the combined p-value; effect size is the normalised Wasserstein distance."""

@@ -368,7 +368,7 @@ def _binomial_pmf(count: int, chance: float, most: int) -> FloatArray:
         + j * math.log(chance)
         + (count - j) * math.log1p(-chance)
     )
-    return np.exp(log_pmf)
+    return np.asarray(np.exp(log_pmf), dtype=np.float64)
 
 
 def _add_binomial(below: FloatArray, weight: int, pmf: FloatArray) -> FloatArray:
@@ -378,12 +378,13 @@ def _add_binomial(below: FloatArray, weight: int, pmf: FloatArray) -> FloatArray
         out = below * pmf[0]
         for j in range(1, pmf.size):
             out[j * weight :] += pmf[j] * below[: size - j * weight]
-        return out
+        return np.asarray(out, dtype=np.float64)
     kernel = np.zeros((pmf.size - 1) * weight + 1, dtype=np.float64)
     kernel[::weight] = pmf
     length = 1 << (size + kernel.size - 1).bit_length()
     out = np.fft.irfft(np.fft.rfft(below, length) * np.fft.rfft(kernel, length), length)[:size]
-    return np.maximum(out, 0.0)  # the transform's rounding leaves tiny negatives where the mass is 0
+    # The transform's rounding leaves tiny negatives where the mass is 0.
+    return np.asarray(np.maximum(out, 0.0), dtype=np.float64)
 
 
 def rank_sum_greater_p_value(reference: FloatArray, current: FloatArray) -> float:

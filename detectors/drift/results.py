@@ -163,6 +163,15 @@ class JointDrift:
     p_value_adjusted: float
     drifted: bool
 
+    def describe(self) -> str:
+        """One line for a person: what was compared, the median errors, p and the decision."""
+        decision = "YES: rows left the reference's joint pattern" if self.drifted else "no"
+        return (
+            f"joint test of {len(self.features)} numeric features ({self.method}, {self.components} components): "
+            f"median error {self.reference_median_error:.3g} -> {self.current_median_error:.3g}, "
+            f"p {self.p_value:.3g}, p adj {self.p_value_adjusted:.3g}: {decision}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """This result in the stable JSON shape."""
         return {

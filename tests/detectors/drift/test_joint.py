@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_wine
 
 from detectors.drift import KSDrift
-from detectors.drift.cli import format_table
+from detectors.drift.cli import format_table, verdict_line
 from detectors.drift.joint import MAX_ROWS
 from detectors.drift.stats import rank_sum_greater_p_value
 
@@ -38,6 +38,13 @@ def test_a_column_decoupled_from_the_others_is_caught_by_the_joint_test_only() -
         feature_caught += report.feature("x0").drifted
     assert joint_caught >= 18
     assert feature_caught <= 2
+    reference, current = halves(data, 0, 250)
+    report = KSDrift(workers=1).fit(reference).score(current)
+    assert report.verdict == "drift"
+    assert report.drifted_features == ()
+    assert "0 of 30 features drifted (0%), none on its own; and the numeric features no longer relate" in (
+        verdict_line(report)
+    )
 
 
 def test_joint_test_is_reported_in_json_and_table() -> None:

@@ -11,7 +11,8 @@ that the correction is taken over, beside every feature's, so the false-alarm ra
 Measured in ``benchmarks/drift_quality.py --rows 100 --mixed``: noise of one standard deviation on three
 features is caught in 9 to 10 splits of 10 with it, 8.5 to 9 without. It is left out above ``MAX_ROWS``
 reference or current rows, where every feature's own test is sharp (and a row-order matrix of a million rows
-would cost the memory the batch path saves by converting one column at a time).
+would cost the memory the batch path saves by converting one column at a time), or where the matrix of rows by
+numeric features would pass ``MAX_CELLS``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from detectors.drift.stats import FloatArray, rank_sum_greater_p_value
 
 # Above this many rows on either side the joint test is left out (see the module docstring).
 MAX_ROWS: Final = 100_000
+# Nor is it run where the rows x numeric features matrix would pass this many cells (80 MB of float64): a
+# thousand numeric features at 100k rows would cost gigabytes, and the SVD minutes.
+MAX_CELLS: Final = 10_000_000
 METHOD: Final = "pca_reconstruction"
 
 
@@ -53,9 +57,10 @@ class JointScore:
 def fit_joint(numeric: Mapping[str, ColumnLike], rows: int, min_count: int) -> JointReference | None:
     """The joint reference over the numeric features (as numbers, in row order), or None where it cannot be had.
 
-    It needs two numeric features and ``min_count`` held-out rows (twice that in all), and at most ``MAX_ROWS``.
+    It needs two numeric features and ``min_count`` held-out rows (twice that in all), at most ``MAX_ROWS``
+    rows and ``MAX_CELLS`` cells.
     """
-    if len(numeric) < MIN_FEATURES or not 2 * min_count <= rows <= MAX_ROWS:
+    if len(numeric) < MIN_FEATURES or not 2 * min_count <= rows <= MAX_ROWS or rows * len(numeric) > MAX_CELLS:
         return None
     model, held_out = PCAReconstruction.fit(numeric, min_rows=2 * min_count)
     return JointReference(model, np.sort(model.errors_of_matrix(held_out)))
@@ -64,7 +69,7 @@ def fit_joint(numeric: Mapping[str, ColumnLike], rows: int, min_count: int) -> J
 def score_joint(reference: JointReference, numeric: Mapping[str, ColumnLike], min_count: int) -> JointScore | None:
     """The current rows' errors against the held-out reference's; None where the current side is too small or large."""
     rows = len(next(iter(numeric.values()))) if numeric else 0
-    if not min_count <= rows <= MAX_ROWS:
+    if not min_count <= rows <= MAX_ROWS or rows * len(numeric) > MAX_CELLS:
         return None
     errors = np.sort(reference.model.errors(numeric))
     held_out = reference.held_out_errors

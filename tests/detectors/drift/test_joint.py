@@ -7,7 +7,7 @@ from sklearn.datasets import load_breast_cancer, load_wine
 
 from detectors.drift import KSDrift
 from detectors.drift.cli import format_table, verdict_line
-from detectors.drift.joint import MAX_ROWS
+from detectors.drift.joint import MAX_CELLS, MAX_ROWS, fit_joint
 from detectors.drift.stats import rank_sum_greater_p_value
 
 
@@ -60,7 +60,7 @@ def test_joint_test_is_reported_in_json_and_table() -> None:
 
 
 def test_joint_test_is_left_out_where_it_cannot_or_need_not_run() -> None:
-    """One numeric feature, too few rows, or more than MAX_ROWS: no joint field, the features as before."""
+    """One numeric feature, too few rows, more than MAX_ROWS or MAX_CELLS: no joint field, features as before."""
     rng = np.random.default_rng(1)
     one = {"x": rng.normal(size=500), "c": np.array(["a", "b"] * 250, dtype=object)}
     assert KSDrift(workers=1).fit(one).score(one).joint is None
@@ -68,6 +68,9 @@ def test_joint_test_is_left_out_where_it_cannot_or_need_not_run() -> None:
     assert KSDrift(workers=1).fit(few).score(few).joint is None
     many = {"x": rng.normal(size=MAX_ROWS + 1), "y": rng.normal(size=MAX_ROWS + 1)}
     assert KSDrift(workers=1).fit(many).score({"x": many["x"][:1000], "y": many["y"][:1000]}).joint is None
+    column = rng.normal(size=200)
+    assert fit_joint({f"x{j}": column for j in range(MAX_CELLS // 200 + 1)}, 200, 30) is None
+    assert fit_joint({"x": column, "y": column[::-1]}, 200, 30) is not None
 
 
 def test_rank_sum_greater_matches_the_textbook_count() -> None:

@@ -26,8 +26,10 @@ EXACT_KS_MAX_NM: Final = 1_000_000
 MIN_EXPECTED: Final = 5.0
 # The largest p-value the Cauchy combination reads (see ``cauchy_combination``).
 CAUCHY_CAP: Final = 0.99
-# The unseen-value test's exact tail costs distinct value counts x unseen rows; above this, the normal law.
-EXACT_UNSEEN_MAX_WORK: Final = 20_000_000
+# The unseen-value test's exact tail costs distinct value counts x unseen rows: above either bound, the normal law
+# (about a second at the bounds on a busy 2-core machine).
+EXACT_UNSEEN_MAX_WORK: Final = 2_000_000
+EXACT_UNSEEN_MAX_ROWS: Final = 5_000
 
 
 def ks_and_wasserstein(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
@@ -328,18 +330,19 @@ def unseen_split_p_value(reference_counts: IntArray, current_counts: IntArray) -
 def _weighted_coins_tail(weights: IntArray, counts: IntArray, chances: FloatArray, observed: int) -> float:
     """P(sum over groups of weight * Binomial(count, chance) >= observed), for whole-number weights.
 
-    Exact by dynamic programming over the sums below ``observed`` when that costs at most
-    ``EXACT_UNSEEN_MAX_WORK`` cells (distinct weights times ``observed``), else the normal law with a
-    continuity correction. The normal law alone was wrong where it mattered: when few values are likely to be
-    unseen but each would bring many rows (a code column of a few hundred values at a thousand rows a side,
-    each value seen about ten times), the sum is a rare, lumpy event and the normal tail is several times too
-    thin; such a column's test fired on 15 of 73 random samples that had an unseen value, at alpha 0.05
-    (``benchmarks/drift_quality.py --null-sizes``). Where the exact sum is too dear, ``observed`` is large,
-    which under no drift takes many contributing values, where the normal law holds.
+    Exact by dynamic programming over the sums below ``observed`` when ``observed`` is at most
+    ``EXACT_UNSEEN_MAX_ROWS`` and the work (distinct weights times ``observed``) at most
+    ``EXACT_UNSEEN_MAX_WORK``, else the normal law with a continuity correction. The normal law alone was
+    wrong where it mattered: when few values are likely to be unseen but each would bring many rows (a code
+    column of a few hundred values at a thousand rows a side, each value seen about ten times), the sum is a
+    rare, lumpy event and the normal tail is several times too thin; such a column's test fired on 15 of 73
+    random samples that had an unseen value, at alpha 0.05 (``benchmarks/drift_quality.py --null-sizes``).
+    Where the exact sum is too dear, ``observed`` is large, which under no drift takes many contributing
+    values, where the normal law holds.
     """
     live = chances > 0
     weights, counts, chances = weights[live], counts[live], chances[live]
-    if weights.size * observed > EXACT_UNSEEN_MAX_WORK:
+    if observed > EXACT_UNSEEN_MAX_ROWS or weights.size * observed > EXACT_UNSEEN_MAX_WORK:
         mean = float(np.dot(weights * counts, chances))
         variance = float(np.dot(weights.astype(np.float64) ** 2 * counts, chances * (1 - chances)))
         if variance <= 0:
@@ -350,9 +353,12 @@ def _weighted_coins_tail(weights: IntArray, counts: IntArray, chances: FloatArra
     remaining = observed - np.arange(observed)
     escaped = 0.0  # P(partial sum >= observed): every term is >= 0, so a sum that got there stays there
     for weight, count, chance in zip(weights.tolist(), counts.tolist(), chances.tolist(), strict=True):
-        # Summed as positive terms (not 1 - P(below)), so a tiny tail keeps its digits.
+        # Summed as positive terms (not 1 - P(below)), so a tiny tail keeps its digits. P(J >= j) is looked up
+        # for the at most count + 2 values of j, not computed for every partial sum.
         needed = np.minimum(-(-remaining // weight), count + 1)  # more than count is out of reach: chance 0
-        escaped += float(np.dot(below, special.bdtrc(needed - 1, count, chance)))
+        at_least = special.bdtrc(np.arange(-1, count + 1), count, chance)
+        # A product and a sum, not np.dot: BLAS's threads made each call ~100x slower on a busy machine.
+        escaped += float((below * at_least[needed]).sum())
         most = min(count, (observed - 1) // weight)
         below = _add_binomial(below, weight, _binomial_pmf(count, chance, most))
     return min(escaped, 1.0)

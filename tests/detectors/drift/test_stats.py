@@ -112,3 +112,12 @@ def test_unseen_tail_matches_simulation_on_both_of_its_paths() -> None:
             simulated = float(np.mean(draws >= observed))
             exact = _weighted_coins_tail(weights, counts, chances, observed)
             assert exact == pytest.approx(simulated, rel=0.1)
+
+
+def test_unseen_test_on_a_million_new_ids_takes_the_normal_law_and_stays_quick() -> None:
+    """A million singletons a side, all new: the count is Binomial(2M, 1/2), the normal law's case; p is about
+    one half, as for any id column, and the exact path (seconds at this size) is not taken."""
+    reference = np.concatenate((np.ones(1_000_000, dtype=np.int64), np.zeros(1_000_000, dtype=np.int64)))
+    current = 1 - reference
+    _, p_value = unseen_split_p_value(reference, current)
+    assert 0.45 < p_value < 0.55

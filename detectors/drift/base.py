@@ -41,11 +41,15 @@ from detectors.drift.columns import (
     numeric_column,
     text_as_numbers,
 )
+from detectors.drift.joint import MAX_ROWS as JOINT_MAX_ROWS
+from detectors.drift.joint import METHOD as JOINT_METHOD
+from detectors.drift.joint import JointReference, JointScore, fit_joint, score_joint
 from detectors.drift.results import (
     CORRECTIONS,
     Correction,
     DriftReport,
     FeatureDrift,
+    JointDrift,
     Kind,
     MissingRateChange,
     Statistic,
@@ -134,6 +138,8 @@ class DriftDetector(ABC):
 
     numeric_method: ClassVar[str]
     categorical_method: ClassVar[str] = "chi_square"
+    # Whether the numeric features' joint test (``detectors.drift.joint``) joins the family of tests.
+    joint_test: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -163,6 +169,7 @@ class DriftDetector(ABC):
         self.workers = workers or min(os.cpu_count() or 1, 4)
         self._reference: dict[str, NumericReference | CategoricalReference] | None = None
         self._reference_rows = 0
+        self._joint: JointReference | None = None
 
     @abstractmethod
     def numeric_statistic(self, reference: NumericReference, current: NumericColumn) -> Statistic:
@@ -201,6 +208,11 @@ class DriftDetector(ABC):
         fitted = self._map(lambda name: self._fit_column(name, reference[name]), names)
         self._reference = dict(zip(names, fitted, strict=True))
         self._reference_rows = lengths.pop()
+        self._joint = None
+        if self.joint_test and self._reference_rows <= JOINT_MAX_ROWS:
+            numeric = [name for name, item in self._reference.items() if isinstance(item, NumericReference)]
+            as_numbers = {name: _numbers_like_reference(reference[name]) for name in numeric}
+            self._joint = fit_joint(as_numbers, self._reference_rows, self.min_count)
         return self
 
     def score(self, current: Table) -> DriftReport:
@@ -213,7 +225,11 @@ class DriftDetector(ABC):
         if len(lengths) != 1:
             raise ValueError(f"`current` columns must have one length, got lengths {sorted(lengths)}")
         partial = self._map(lambda name: self._score_column(name, fitted[name], current[name]), list(fitted))
-        return self._report(partial, lengths.pop())
+        joint = None
+        if self._joint is not None:
+            as_numbers = {name: _numbers_like_reference(current[name]) for name in self._joint.model.features}
+            joint = score_joint(self._joint, as_numbers, self.min_count)
+        return build_report(self, partial, self._reference_rows, lengths.pop(), joint=joint)
 
     def reference_column(self, feature: str) -> NumericColumn | CategoricalColumn:
         """A fitted feature's reference: sorted numbers, or category counts (for charts; never re-tested)."""
@@ -312,9 +328,6 @@ class DriftDetector(ABC):
             typing=reference.typing,
         )
 
-    def _report(self, partial: list[Partial], current_rows: int) -> DriftReport:
-        return build_report(self, partial, self._reference_rows, current_rows)
-
 
 def _as_numbers(values: ColumnLike) -> ColumnLike | None:
     """The column itself when it holds numbers, its numbers when it holds numbers as text, else None."""
@@ -330,15 +343,36 @@ def _numbers_like_reference(values: ColumnLike) -> ColumnLike:
     return values if floats is None else floats
 
 
-def build_report(detector: Settings, partial: list[Partial], reference_rows: int, current_rows: int) -> DriftReport:
-    """Correct the whole family of p-values at once, then build every feature's result."""
+def build_report(
+    detector: Settings,
+    partial: list[Partial],
+    reference_rows: int,
+    current_rows: int,
+    *,
+    joint: JointScore | None = None,
+) -> DriftReport:
+    """Correct the whole family of p-values at once (the joint test's too), then build every result."""
     tests: list[float] = []
     for item in partial:
         item.register(tests)
+    if joint is not None:
+        tests.append(joint.p_value)
     adjusted = adjust(np.asarray(tests, dtype=np.float64), detector.correction).tolist()
     results = tuple(item.build(adjusted, detector.alpha, detector.min_effect) for item in partial)
+    joint_result = None
+    if joint is not None:
+        joint_result = JointDrift(
+            JOINT_METHOD,
+            joint.features,
+            joint.components,
+            joint.reference_median_error,
+            joint.current_median_error,
+            joint.p_value,
+            adjusted[-1],
+            adjusted[-1] <= detector.alpha,
+        )
     name = type(detector).__name__
-    return DriftReport(results, detector.correction, detector.alpha, reference_rows, current_rows, name)
+    return DriftReport(results, detector.correction, detector.alpha, reference_rows, current_rows, name, joint_result)
 
 
 class Settings(Protocol):

@@ -146,6 +146,8 @@ def format_table(report: DriftReport) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if report.joint is not None:
+        lines.append("\n" + report.joint.describe())
     lines.append("\n" + verdict_line(report))
     return "\n".join(lines) + "\n"
 
@@ -164,9 +166,12 @@ def verdict_line(report: DriftReport) -> str:
     total = len(report.features)
     if report.verdict == "drift":
         named = _named([f"{item.feature} (effect {_number(item.effect_size)})" for item in report.drifted])
+        joint = report.joint is not None and report.joint.drifted
+        features = f"largest effect first: {named}" if report.drifted else "none on its own"
         return (
-            f"DRIFT: {len(report.drifted)} of {total} features drifted ({report.share_drifted:.0%}), "
-            f"largest effect first: {named}; {settings}"
+            f"DRIFT: {len(report.drifted)} of {total} features drifted ({report.share_drifted:.0%}), {features}"
+            f"{'; and the numeric features no longer relate as in the reference (joint test)' if joint else ''}; "
+            f"{settings}"
         )
     if report.verdict == "not_enough_data":
         unjudged = report.not_enough_data

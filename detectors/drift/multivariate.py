@@ -41,7 +41,7 @@ class PCAReconstruction:
 
     @classmethod
     def fit(
-        cls, columns: Mapping[str, ColumnLike], variance: float = DEFAULT_VARIANCE
+        cls, columns: Mapping[str, ColumnLike], variance: float = DEFAULT_VARIANCE, min_rows: int = MIN_ROWS
     ) -> tuple[PCAReconstruction, FloatMatrix]:
         """Fit on half the rows; returns the model and the held-out half (standardised later by ``errors``)."""
         if not 0.0 < variance < 1.0:
@@ -50,8 +50,8 @@ class PCAReconstruction:
         if len(names) < MIN_FEATURES:
             raise ValueError(f"PCA needs at least {MIN_FEATURES} numeric features, got {len(names)}")
         matrix = _matrix(columns, names)
-        if matrix.shape[0] < MIN_ROWS:
-            raise ValueError(f"PCA needs at least {MIN_ROWS} reference rows, got {matrix.shape[0]}")
+        if matrix.shape[0] < min_rows:
+            raise ValueError(f"PCA needs at least {min_rows} reference rows, got {matrix.shape[0]}")
         # Alternate rows, not the first half: a reference in time order may drift within itself.
         fit_rows, held_out = matrix[0::2], matrix[1::2]
         mean = np.nanmean(fit_rows, axis=0)

@@ -237,10 +237,13 @@ def render_html(
     headline = _HEADLINE[verdict]
     if verdict == "drift":
         headline += f": {len(report.drifted)} of {len(report.features)} features drifted"
+        if report.joint is not None and report.joint.drifted:
+            headline += ", and the numeric features' joint pattern changed"
     elif verdict == "not_enough_data":
         headline += f": {len(report.not_enough_data)} of {len(report.features)} features had too few values to judge"
     else:
         headline += f": 0 of {len(report.features)} features drifted"
+    joint = "" if report.joint is None else f"<p>{escape(report.joint.describe())}</p>"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
@@ -249,5 +252,5 @@ def render_html(
         f"{escape(report.detector)}, "
         f"{escape(report.correction)} correction at alpha {report.alpha}. Drifted features first, largest effect "
         "first. Charts: reference filled, current outlined.</p>"
-        f"{_summary_table(order)}<h2>Features</h2>{''.join(sections)}</body></html>"
+        f"{_summary_table(order)}{joint}<h2>Features</h2>{''.join(sections)}</body></html>"
     )

@@ -145,6 +145,47 @@ class FeatureDrift:
         }
 
 
+@dataclass(frozen=True)
+class JointDrift:
+    """The numeric features' joint test (``detectors.drift.joint``): did rows leave the reference's PCA subspace?
+
+    ``reference_median_error`` is the held-out reference rows' median squared reconstruction error (in
+    reference standard deviations), ``current_median_error`` the current rows'; the p-value is a one-sided
+    rank-sum test of the two, corrected with the features' tests.
+    """
+
+    method: str
+    features: tuple[str, ...]
+    components: int
+    reference_median_error: float
+    current_median_error: float
+    p_value: float
+    p_value_adjusted: float
+    drifted: bool
+
+    def describe(self) -> str:
+        """One line for a person: what was compared, the median errors, p and the decision."""
+        decision = "YES: rows left the reference's joint pattern" if self.drifted else "no"
+        return (
+            f"joint test of {len(self.features)} numeric features ({self.method}, {self.components} components): "
+            f"median error {self.reference_median_error:.3g} -> {self.current_median_error:.3g}, "
+            f"p {self.p_value:.3g}, p adj {self.p_value_adjusted:.3g}: {decision}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """This result in the stable JSON shape."""
+        return {
+            "method": self.method,
+            "features": list(self.features),
+            "components": self.components,
+            "reference_median_error": _finite(self.reference_median_error),
+            "current_median_error": _finite(self.current_median_error),
+            "p_value": _finite(self.p_value),
+            "p_value_adjusted": _finite(self.p_value_adjusted),
+            "drifted": self.drifted,
+        }
+
+
 def by_effect_size(results: Iterable[FeatureDrift]) -> tuple[FeatureDrift, ...]:
     """Largest effect size first (an untested one counts as 0); ties keep their order."""
     return tuple(sorted(results, key=lambda result: -(_finite(result.effect_size) or 0.0)))
@@ -154,8 +195,9 @@ def by_effect_size(results: Iterable[FeatureDrift]) -> tuple[FeatureDrift, ...]:
 class DriftReport:
     """Per-feature results and the dataset-level verdict.
 
-    ``dataset_drift`` is true when any feature drifted after the correction. Under Benjamini-Hochberg that
-    is Simes' global test, so on data without drift it fires with probability at most ``alpha``.
+    ``dataset_drift`` is true when any feature, or the numeric features' joint test (``joint``, batch
+    detectors only), drifted after the correction. Under Benjamini-Hochberg that is Simes' global test, so on
+    data without drift it fires with probability at most ``alpha``.
     """
 
     features: tuple[FeatureDrift, ...]
@@ -164,6 +206,7 @@ class DriftReport:
     reference_rows: int
     current_rows: int
     detector: str
+    joint: JointDrift | None = None
 
     @property
     def drifted(self) -> tuple[FeatureDrift, ...]:
@@ -195,8 +238,8 @@ class DriftReport:
 
     @property
     def dataset_drift(self) -> bool:
-        """Whether anything drifted."""
-        return bool(self.drifted_features)
+        """Whether anything drifted: a feature, or the numeric features' joint relations."""
+        return bool(self.drifted_features) or (self.joint is not None and self.joint.drifted)
 
     @property
     def enough_data(self) -> bool:
@@ -226,4 +269,5 @@ class DriftReport:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "features": [result.to_dict() for result in self.features],
+            "joint": None if self.joint is None else self.joint.to_dict(),
         }

@@ -178,7 +178,7 @@ def test_report_json_shape_is_stable() -> None:
     shape = KSDrift(min_count=200).fit(data).score(data).to_dict()
     assert list(shape) == [
         "schema", "detector", "verdict", "not_enough_data", "dataset_drift", "enough_data", "share_drifted",
-        "drifted_features", "correction", "alpha", "reference_rows", "current_rows", "features",
+        "drifted_features", "correction", "alpha", "reference_rows", "current_rows", "features", "joint",
     ]  # fmt: skip
     assert shape["schema"] == "inferwatch.drift/v1"
     assert shape["verdict"] == "not_enough_data"

@@ -73,14 +73,16 @@ def alarms(
 
 @pytest.mark.parametrize("loader", [load_wine, load_breast_cancer, load_diabetes])
 def test_noise_of_one_sd_on_three_columns_is_caught_in_nine_of_ten(loader: Callable[[], Bunch]) -> None:
-    """1-sd noise on 3 columns at 100 rows a side: at least 36 of 40 seeded splits (KS + Brown-Forsythe: 33-34)."""
-    assert alarms(loader, noise_of_one_sd, range(40)) >= 36
+    """1-sd noise on 3 columns at 100 rows a side: at least 38 of 40 seeded splits (37 on wine without the joint
+    test, 33-34 with KS + Brown-Forsythe alone)."""
+    assert alarms(loader, noise_of_one_sd, range(40)) >= 38
 
 
 @pytest.mark.parametrize("loader", [load_wine, load_breast_cancer, load_diabetes])
 def test_noise_on_a_mixed_frame_is_caught_in_nine_of_ten(loader: Callable[[], Bunch]) -> None:
-    """1-sd noise on 3 columns, one of them an amount stored as text, beside a text code and ids: >= 35 of 40."""
-    assert alarms(loader, noise_of_one_sd, range(40), frame=mixed_frame) >= 35
+    """1-sd noise on 3 columns, one of them an amount stored as text, beside a text code and ids: >= 38 of 40
+    (35 on wine without the joint test, which reads the amount stored as text as the number it is)."""
+    assert alarms(loader, noise_of_one_sd, range(40), frame=mixed_frame) >= 38
 
 
 @pytest.mark.parametrize("loader", [load_wine, load_breast_cancer, load_diabetes])

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from detectors.drift.stats import (
+    _weighted_coins_tail,
     adjust,
     binned_ks,
     chi_square_pooled,
@@ -15,6 +16,7 @@ from detectors.drift.stats import (
     ks_p_value,
     psi,
     two_proportion_p_value,
+    unseen_split_p_value,
 )
 
 
@@ -81,3 +83,41 @@ def test_two_proportion_p_value() -> None:
     p_value = two_proportion_p_value(0, 1000, 100, 1000)
     assert p_value is not None
     assert p_value < 1e-10
+
+
+def test_unseen_test_is_exact_when_few_values_could_be_unseen_but_each_brings_many_rows() -> None:
+    """Three values seen 10 times each, q = 2/3: P(at least one wholly current) = 1 - (1 - (2/3)**10)**3.
+
+    The normal law put this at about 1e-68: one unseen value of ten rows was an alarm however likely it was.
+    """
+    reference, current = np.array([0, 6, 4]), np.array([10, 4, 6])
+    expected_share, p_value = unseen_split_p_value(reference, current)
+    chance = (2 / 3) ** 10
+    assert p_value == pytest.approx(1 - (1 - chance) ** 3, rel=1e-9)
+    assert expected_share == pytest.approx(3 * 10 * chance / 20)
+
+
+def test_unseen_tail_matches_simulation_on_both_of_its_paths() -> None:
+    """Weighted coin sums (few heavy values, and many light ones through the FFT path) against 200,000 draws."""
+    rng = np.random.default_rng(3)
+    cases = [
+        (np.array([2, 5, 9, 14]), np.array([30, 12, 6, 3]), 0.6),
+        (np.array([1, 3]), np.array([500, 200]), 0.4),
+    ]
+    for weights, counts, q in cases:
+        chances = q ** weights.astype(np.float64)
+        draws = (rng.binomial(counts, chances, size=(200_000, weights.size)) * weights).sum(axis=1)
+        for level in (0.9, 0.99):
+            observed = int(np.quantile(draws, level)) + 1
+            simulated = float(np.mean(draws >= observed))
+            exact = _weighted_coins_tail(weights, counts, chances, observed)
+            assert exact == pytest.approx(simulated, rel=0.1)
+
+
+def test_unseen_test_on_a_million_new_ids_takes_the_normal_law_and_stays_quick() -> None:
+    """A million singletons a side, all new: the count is Binomial(2M, 1/2), the normal law's case; p is about
+    one half, as for any id column, and the exact path (seconds at this size) is not taken."""
+    reference = np.concatenate((np.ones(1_000_000, dtype=np.int64), np.zeros(1_000_000, dtype=np.int64)))
+    current = 1 - reference
+    _, p_value = unseen_split_p_value(reference, current)
+    assert 0.45 < p_value < 0.55

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, make_url
 
 from collector.core.config import CollectorConfig, Config, ServerConfig, StorageConfig
 from collector.service.app import Service
@@ -91,3 +95,22 @@ def loopback_config(db_url: str, spool_dir: Path, *, collector: CollectorConfig 
         storage=StorageConfig(db_url=db_url),
         collector=replace(collector or CollectorConfig(), spool_dir=str(spool_dir)),
     )
+
+
+@contextlib.contextmanager
+def postgres_refusing_connections(db_url: str) -> Iterator[None]:
+    """While inside: the PostgreSQL database of ``db_url`` refuses new connections and its open ones are
+    ended, as in an outage; it takes connections again on the way out, whatever happened inside."""
+    name = make_url(db_url).database
+    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            connection.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.dispose()

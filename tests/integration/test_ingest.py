@@ -14,7 +14,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from sqlalchemy import create_engine, make_url
 
 from collector.core.config import AuthConfig, CollectorConfig, Config
 from inferwatch.v1 import common_pb2, prediction_service_pb2
@@ -31,7 +30,7 @@ from tests.integration.ingest_helpers import (
     prediction_stub,
     raw_call,
 )
-from tests.integration.service_harness import RunningService, loopback_config
+from tests.integration.service_harness import RunningService, loopback_config, postgres_refusing_connections
 
 FLUSH_TIMEOUT_S = 60.0
 
@@ -253,16 +252,9 @@ def test_postgres_going_away_and_coming_back_loses_nothing(
     service = start_service(
         loopback_config(db_url, tmp_path / "spool", collector=CollectorConfig(spool_max_bytes=64 * 1024))
     )
-    name = make_url(db_url).database
-    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     acknowledged = 0
     refusal: grpc.RpcError | None = None
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            connection.exec_driver_sql(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            )
+    with postgres_refusing_connections(db_url):
         with grpc.insecure_channel(service.grpc_target) as channel:
             export = raw_call(channel, TRACE_EXPORT)
             for batch in range(200):
@@ -279,10 +271,6 @@ def test_postgres_going_away_and_coming_back_loses_nothing(
         while writer.last_error is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert writer.last_error is not None, "the writer never noticed the database was gone"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        admin.dispose()
     assert refusal is not None
     assert refusal.code() == grpc.StatusCode.UNAVAILABLE
     assert acknowledged > 0

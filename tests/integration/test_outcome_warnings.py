@@ -16,8 +16,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from collector.core.config import CollectorConfig, Config
 from inferwatch.v1 import common_pb2, prediction_service_pb2
@@ -29,7 +27,7 @@ from tests.integration.ingest_helpers import (
     prediction_stub,
     raw_call,
 )
-from tests.integration.service_harness import RunningService, loopback_config
+from tests.integration.service_harness import RunningService, loopback_config, postgres_refusing_connections
 
 UNKNOWN_AT_ACCEPT = "inferwatch_ingest_outcomes_unknown_prediction_at_accept_total"
 UNCHECKED = "inferwatch_ingest_outcome_ids_unchecked_total"
@@ -196,22 +194,11 @@ def test_outcomes_are_accepted_while_the_database_refuses_connections(
     both outcomes are spooled and stored once the database is back."""
     db_url = fresh_postgres_url()
     service = start_service(loopback_config(db_url, tmp_path / "spool"))
-    name = make_url(db_url).database
-    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            connection.exec_driver_sql(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            )
+    with postgres_refusing_connections(db_url):
         log_predictions(service, "during-outage")
         first = log_outcomes(service, "during-outage", "older-1")
         # Within the pause after a failure the database is not asked again; the answer says so all the same.
         second = log_outcomes(service, "older-2")
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        admin.dispose()
     assert first.accepted == 2
     assert [(warning.index, warning.field) for warning in first.warnings] == [(1, "prediction_id")]
     assert first.warnings[0].message.startswith("not checked against stored predictions (the database is unavailable)")

@@ -12,13 +12,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from collector.core.config import Config
 from collector.core.storage.migrate import downgrade
 from tests.integration.http_helpers import http_get, http_json
-from tests.integration.service_harness import RunningService, loopback_config
+from tests.integration.service_harness import RunningService, loopback_config, postgres_refusing_connections
 
 
 def test_grpc_health_check_reports_serving(running_service: RunningService) -> None:
@@ -89,22 +88,11 @@ def test_readyz_is_not_ready_while_the_database_refuses_connections(
     """/readyz says 503 and why while PostgreSQL refuses connections, and 200 again once it takes them."""
     db_url = fresh_postgres_url()
     service = start_service(loopback_config(db_url, tmp_path / "spool"))
-    name = make_url(db_url).database
-    admin = create_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            connection.exec_driver_sql(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            )
+    with postgres_refusing_connections(db_url):
         status, body = http_json(service.http_base + "/readyz")
         assert status == 503
         assert body["checks"]["database"].startswith("unreachable: OperationalError")
         assert body["checks"]["migrations"] == "unknown: database unreachable"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        admin.dispose()
     status, _ = http_json(service.http_base + "/readyz")
     assert status == 200
 

@@ -21,11 +21,10 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from collector.core.limits import INT64_MAX
 from collector.core.storage.cursors import read_cursor, write_cursor
 from collector.core.storage.tables import SpanRollupRow
 from detectors.latency_sketch import LatencySketch
-from detectors.rollups import Rollup, RollupKey, load_rollups, store_rollups
+from detectors.rollups import Rollup, RollupKey, bucket_ranges, load_rollups, saturated_sum, store_rollups
 
 HOUR_S: Final = 3600
 # job_cursors: hourly rollups are complete from this hour on (the backfill moves it back) ...
@@ -46,21 +45,19 @@ def merge_rollups(rollups: Iterable[Rollup], interval_s: int) -> list[Rollup]:
         groups[(rollup.key, rollup.bucket_start_unix_s // interval_s * interval_s)].append(rollup)
     merged = []
     for (key, bucket), members in groups.items():
-        counts: dict[int, int] = {}
-        for member in members:
-            for index, count in member.latency.counts.items():
-                counts[index] = counts.get(index, 0) + count
+        latency = LatencySketch.combined(member.latency for member in members)
+        assert latency is not None  # every group has a member
         merged.append(
             Rollup(
                 key=key,
                 interval_s=interval_s,
                 bucket_start_unix_s=bucket,
-                requests=min(sum(m.requests for m in members), INT64_MAX),
-                errors=min(sum(m.errors for m in members), INT64_MAX),
-                busy_ns=min(sum(m.busy_ns for m in members), INT64_MAX),
-                input_tokens=min(sum(m.input_tokens for m in members), INT64_MAX),
-                output_tokens=min(sum(m.output_tokens for m in members), INT64_MAX),
-                latency=LatencySketch(counts, members[0].latency.gamma),
+                requests=saturated_sum(m.requests for m in members),
+                errors=saturated_sum(m.errors for m in members),
+                busy_ns=saturated_sum(m.busy_ns for m in members),
+                input_tokens=saturated_sum(m.input_tokens for m in members),
+                output_tokens=saturated_sum(m.output_tokens for m in members),
+                latency=latency,
             )
         )
     return merged
@@ -70,7 +67,7 @@ def rebuild_hours(engine: Engine, hours: Iterable[int], minute_s: int) -> int:
     """Rebuild the hourly rollups of ``hours`` (hour starts) from their minute rollups; returns how many rows
     the database refused."""
     refused = 0
-    for start, end in _runs(sorted({hour_of(hour) for hour in hours})):
+    for start, end in bucket_ranges(sorted({hour_of(hour) for hour in hours}), HOUR_S):
         minutes = load_rollups(engine, start, end, minute_s)
         refused += store_rollups(engine, merge_rollups(minutes, HOUR_S))
     return refused
@@ -155,14 +152,3 @@ def load_history(
     if first_hour >= last_hour:
         return head
     return head + load_rollups(engine, first_hour, last_hour, HOUR_S, model_names=model_names)
-
-
-def _runs(hours: list[int]) -> list[tuple[int, int]]:
-    """Sorted hour starts as ``[start, end)`` runs of adjacent hours."""
-    runs: list[tuple[int, int]] = []
-    for hour in hours:
-        if runs and runs[-1][1] == hour:
-            runs[-1] = (runs[-1][0], hour + HOUR_S)
-        else:
-            runs.append((hour, hour + HOUR_S))
-    return runs

@@ -129,16 +129,16 @@ def summarise(rows: Sequence[tuple[object, ...]], interval_s: int) -> list[Rollu
                 bucket_start_unix_s=bucket,
                 requests=len(members),
                 errors=int(np.count_nonzero(columns[:, 2] == 2)),
-                busy_ns=_saturated_sum(durations_ns.tolist()),
-                input_tokens=_saturated_sum(value or 0 for value in columns[:, 3]),
-                output_tokens=_saturated_sum(value or 0 for value in columns[:, 4]),
+                busy_ns=saturated_sum(durations_ns.tolist()),
+                input_tokens=saturated_sum(value or 0 for value in columns[:, 3]),
+                output_tokens=saturated_sum(value or 0 for value in columns[:, 4]),
                 latency=LatencySketch.from_durations_ms(durations_ns / 1e6),
             )
         )
     return rollups
 
 
-def _saturated_sum(values: Collection[int] | Any) -> int:
+def saturated_sum(values: Collection[int] | Any) -> int:
     """The sum in Python integers (numpy's would wrap around), held at the BIGINT maximum."""
     return min(sum(int(value) for value in values), INT64_MAX)
 
@@ -188,7 +188,7 @@ class RollupJob:
             )
         rollups: list[Rollup] = []
         refused = 0
-        for start_s, end_s in _ranges(sorted(buckets), interval):
+        for start_s, end_s in bucket_ranges(sorted(buckets), interval):
             part = self.recompute(start_s, end_s)
             rollups += part.rollups
             refused += part.refused
@@ -228,7 +228,7 @@ class RollupJob:
         return RollupRun(rollups, refused=refused)
 
 
-def _ranges(buckets: Sequence[int], interval: int) -> list[tuple[int, int]]:
+def bucket_ranges(buckets: Sequence[int], interval: int) -> list[tuple[int, int]]:
     """Sorted bucket starts as ``[start, end)`` runs of adjacent buckets."""
     ranges: list[tuple[int, int]] = []
     for start in buckets:

@@ -69,18 +69,7 @@ class ModelSummary:
 
 def merged_latency(rollups: Iterable[Rollup]) -> LatencySketch | None:
     """One sketch of every rollup's latencies, or None without any."""
-    # Counts are added into one dict: LatencySketch.merge copies its counts each time, and a 30-day range
-    # merges 43,200 one-minute rollups per key.
-    counts: dict[int, int] = {}
-    gamma: float | None = None
-    for rollup in rollups:
-        if gamma is None:
-            gamma = rollup.latency.gamma
-        elif rollup.latency.gamma != gamma:
-            raise ValueError(f"cannot merge sketches with different gamma ({gamma} and {rollup.latency.gamma})")
-        for bucket, count in rollup.latency.counts.items():
-            counts[bucket] = counts.get(bucket, 0) + count
-    return LatencySketch(counts, gamma) if gamma is not None else None
+    return LatencySketch.combined(rollup.latency for rollup in rollups)
 
 
 def _quantile(sketch: LatencySketch | None, q: float) -> float | None:

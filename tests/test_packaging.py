@@ -83,6 +83,10 @@ def test_wheel_has_exactly_the_expected_top_level_names(wheel: Path) -> None:
     assert "collector/_migrations/env.py" in names
     # The pages render from templates inside the package: an installed service serves them too.
     assert "collector/service/web/templates/base.html" in names
+    # The native span scanner is built into the wheel (hatch_build.py), and the wheel is tagged for this platform.
+    scanner = "collector/ingest/_span_scan" + sysconfig.get_config_var("EXT_SUFFIX")
+    assert scanner in names
+    assert not wheel.name.endswith("-none-any.whl")
 
 
 @pytest.mark.slow
@@ -105,7 +109,8 @@ def test_installed_wheel_runs_db_upgrade(scratch_venv: Path, tmp_path: Path) -> 
         [
             str(scratch_venv / "bin" / "python"),
             "-c",
-            "import collector, inferwatch.v1.common_pb2 as c; print(collector.__file__); print(c.__file__)",
+            "import collector, inferwatch.v1.common_pb2 as c, collector.ingest._span_scan as s; "
+            "print(collector.__file__); print(c.__file__); print(s.__file__)",
         ],
         cwd=tmp_path,
         env=env,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.core.errors import ConfigError
-from collector.core.limits import DEFAULT_MAX_RAW_SPAN_BYTES
+from collector.core.limits import DEFAULT_MAX_RAW_SPAN_BYTES, DEFAULT_PACE_ABOVE_BYTES
 from collector.core.settings import (
     DEFAULT_DB_URL,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -72,6 +72,7 @@ class CollectorConfig:
 
     spool_dir: str = "inferwatch-spool"
     spool_max_bytes: int = 1024 * 1024 * 1024
+    pace_above_bytes: int = DEFAULT_PACE_ABOVE_BYTES
     spool_fsync: bool = False
     keep_non_inference_spans: bool = False
     keep_raw_spans: bool = True

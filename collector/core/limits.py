@@ -34,6 +34,8 @@ MAX_TOKENS: Final = INT32_MAX
 SPAN_KINDS: Final = range(6)
 # The serialized span kept for inspection; past this it is dropped (and counted), the columns are kept.
 DEFAULT_MAX_RAW_SPAN_BYTES: Final = 64 * 1024
+# The spool backlog past which export answers wait for the writer (collector.ingest.pacing).
+DEFAULT_PACE_ABOVE_BYTES: Final = 32 * 1024 * 1024
 
 _NUL = "\x00"
 # A JSON \u0000 escape that is not itself an escaped backslash followed by "u0000".

@@ -80,6 +80,12 @@ class ServiceMetrics:
             ["signal"],
             registry=self.registry,
         )
+        self.ingest_paced_seconds = Counter(
+            "inferwatch_ingest_paced_seconds_total",
+            "Seconds export answers waited, after spooling, for the writer to drain a backlog (pacing).",
+            ["signal"],
+            registry=self.registry,
+        )
         self.non_finite_values = Counter(
             "inferwatch_ingest_non_finite_values_total",
             "NaN or infinite feature values stored as missing.",

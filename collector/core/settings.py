@@ -53,6 +53,14 @@ def parse_positive_int(raw: str) -> int:
     return value
 
 
+def parse_nonnegative_int(raw: str) -> int:
+    """An integer >= 0."""
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
 def parse_pool_seconds(raw: str) -> int:
     """Whole seconds of at least one rollup minute: a shorter pool could never gather two minutes."""
     value = int(raw)
@@ -236,6 +244,13 @@ SETTINGS: tuple[Setting, ...] = (
         "spool_max_bytes",
         parse_positive_int,
         "Most bytes the buffer holds before exports get UNAVAILABLE with RetryInfo.",
+        has_flag=False,
+    ),
+    Setting(
+        "collector",
+        "pace_above_bytes",
+        parse_nonnegative_int,
+        "Backlog past which answers wait (up to 1 s) for the writer to drain it; 0 never waits.",
         has_flag=False,
     ),
     Setting(

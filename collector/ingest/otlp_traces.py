@@ -21,12 +21,15 @@ keeps the decoder near parse speed.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.core.domain import ItemRejection, SpanRecord
 from collector.core.limits import (
@@ -61,6 +64,41 @@ _INT_KEYS = frozenset((*_INPUT_TOKEN_KEYS, *_OUTPUT_TOKEN_KEYS))
 _STATUS_CODES = frozenset((0, 1, 2))
 # A digit string this long is past MAX_TOKENS without converting it (int() refuses 4,300+ digits).
 _MAX_TOKEN_DIGITS = len(str(MAX_TOKENS))
+
+
+logger = logging.getLogger(__name__)
+
+
+def _load_scanner() -> ModuleType | None:
+    """The native span scanner, when it is built and agrees with this module's limits; else None (this module
+    then decodes every span, about four times slower)."""
+    try:
+        from collector.ingest import _span_scan  # type: ignore[attr-defined]
+    except ImportError as error:
+        logger.warning("the native span scanner is not built (%s); spans are decoded in Python", error)
+        return None
+    expected = (
+        _text_limits(DEFAULT_HARDWARE_CLASS_ATTRIBUTE) | {DEFAULT_HARDWARE_CLASS_ATTRIBUTE: HARDWARE_CLASS_CHARS},
+        HARDWARE_CLASS_CHARS,
+        SPAN_NAME_CHARS,
+        OPERATION_CHARS,
+        MODEL_VERSION_CHARS,
+        MAX_TOKENS,
+        max(SPAN_KINDS),
+        max(_STATUS_CODES),
+    )
+    compiled = _span_scan.compiled_limits()
+    compiled[0][DEFAULT_HARDWARE_CLASS_ATTRIBUTE] = compiled[1]
+    if compiled != expected:
+        logger.warning("the native span scanner was built with other limits; rebuild it (pip install -e .)")
+        return None
+    return _span_scan  # type: ignore[no-any-return]
+
+
+def native_scanner_reads(hardware_key: str) -> bool:
+    """Whether the native scanner can read requests for this hardware-class attribute: not when that
+    attribute is also one the rules read for something else (then only this module knows which wins)."""
+    return _span_scan is not None and hardware_key not in _SCANNER_KEYS
 
 
 @dataclass(frozen=True)
@@ -206,88 +244,139 @@ def _attributes(
     return strings, ints, clamped
 
 
-def decode_export_trace_request(request: ExportTraceServiceRequest, options: SpanDecodeOptions) -> DecodedSpans:
+def decode_export_trace_request(
+    request: ExportTraceServiceRequest, options: SpanDecodeOptions, raw: bytes | None = None
+) -> DecodedSpans:
     """Turn a parsed request into span records; a bad span is rejected alone, never the whole request.
 
     Every value is cut to what its column stores (``collector.core.limits``), so what is acknowledged is stored.
-    The checks are inline and cheap when nothing needs cutting: this loop runs 50,000 times a second.
+    ``raw``, the bytes ``request`` was parsed from, lets the native scanner (``_span_scan.c``) read the spans
+    that need no cutting; this module decodes the rest, and everything when the scanner is not built.
     """
     result = DecodedSpans()
-    records = result.records
-    clamped = 0
     hardware_key = options.hardware_class_attribute
-    limits = _text_limits(hardware_key)
-    max_raw = options.max_raw_span_bytes
-    keep_raw = options.keep_raw_spans
-    index = -1
+    labels: list[tuple[str, str | None]] = []
     for resource_spans in request.resource_spans:
         service_name, resource_hardware, cut = _resource_labels(resource_spans.resource.attributes, hardware_key)
-        clamped += cut
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                index += 1
-                rejection = _check_span(
-                    index, span.trace_id, span.span_id, span.start_time_unix_nano, span.end_time_unix_nano
-                )
-                if rejection is not None:
-                    result.rejections.append(rejection)
-                    continue
-                strings, ints, cut = _attributes(span.attributes, limits)
-                clamped += cut
-                model_name = _first_str(strings, _NAME_KEYS)
-                if model_name is None:
-                    result.non_inference += 1
-                    if not options.keep_non_inference_spans:
-                        continue
-                version = strings.get("ml.model.version")
-                if version is None and model_name is not None:
-                    served = strings.get("gen_ai.response.model")
-                    requested = strings.get("gen_ai.request.model")
-                    version = served if served and requested and served != requested else ""
-                    if len(version) > MODEL_VERSION_CHARS:  # a model name used as the version
-                        version, clamped = version[:MODEL_VERSION_CHARS], clamped + 1
-                raw = span.SerializeToString() if keep_raw else None
-                if raw is not None and len(raw) > max_raw:
-                    raw = None
-                    result.raw_dropped += 1
-                name = span.name
-                if not _fits(name, SPAN_NAME_CHARS):
-                    name, clamped = _fit(name, SPAN_NAME_CHARS) or "", clamped + 1
-                operation = _first_str(strings, _OPERATION_KEYS) or name
-                if len(operation) > OPERATION_CHARS:  # the span name, which may be wider
-                    operation, clamped = operation[:OPERATION_CHARS], clamped + 1
-                kind = int(span.kind)
-                if kind not in SPAN_KINDS:
-                    kind, clamped = 0, clamped + 1
-                status_code = int(span.status.code)
-                if status_code not in _STATUS_CODES:
-                    status_code, clamped = 0, clamped + 1
-                records.append(
-                    SpanRecord(
-                        span.trace_id,
-                        span.span_id,
-                        span.parent_span_id or None,
-                        name,
-                        kind,
-                        service_name,
-                        model_name,
-                        version,
-                        operation,
-                        _first_str(strings, _PROVIDER_KEYS),
-                        strings.get(hardware_key) or resource_hardware,
-                        span.start_time_unix_nano,
-                        span.end_time_unix_nano,
-                        status_code,
-                        strings.get("error.type"),
-                        _first_int(ints, _INPUT_TOKEN_KEYS),
-                        _first_int(ints, _OUTPUT_TOKEN_KEYS),
-                        model_name is not None,
-                        raw,
-                    )
-                )
-    result.total = index + 1
-    result.clamped = clamped
+        result.clamped += cut
+        labels.append((service_name, resource_hardware))
+    scan = None
+    if raw is not None and native_scanner_reads(hardware_key):
+        assert _span_scan is not None
+        scan = _span_scan.scan(
+            raw,
+            labels,
+            hardware_key,
+            options.keep_non_inference_spans,
+            options.keep_raw_spans,
+            options.max_raw_span_bytes,
+            SpanRecord,
+        )
+    limits = _text_limits(hardware_key)
+    if scan is None:
+        index = -1
+        for resource_spans, label in zip(request.resource_spans, labels, strict=True):
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    index += 1
+                    record = _decode_span(span, index, label, limits=limits, options=options, result=result)
+                    if record is not None:
+                        result.records.append(record)
+        result.total = index + 1
+        return result
+    records, handover, result.non_inference, result.raw_dropped, result.total = scan
+    if not handover:
+        result.records = records
+        return result
+    # The spans the scanner handed over, decoded here, in their places.
+    decoded = iter(
+        _decode_span(
+            request.resource_spans[resource].scope_spans[scope].spans[position],
+            index,
+            labels[resource],
+            limits=limits,
+            options=options,
+            result=result,
+        )
+        for index, resource, scope, position in handover
+    )
+    result.records = [
+        record for record in (next(decoded) if record is None else record for record in records) if record is not None
+    ]
     return result
+
+
+def _decode_span(
+    span: Span,
+    index: int,
+    label: tuple[str, str | None],
+    *,
+    limits: dict[str, int],
+    options: SpanDecodeOptions,
+    result: DecodedSpans,
+) -> SpanRecord | None:
+    """One span's record, or None when it is rejected or skipped (counted in ``result``). ``label``: the
+    resource's service name and hardware class.
+
+    The specification of the native scanner's fast path: it must give what this gives for every span it reads.
+    """
+    service_name, resource_hardware = label
+    rejection = _check_span(index, span.trace_id, span.span_id, span.start_time_unix_nano, span.end_time_unix_nano)
+    if rejection is not None:
+        result.rejections.append(rejection)
+        return None
+    strings, ints, clamped = _attributes(span.attributes, limits)
+    model_name = _first_str(strings, _NAME_KEYS)
+    if model_name is None:
+        result.non_inference += 1
+        if not options.keep_non_inference_spans:
+            result.clamped += clamped
+            return None
+    version = strings.get("ml.model.version")
+    if version is None and model_name is not None:
+        served = strings.get("gen_ai.response.model")
+        requested = strings.get("gen_ai.request.model")
+        version = served if served and requested and served != requested else ""
+        if len(version) > MODEL_VERSION_CHARS:  # a model name used as the version
+            version, clamped = version[:MODEL_VERSION_CHARS], clamped + 1
+    raw = span.SerializeToString() if options.keep_raw_spans else None
+    if raw is not None and len(raw) > options.max_raw_span_bytes:
+        raw = None
+        result.raw_dropped += 1
+    name = span.name
+    if not _fits(name, SPAN_NAME_CHARS):
+        name, clamped = _fit(name, SPAN_NAME_CHARS) or "", clamped + 1
+    operation = _first_str(strings, _OPERATION_KEYS) or name
+    if len(operation) > OPERATION_CHARS:  # the span name, which may be wider
+        operation, clamped = operation[:OPERATION_CHARS], clamped + 1
+    kind = int(span.kind)
+    if kind not in SPAN_KINDS:
+        kind, clamped = 0, clamped + 1
+    status_code = int(span.status.code)
+    if status_code not in _STATUS_CODES:
+        status_code, clamped = 0, clamped + 1
+    result.clamped += clamped
+    return SpanRecord(
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id or None,
+        name,
+        kind,
+        service_name,
+        model_name,
+        version,
+        operation,
+        _first_str(strings, _PROVIDER_KEYS),
+        strings.get(options.hardware_class_attribute) or resource_hardware,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        status_code,
+        strings.get("error.type"),
+        _first_int(ints, _INPUT_TOKEN_KEYS),
+        _first_int(ints, _OUTPUT_TOKEN_KEYS),
+        model_name is not None,
+        raw,
+    )
 
 
 def _check_span(index: int, trace_id: bytes, span_id: bytes, start: int, end: int) -> ItemRejection | None:
@@ -302,3 +391,9 @@ def _check_span(index: int, trace_id: bytes, span_id: bytes, start: int, end: in
     if end < start:
         return ItemRejection(index, "end_time_unix_nano", f"ends before it starts ({end} < {start})")
     return None
+
+
+_SCANNER_KEYS = frozenset((*_text_limits(DEFAULT_HARDWARE_CLASS_ATTRIBUTE), *_INT_KEYS)) - {
+    DEFAULT_HARDWARE_CLASS_ATTRIBUTE
+}
+_span_scan = _load_scanner()

@@ -12,6 +12,7 @@ of grpc's bare INTERNAL "Exception deserializing request!".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -35,6 +36,7 @@ from collector.ingest.native_decode import decode_log_outcomes, decode_log_predi
 from collector.ingest.otlp_logs import decode_export_logs_request
 from collector.ingest.otlp_traces import SpanDecodeOptions, decode_export_trace_request
 from collector.ingest.outcome_ids import PredictionIdCheck, unchecked_message, unknown_message
+from collector.ingest.pacing import IngestPacer
 from collector.ingest.prediction_records import ItemWarning
 from collector.ingest.row_inserts import Kind
 from collector.ingest.spool import Spool, SpoolFull
@@ -60,6 +62,8 @@ class IngestOptions:
 
     spans: SpanDecodeOptions = field(default_factory=SpanDecodeOptions)
     retry_after_s: float = 1.0
+    # Makes answers wait while the writer drains a backlog; None never waits.
+    pacer: IngestPacer | None = None
     # Labels past the cardinality limits become "other"; None keeps every label.
     limiter: CardinalityLimiter | None = None
     # Numeric features per model from the drift references, refreshed in the background; None checks nothing.
@@ -121,14 +125,20 @@ class IngestPipeline:
         self._options = options
 
     async def traces(
-        self, request: trace_service_pb2.ExportTraceServiceRequest
+        self, request: trace_service_pb2.ExportTraceServiceRequest, wire: bytes | None = None
     ) -> trace_service_pb2.ExportTraceServiceResponse:
-        """OTLP traces: inference spans are stored, others counted."""
-        decoded = decode_export_trace_request(request, self._options.spans)
+        """OTLP traces: inference spans are stored, others counted.
+
+        ``wire``: the protobuf bytes ``request`` was parsed from, when the transport had them; the native
+        scanner reads spans from those (serializing a request that came as JSON costs far less than decoding
+        its spans in Python)."""
+        if wire is None:
+            wire = request.SerializeToString()
+        decoded = decode_export_trace_request(request, self._options.spans, wire)
         if self._options.limiter is not None:
             decoded.records = self._options.limiter.limit(decoded.records)
         skipped = 0 if self._options.spans.keep_non_inference_spans else decoded.non_inference
-        self._store("spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
+        await self._store("spans", records=decoded.records, rejections=decoded.rejections, total=decoded.total)
         self._count("spans", len(decoded.records), len(decoded.rejections), skipped)
         if decoded.clamped:
             self._metrics.values_clamped.labels(signal="spans").inc(decoded.clamped)
@@ -148,7 +158,7 @@ class IngestPipeline:
         usable = len(decoded.predictions) + len(decoded.outcomes) + decoded.other_logs
         if decoded.rejections and usable == 0:
             raise InvalidRequest(summarize(decoded.rejections, "log records"))
-        self._append("logs", [("predictions", decoded.predictions), ("outcomes", decoded.outcomes)])
+        await self._append("logs", [("predictions", decoded.predictions), ("outcomes", decoded.outcomes)])
         self._remember(decoded.predictions)
         self._count("predictions", len(decoded.predictions), 0, 0)
         self._count("outcomes", len(decoded.outcomes), 0, 0)
@@ -189,7 +199,7 @@ class IngestPipeline:
     ) -> prediction_service_pb2.LogPredictionsResponse:
         """inferwatch.v1 LogPredictions."""
         decoded = decode_log_predictions(request, time.time_ns(), self._options.numeric_features)
-        self._store(
+        await self._store(
             "predictions", records=decoded.records, rejections=decoded.rejections, total=len(request.predictions)
         )
         self._remember(decoded.records)
@@ -210,7 +220,9 @@ class IngestPipeline:
     ) -> prediction_service_pb2.LogOutcomesResponse:
         """inferwatch.v1 LogOutcomes."""
         decoded = decode_log_outcomes(request, time.time_ns())
-        self._store("outcomes", records=decoded.records, rejections=decoded.rejections, total=len(request.outcomes))
+        await self._store(
+            "outcomes", records=decoded.records, rejections=decoded.rejections, total=len(request.outcomes)
+        )
         self._count("outcomes", len(decoded.records), len(decoded.rejections), 0)
         warnings = await self._outcome_warnings(decoded.indexes, decoded.records)
         return prediction_service_pb2.LogOutcomesResponse(
@@ -248,7 +260,7 @@ class IngestPipeline:
         warnings += [ItemWarning(index, "prediction_id", unchecked) for index in found.unchecked]
         return sorted(warnings, key=lambda warning: warning.index)
 
-    def _store(
+    async def _store(
         self,
         kind: Kind,
         *,
@@ -259,9 +271,10 @@ class IngestPipeline:
         """Refuse a request where every item is bad; otherwise spool the good ones."""
         if rejections and len(rejections) == total:
             raise InvalidRequest(summarize(rejections, kind))
-        self._append(kind, [(kind, records)])
+        await self._append(kind, [(kind, records)])
 
-    def _append(self, signal: str, batches: Sequence[tuple[Kind, Sequence[tuple[object, ...]]]]) -> None:
+    async def _append(self, signal: str, batches: Sequence[tuple[Kind, Sequence[tuple[object, ...]]]]) -> None:
+        """Spool the batches, then wait as the pacer says (``collector.ingest.pacing``)."""
         payloads = [encode_batch(kind, records) for kind, records in batches if records]  # type: ignore[arg-type]
         try:
             for payload in payloads:
@@ -269,6 +282,10 @@ class IngestPipeline:
         except SpoolFull as error:
             self._metrics.ingest_refusals.labels(signal=signal).inc()
             raise RetryLater(f"{error}; retry later", self._options.retry_after_s) from None
+        delay = self._options.pacer.delay_s() if self._options.pacer is not None and payloads else 0.0
+        if delay > 0:
+            self._metrics.ingest_paced_seconds.labels(signal=signal).inc(delay)
+            await asyncio.sleep(delay)
 
     def _count(self, signal: str, accepted: int, rejected: int, skipped: int) -> None:
         for result, count in (("accepted", accepted), ("rejected", rejected), ("skipped", skipped)):
@@ -276,7 +293,17 @@ class IngestPipeline:
                 self._metrics.ingest_items.labels(signal=signal, result=result).inc(count)
 
 
-Handler = Callable[[Any], Awaitable[Message]]
+# A pipeline method as the transports call it: the parsed request and, when they have them, its protobuf bytes.
+Handler = Callable[[Any, bytes | None], Awaitable[Message]]
+
+
+def without_wire(handle: Callable[[Any], Awaitable[Message]]) -> Handler:
+    """A pipeline method that has no use for the request's bytes, as a Handler."""
+
+    async def call(request: Any, wire: bytes | None) -> Message:
+        return await handle(request)
+
+    return call
 
 
 class IngestServicers:
@@ -292,15 +319,21 @@ class IngestServicers:
             self._registration(
                 TRACE_SERVICE, {"Export": (trace_service_pb2.ExportTraceServiceRequest, pipeline.traces)}
             ),
-            self._registration(LOGS_SERVICE, {"Export": (logs_service_pb2.ExportLogsServiceRequest, pipeline.logs)}),
             self._registration(
-                METRICS_SERVICE, {"Export": (metrics_service_pb2.ExportMetricsServiceRequest, pipeline.metrics)}
+                LOGS_SERVICE, {"Export": (logs_service_pb2.ExportLogsServiceRequest, without_wire(pipeline.logs))}
+            ),
+            self._registration(
+                METRICS_SERVICE,
+                {"Export": (metrics_service_pb2.ExportMetricsServiceRequest, without_wire(pipeline.metrics))},
             ),
             self._registration(
                 PREDICTION_SERVICE,
                 {
-                    "LogPredictions": (prediction_service_pb2.LogPredictionsRequest, pipeline.predictions),
-                    "LogOutcomes": (prediction_service_pb2.LogOutcomesRequest, pipeline.outcomes),
+                    "LogPredictions": (
+                        prediction_service_pb2.LogPredictionsRequest,
+                        without_wire(pipeline.predictions),
+                    ),
+                    "LogOutcomes": (prediction_service_pb2.LogOutcomesRequest, without_wire(pipeline.outcomes)),
                 },
             ),
         ]
@@ -318,7 +351,7 @@ class IngestServicers:
         async def answer(raw: bytes, context: Context) -> bytes:
             request = await _parse(message_type, raw, context)
             try:
-                return (await handle(request)).SerializeToString()
+                return (await handle(request, raw)).SerializeToString()
             except InvalidRequest as error:
                 await _invalid(context, str(error))
             except RetryLater as error:

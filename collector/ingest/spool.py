@@ -95,6 +95,7 @@ class Spool:
         self._write_fd: int | None = None
         self._write_segment = 0
         self._committed = SpoolPosition(0, 0)
+        self._drained_bytes = 0
 
     def open(self) -> Spool:
         """Lock the directory, recover what a previous process left, and start a fresh segment."""
@@ -143,14 +144,22 @@ class Spool:
             if segment >= committed.segment
         )
 
+    @property
+    def drained_bytes(self) -> int:
+        """Bytes committed to the database since this process opened the spool (it only grows)."""
+        with self._lock:
+            return self._drained_bytes
+
     def note_committed(self, position: SpoolPosition) -> None:
         """The reader committed everything up to ``position``; segments before it are gone."""
         with self._lock:
             if position <= self._committed:
                 return
+            before = self._pending_bytes_locked()
             self._committed = position
             for segment in [segment for segment in self._sizes if segment < position.segment]:
                 del self._sizes[segment]
+            self._drained_bytes += before - self._pending_bytes_locked()
 
     def refresh_committed(self) -> None:
         """Re-read the reader's checkpoint from disk (when no report came through, say after it died)."""

@@ -33,6 +33,7 @@ from collector.core.storage.migrate import upgrade
 from collector.ingest.cardinality import CardinalityLimiter, CardinalityLimits
 from collector.ingest.otlp_traces import SpanDecodeOptions
 from collector.ingest.outcome_ids import PredictionIdCheck
+from collector.ingest.pacing import IngestPacer, PacingOptions
 from collector.ingest.servicers import IngestOptions, IngestPipeline, IngestServicers
 from collector.ingest.spool import Spool
 from collector.ingest.writer_supervisor import BatchWriter
@@ -163,6 +164,7 @@ class Service:
                         max_raw_span_bytes=ingest.max_raw_span_bytes,
                     ),
                     retry_after_s=ingest.retry_after_s,
+                    pacer=IngestPacer(spool, PacingOptions(above_bytes=ingest.pace_above_bytes)),
                     limiter=limiter,
                     numeric_features=numeric_features,
                     prediction_ids=prediction_ids,

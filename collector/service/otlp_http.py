@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -26,7 +25,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.core.config import AuthConfig
-from collector.ingest.servicers import IngestPipeline, InvalidRequest, RetryLater
+from collector.ingest.servicers import Handler, IngestPipeline, InvalidRequest, RetryLater, without_wire
 from collector.service.auth import Role, http_refusal
 from collector.service.http_server import AiohttpService
 from collector.service.otlp_json import OtlpJsonError, parse
@@ -35,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-
-Handle = Callable[[Any], Awaitable[Message]]
 
 
 class OtlpHttpReceiver(AiohttpService):
@@ -53,17 +50,21 @@ class OtlpHttpReceiver(AiohttpService):
     def build_app(self) -> web.Application:
         """The three routes; aiohttp undoes ``Content-Encoding: gzip`` and counts the limit after it."""
         app = web.Application(client_max_size=self._max_body_bytes)
-        routes: dict[str, tuple[str, type[Message], Handle]] = {
+        routes: dict[str, tuple[str, type[Message], Handler]] = {
             "/v1/traces": ("spans", trace_service_pb2.ExportTraceServiceRequest, self._pipeline.traces),
-            "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, self._pipeline.logs),
-            "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest, self._pipeline.metrics),
+            "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, without_wire(self._pipeline.logs)),
+            "/v1/metrics": (
+                "metrics",
+                metrics_service_pb2.ExportMetricsServiceRequest,
+                without_wire(self._pipeline.metrics),
+            ),
         }
         for path, (signal, message_type, handle) in routes.items():
             app.router.add_post(path, self._handler(signal, message_type, handle))
         return app
 
     def _handler(
-        self, signal: str, message_type: type[Message], handle: Handle
+        self, signal: str, message_type: type[Message], handle: Handler
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def answer(request: web.Request) -> web.Response:
             encoding = _encoding(request.content_type)
@@ -90,7 +91,7 @@ class OtlpHttpReceiver(AiohttpService):
                 )
             try:
                 parsed = _parse(message_type, body, encoding)
-                response = await handle(parsed)
+                response = await handle(parsed, body if encoding == PROTOBUF else None)
             except InvalidRequest as error:
                 self._pipeline.refused(signal)
                 return _status(400, code_pb2.INVALID_ARGUMENT, str(error), encoding)

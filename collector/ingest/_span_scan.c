@@ -552,53 +552,46 @@ static int scan_span(Cursor c, Scan *scan, PyObject *labels, const Options *opti
     return failed ? -1 : 1;
 }
 
-static int scan_request(Cursor request, Scan *scan, PyObject *labels, const Options *options) {
-    uint32_t field;
+/* The next occurrence of length-delimited field ``field`` in ``c``, skipping every other field: 1 with
+ * ``inner`` set, 0 at the end, -1 when the bytes are not what this scanner reads. */
+static int next_message(Cursor *c, uint32_t field, Cursor *inner) {
+    uint32_t found;
     int wire_type;
+    while (c->p < c->end) {
+        if (read_tag(c, &found, &wire_type))
+            return -1;
+        if (found == field && wire_type == WT_LEN)
+            return read_len(c, inner) ? -1 : 1;
+        if (skip(c, wire_type))
+            return -1;
+    }
+    return 0;
+}
+
+static int scan_request(Cursor request, Scan *scan, PyObject *labels, const Options *options) {
     Cursor resource_spans, scope_spans, span;
     Py_ssize_t resource = -1;
-    while (request.p < request.end) {
-        if (read_tag(&request, &field, &wire_type))
-            return 0;
-        if (!(field == 1 && wire_type == WT_LEN)) {
-            if (skip(&request, wire_type))
-                return 0;
-            continue;
-        }
-        if (read_len(&request, &resource_spans))
-            return 0;
+    int found;
+    /* ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.scope_spans = 2, ScopeSpans.spans = 2. */
+    while ((found = next_message(&request, 1, &resource_spans)) > 0) {
         if (++resource >= PyList_GET_SIZE(labels))
             return 0;
         Py_ssize_t scope = -1;
-        while (resource_spans.p < resource_spans.end) {
-            if (read_tag(&resource_spans, &field, &wire_type))
-                return 0;
-            if (!(field == 2 && wire_type == WT_LEN)) {
-                if (skip(&resource_spans, wire_type))
-                    return 0;
-                continue;
-            }
-            if (read_len(&resource_spans, &scope_spans))
-                return 0;
+        while ((found = next_message(&resource_spans, 2, &scope_spans)) > 0) {
             scope++;
             Py_ssize_t position = -1;
-            while (scope_spans.p < scope_spans.end) {
-                if (read_tag(&scope_spans, &field, &wire_type))
-                    return 0;
-                if (!(field == 2 && wire_type == WT_LEN)) {
-                    if (skip(&scope_spans, wire_type))
-                        return 0;
-                    continue;
-                }
-                if (read_len(&scope_spans, &span))
-                    return 0;
+            while ((found = next_message(&scope_spans, 2, &span)) > 0) {
                 int handled = scan_span(span, scan, labels, options, resource, scope, ++position);
                 if (handled <= 0)
                     return handled;
             }
+            if (found < 0)
+                return 0;
         }
+        if (found < 0)
+            return 0;
     }
-    return resource + 1 == PyList_GET_SIZE(labels);
+    return found == 0 && resource + 1 == PyList_GET_SIZE(labels);
 }
 
 PyDoc_STRVAR(scan_doc,

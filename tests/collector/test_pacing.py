@@ -34,6 +34,18 @@ def drain_one(spool: Spool, reader: SpoolReader) -> None:
     spool.note_committed(record.end)
 
 
+def drain_while_answering(
+    spool: Spool, reader: SpoolReader, pacer: IngestPacer, clock: ManualClock, ticks: int
+) -> list[float]:
+    """Every 0.1 s the writer commits one record and an answer asks the pacer; the delays it gave."""
+    delays = []
+    for _ in range(ticks):
+        clock.now += 0.1
+        drain_one(spool, reader)
+        delays.append(pacer.delay_s())
+    return delays
+
+
 @pytest.fixture
 def spool(tmp_path: Path) -> Spool:
     return Spool(tmp_path, max_bytes=1 << 30, segment_bytes=64 * KIB).open()
@@ -67,10 +79,7 @@ def test_the_wait_is_the_excess_over_the_drain_rate(spool: Spool, tmp_path: Path
     for _ in range(40):
         spool.append(b"x" * (10 * KIB - 8))  # 10 KiB frames with their headers
     assert pacer.delay_s() == 0  # no drain rate known yet
-    for _ in range(int(RATE_WINDOW_S * 10)):
-        clock.now += 0.1
-        drain_one(spool, reader)  # 10 KiB per 0.1 s
-        pacer.delay_s()
+    drain_while_answering(spool, reader, pacer, clock, int(RATE_WINDOW_S * 10))  # 10 KiB per 0.1 s
     excess = spool.pending_bytes - 100 * KIB
     assert excess > 0
     assert pacer.delay_s() == pytest.approx(excess / (100 * KIB), rel=0.15)
@@ -83,10 +92,7 @@ def test_the_wait_is_capped(spool: Spool, tmp_path: Path) -> None:
     pacer = IngestPacer(spool, PacingOptions(above_bytes=KIB, max_delay_s=0.25), clock)
     for _ in range(100):
         spool.append(b"x" * 10 * KIB)
-    for _ in range(20):
-        clock.now += 0.1
-        drain_one(spool, reader)
-        pacer.delay_s()
+    drain_while_answering(spool, reader, pacer, clock, 20)
     assert pacer.delay_s() == 0.25
     reader.close()
 
@@ -98,10 +104,7 @@ def test_no_wait_while_the_writer_is_not_draining(spool: Spool, tmp_path: Path) 
     pacer = IngestPacer(spool, PacingOptions(above_bytes=KIB), clock)
     for _ in range(30):
         spool.append(b"x" * 10 * KIB)
-    for _ in range(10):
-        clock.now += 0.1
-        drain_one(spool, reader)
-        pacer.delay_s()
+    drain_while_answering(spool, reader, pacer, clock, 10)
     assert pacer.delay_s() > 0
     for _ in range(int(RATE_WINDOW_S * 10) + 2):  # the writer stops: a window with no commit
         clock.now += 0.1
@@ -116,10 +119,7 @@ def test_zero_turns_pacing_off(spool: Spool, tmp_path: Path) -> None:
     pacer = IngestPacer(spool, PacingOptions(above_bytes=0), clock)
     for _ in range(30):
         spool.append(b"x" * 10 * KIB)
-    for _ in range(20):
-        clock.now += 0.1
-        drain_one(spool, reader)
-        assert pacer.delay_s() == 0
+    assert drain_while_answering(spool, reader, pacer, clock, 20) == [0] * 20
     reader.close()
 
 
